@@ -1,0 +1,3 @@
+from pys3local.cli import main
+
+main()

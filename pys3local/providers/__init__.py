@@ -1,0 +1,1 @@
+"""Storage backends behind the :class:`~pys3local.providers.base.StorageProvider` interface."""

@@ -1,0 +1,341 @@
+"""The storage provider interface every backend implements.
+
+A provider knows buckets, keys, byte streams and metadata. It never sees an HTTP
+request, a header or an XML document. Bodies travel as async byte streams in both
+directions, so memory use does not depend on object size.
+
+Contract conventions: methods raise the :mod:`pys3local.errors` classes named in
+their docstrings; anything else is a bug and becomes InternalError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
+
+#: S3's limits, shared by every backend.
+MAX_KEY_BYTES = 1024
+MIN_PART_SIZE = 5 * 1024 * 1024
+MAX_PART_NUMBER = 10_000
+MAX_PUT_SIZE = 5 * 1024**3
+
+
+@dataclass(frozen=True, slots=True)
+class Bucket:
+    """A bucket as ListBuckets shows it."""
+
+    name: str
+    creation_date: datetime
+
+
+@dataclass(slots=True)
+class ObjectMetadata:
+    """What a client sets on an object and gets back on GET and HEAD."""
+
+    content_type: str = "application/octet-stream"
+    content_encoding: str | None = None
+    content_disposition: str | None = None
+    content_language: str | None = None
+    cache_control: str | None = None
+    expires: str | None = None
+    #: ``x-amz-meta-*`` headers, names lower-cased and without the prefix.
+    user: dict[str, str] = field(default_factory=dict)
+    #: Verified checksums, algorithm name (``CRC32``, ``SHA256``...) to base64 value.
+    #: The protocol layer fills this while the body streams, so a provider must read
+    #: it only after the body is exhausted.
+    checksums: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "content_type": self.content_type,
+            "content_encoding": self.content_encoding,
+            "content_disposition": self.content_disposition,
+            "content_language": self.content_language,
+            "cache_control": self.cache_control,
+            "expires": self.expires,
+            "user": dict(self.user),
+            "checksums": dict(self.checksums),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ObjectMetadata:
+        known = {name: data[name] for name in cls.__slots__ if name in data}  # type: ignore[attr-defined]
+        return cls(**known)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    """One stored object version, without its body."""
+
+    key: str
+    size: int
+    #: The entity tag without quotes: an MD5 hex digest for a single PUT,
+    #: ``<md5-of-part-md5s>-<parts>`` after a multipart upload.
+    etag: str
+    last_modified: datetime
+    metadata: ObjectMetadata = field(default_factory=ObjectMetadata)
+
+
+@dataclass(frozen=True, slots=True)
+class ByteRange:
+    """An inclusive byte range that is already known to lie inside the object."""
+
+    start: int
+    end: int
+
+    @property
+    def length(self) -> int:
+        return self.end - self.start + 1
+
+
+@dataclass(slots=True)
+class ObjectListing:
+    """One page of a listing, in S3 order (UTF-8 byte order of keys).
+
+    ``objects`` and ``common_prefixes`` together hold at most ``max_keys`` entries.
+    ``next_marker`` is the last key or common prefix on the page; passing it back as
+    ``start_after`` continues the listing.
+    """
+
+    objects: list[ObjectInfo] = field(default_factory=list)
+    common_prefixes: list[str] = field(default_factory=list)
+    is_truncated: bool = False
+    next_marker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartUpload:
+    """An upload started by CreateMultipartUpload and not yet completed or aborted."""
+
+    upload_id: str
+    bucket: str
+    key: str
+    initiated: datetime
+    metadata: ObjectMetadata = field(default_factory=ObjectMetadata)
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedPart:
+    """One part of a multipart upload as ListParts shows it."""
+
+    part_number: int
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CompletedPart:
+    """A part named by the client in CompleteMultipartUpload."""
+
+    part_number: int
+    etag: str
+
+
+class ObjectReader:
+    """An open object: its info and an async stream over (a range of) its body.
+
+    The stream always belongs to the version that ``info`` describes, even if the
+    key is overwritten while it is being read. Call :meth:`aclose` when done.
+    """
+
+    def __init__(self, info: ObjectInfo, chunks: AsyncIterator[bytes]) -> None:
+        self.info = info
+        self._chunks = chunks
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks
+
+    async def aclose(self) -> None:
+        aclose = getattr(self._chunks, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def multipart_etag(part_md5_hex: list[str]) -> str:
+    """S3's multipart entity tag: MD5 of the concatenated part digests, then ``-N``."""
+    digest = hashlib.md5(b"".join(bytes.fromhex(h) for h in part_md5_hex), usedforsecurity=False)
+    return f"{digest.hexdigest()}-{len(part_md5_hex)}"
+
+
+class StorageProvider(ABC):
+    """A place to keep buckets and objects.
+
+    Keys arrive already validated by the protocol layer: valid UTF-8, at most
+    :data:`MAX_KEY_BYTES` bytes, no NUL. A provider must still make sure that no key
+    ever reaches outside its own storage area.
+    """
+
+    #: Shown by ``serve`` and the console, e.g. ``local:/srv/s3``.
+    description: str = ""
+
+    def __init__(self, *, readonly: bool = False) -> None:
+        self.readonly = readonly
+
+    def check_writable(self) -> None:
+        """Raise AccessDenied when this provider is read-only."""
+        if self.readonly:
+            raise AccessDenied("This server is read-only.")
+
+    async def open(self) -> None:  # noqa: B027 - optional hook
+        """Prepare for serving (recover from a crash, connect). Called once at start."""
+
+    async def close(self) -> None:  # noqa: B027 - optional hook
+        """Release resources. Called once at shutdown."""
+
+    # Buckets -----------------------------------------------------------------
+
+    @abstractmethod
+    async def list_buckets(self) -> list[Bucket]:
+        """Return every bucket, sorted by name."""
+
+    @abstractmethod
+    async def get_bucket(self, bucket: str) -> Bucket:
+        """Return one bucket. Raises NoSuchBucket."""
+
+    @abstractmethod
+    async def create_bucket(self, bucket: str) -> Bucket:
+        """Create a bucket. Raises BucketAlreadyOwnedByYou if it exists, AccessDenied if
+        read-only."""
+
+    @abstractmethod
+    async def delete_bucket(self, bucket: str) -> None:
+        """Delete an empty bucket. Raises NoSuchBucket, BucketNotEmpty, AccessDenied."""
+
+    async def bucket_exists(self, bucket: str) -> bool:
+        try:
+            await self.get_bucket(bucket)
+        except NoSuchBucket:
+            return False
+        return True
+
+    # Objects -----------------------------------------------------------------
+
+    @abstractmethod
+    async def list_objects(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        start_after: str = "",
+        max_keys: int = 1000,
+    ) -> ObjectListing:
+        """Return one page of keys greater than ``start_after`` that start with ``prefix``.
+
+        With a delimiter, keys that contain it after the prefix are rolled up into
+        common prefixes; a common prefix equal to ``start_after`` is not repeated.
+        The cost of a page must grow with ``max_keys``, not with the bucket's size.
+        Raises NoSuchBucket.
+        """
+
+    @abstractmethod
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        """Return an object's info. Raises NoSuchBucket, NoSuchKey."""
+
+    @abstractmethod
+    async def get_object(
+        self, bucket: str, key: str, byte_range: ByteRange | None = None
+    ) -> ObjectReader:
+        """Open an object for reading, optionally only ``byte_range`` of it.
+
+        The range has been checked against the object's size by the caller, who got
+        it from :meth:`head_object`; if the object changed meanwhile, a provider may
+        clamp the range to the version it opens. Raises NoSuchBucket, NoSuchKey.
+        """
+
+    @abstractmethod
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: AsyncIterable[bytes],
+        metadata: ObjectMetadata,
+        *,
+        content_md5: bytes | None = None,
+    ) -> ObjectInfo:
+        """Store an object, replacing any earlier version atomically.
+
+        ``body`` is consumed to its end; if it raises, nothing is stored and the
+        earlier version (if any) stays as it was. When ``content_md5`` is given and
+        does not match, raise BadDigest and store nothing. Readers never see a partly
+        written object. Raises NoSuchBucket, AccessDenied, BadDigest.
+        """
+
+    @abstractmethod
+    async def delete_object(self, bucket: str, key: str) -> None:
+        """Delete an object. A missing key is not an error. Raises NoSuchBucket."""
+
+    async def copy_object(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        metadata: ObjectMetadata | None = None,
+    ) -> ObjectInfo:
+        """Copy an object; ``metadata`` replaces the source's when given.
+
+        The generic version streams the source into :meth:`put_object`; a backend
+        with a server-side copy should override it. Raises NoSuchBucket, NoSuchKey.
+        """
+        reader = await self.get_object(src_bucket, src_key)
+        try:
+            new_metadata = metadata if metadata is not None else reader.info.metadata
+            return await self.put_object(dst_bucket, dst_key, reader, new_metadata)
+        finally:
+            await reader.aclose()
+
+    # Multipart uploads -------------------------------------------------------
+
+    async def create_multipart_upload(
+        self, bucket: str, key: str, metadata: ObjectMetadata
+    ) -> MultipartUpload:
+        """Start a multipart upload. Raises NoSuchBucket, AccessDenied."""
+        raise NotImplementedOperation("This backend does not support multipart uploads.")
+
+    async def upload_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: AsyncIterable[bytes],
+        *,
+        content_md5: bytes | None = None,
+    ) -> UploadedPart:
+        """Store one part, replacing an earlier part of the same number.
+
+        Raises NoSuchUpload, BadDigest; like put_object, a failed body stores nothing.
+        """
+        raise NotImplementedOperation("This backend does not support multipart uploads.")
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str
+    ) -> tuple[MultipartUpload, list[UploadedPart]]:
+        """Return the upload and its parts sorted by part number. Raises NoSuchUpload."""
+        raise NotImplementedOperation("This backend does not support multipart uploads.")
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        """Assemble the named parts into the object, atomically, and end the upload.
+
+        ``parts`` is in ascending order (checked by the caller). Raises NoSuchUpload,
+        InvalidPart (unknown part or ETag), EntityTooSmall (a part other than the
+        last is under :data:`MIN_PART_SIZE`).
+        """
+        raise NotImplementedOperation("This backend does not support multipart uploads.")
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        """Discard an upload and its parts. Raises NoSuchUpload."""
+        raise NotImplementedOperation("This backend does not support multipart uploads.")
+
+    async def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[MultipartUpload]:
+        """Return the bucket's uploads in progress, sorted by key then initiation time."""
+        raise NotImplementedOperation("This backend does not support multipart uploads.")

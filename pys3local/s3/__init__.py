@@ -1,0 +1,1 @@
+"""The S3 protocol layer: routing, authentication, body decoding, XML and errors."""
