@@ -16,7 +16,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
+from pys3local.errors import AccessDenied, InvalidRange, NoSuchBucket, NotImplementedOperation
 
 #: S3's limits, shared by every backend.
 MAX_KEY_BYTES = 1024
@@ -83,7 +83,7 @@ class ObjectInfo:
 
 @dataclass(frozen=True, slots=True)
 class ByteRange:
-    """An inclusive byte range that is already known to lie inside the object."""
+    """An inclusive byte range that lies inside the object."""
 
     start: int
     end: int
@@ -91,6 +91,33 @@ class ByteRange:
     @property
     def length(self) -> int:
         return self.end - self.start + 1
+
+
+@dataclass(frozen=True, slots=True)
+class RangeRequest:
+    """A requested byte range, not yet checked against an object's size.
+
+    ``first``/``last`` as in ``bytes=first-last``; ``bytes=first-`` has ``last`` None;
+    a suffix ``bytes=-n`` has ``first`` None and ``last`` n.
+    """
+
+    first: int | None
+    last: int | None
+
+    def resolve(self, size: int) -> ByteRange:
+        """The part of an object of ``size`` bytes this range selects.
+
+        Raises InvalidRange when it selects nothing.
+        """
+        if self.first is None:
+            length = self.last or 0
+            if length <= 0 or size == 0:
+                raise InvalidRange(ActualObjectSize=str(size))
+            return ByteRange(max(0, size - length), size - 1)
+        if self.first >= size:
+            raise InvalidRange(ActualObjectSize=str(size))
+        last = size - 1 if self.last is None else min(self.last, size - 1)
+        return ByteRange(self.first, last)
 
 
 @dataclass(slots=True)
@@ -141,11 +168,18 @@ class ObjectReader:
     """An open object: its info and an async stream over (a range of) its body.
 
     The stream always belongs to the version that ``info`` describes, even if the
-    key is overwritten while it is being read. Call :meth:`aclose` when done.
+    key is overwritten while it is being read. ``byte_range`` is the resolved range
+    being streamed, or None for the whole body. Call :meth:`aclose` when done.
     """
 
-    def __init__(self, info: ObjectInfo, chunks: AsyncIterator[bytes]) -> None:
+    def __init__(
+        self,
+        info: ObjectInfo,
+        chunks: AsyncIterator[bytes],
+        byte_range: ByteRange | None = None,
+    ) -> None:
         self.info = info
+        self.byte_range = byte_range
         self._chunks = chunks
 
     def __aiter__(self) -> AsyncIterator[bytes]:
@@ -240,13 +274,13 @@ class StorageProvider(ABC):
 
     @abstractmethod
     async def get_object(
-        self, bucket: str, key: str, byte_range: ByteRange | None = None
+        self, bucket: str, key: str, byte_range: RangeRequest | None = None
     ) -> ObjectReader:
-        """Open an object for reading, optionally only ``byte_range`` of it.
+        """Open an object for reading, optionally only a range of it.
 
-        The range has been checked against the object's size by the caller, who got
-        it from :meth:`head_object`; if the object changed meanwhile, a provider may
-        clamp the range to the version it opens. Raises NoSuchBucket, NoSuchKey.
+        The range is resolved (:meth:`RangeRequest.resolve`) against the size of the
+        version actually opened, so info, range and bytes always agree. Raises
+        NoSuchBucket, NoSuchKey, InvalidRange.
         """
 
     @abstractmethod

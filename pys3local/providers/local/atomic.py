@@ -1,0 +1,351 @@
+"""Atomic, durable writes for the local backend, and recovery after a crash.
+
+How an object version becomes visible (the commit protocol):
+
+1. The body streams into ``staging/<writer>/<id>.data``; it is fsynced.
+2. Its metadata is written to ``staging/<writer>/<id>.meta`` and fsynced. The
+   metadata names its bucket and key, so it doubles as a journal entry.
+3. Under the key's exclusive lock: ``<id>.data`` is renamed onto the object path,
+   then ``<id>.meta`` onto the sidecar path; both parent directories are fsynced.
+
+Readers take the key's shared lock while they open the data file and read the
+sidecar, so they never see the data of one version with the metadata of another.
+A crash between the two renames leaves ``<id>.meta`` without ``<id>.data``: recovery
+finishes the commit (roll forward). A crash before the first rename leaves both:
+recovery deletes them (the earlier version stays). Deleting removes the data first,
+so a crash in between leaves an invisible, harmless sidecar, never visible data
+without metadata.
+
+Each live process owns one staging directory and holds an exclusive ``flock`` on
+``<writer>.lock`` for its whole life; recovery only touches directories whose lock
+it can take, i.e. whose owner is dead. That keeps several workers or servers on one
+data directory from deleting each other's in-flight files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import secrets
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+from pys3local.errors import InsufficientStorage, NoSuchBucket, ObjectNameConflict
+
+from .layout import LOCK_STRIPES, ObjectPaths, StoreLayout
+
+log = logging.getLogger("pys3local.local")
+
+DIR_MODE = 0o700
+FILE_MODE = 0o600
+IO_CHUNK = 1024 * 1024
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: Path) -> None:
+    os.makedirs(path, mode=DIR_MODE, exist_ok=True)
+
+
+@contextlib.contextmanager
+def translate_os_errors() -> Iterator[None]:
+    """Turn a full disk into an S3 error instead of a 500."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InsufficientStorage() from exc
+        raise
+
+
+class StripedLocks:
+    """Per-key reader/writer locks that work across threads and processes.
+
+    ``flock`` locks belong to an open file description, so every acquisition opens
+    the stripe file anew: two threads of one process then exclude each other just
+    like two processes do.
+    """
+
+    def __init__(self, layout: StoreLayout) -> None:
+        self._layout = layout
+
+    def create_files(self) -> None:
+        ensure_dir(self._layout.locks)
+        for stripe in range(LOCK_STRIPES):
+            path = self._layout.locks / f"{stripe:02x}"
+            if not path.exists():
+                path.touch(mode=FILE_MODE)
+
+    @contextlib.contextmanager
+    def hold(self, bucket: str, key: str, *, exclusive: bool) -> Iterator[None]:
+        fd = os.open(self._layout.lock_file(bucket, key), os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # closing releases the lock
+
+
+class StagingArea:
+    """This process's directory for files that are not yet objects."""
+
+    def __init__(self, layout: StoreLayout) -> None:
+        self._layout = layout
+        self.path: Path | None = None
+        self._lock_fd: int | None = None
+
+    def open(self) -> None:
+        ensure_dir(self._layout.staging)
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        lock_fd = os.open(self._layout.staging / f"{name}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fcntl.flock(lock_fd, fcntl.LOCK_EX)
+        self.path = self._layout.staging / name
+        ensure_dir(self.path)
+        self._lock_fd = lock_fd
+
+    def close(self) -> None:
+        if self.path is not None:
+            shutil.rmtree(self.path, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path.with_suffix(".lock"))
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+        self.path = None
+        self._lock_fd = None
+
+    def new_name(self) -> Path:
+        if self.path is None:
+            raise RuntimeError("staging area is not open")
+        return self.path / f"{secrets.token_hex(12)}.data"
+
+
+class StagedFile:
+    """A file being written in the staging area, hashed as it grows (sync; one thread
+    at a time)."""
+
+    def __init__(self, path: Path, *, durable: bool) -> None:
+        self.path = path
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+        self._durable = durable
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        with translate_os_errors():
+            self.md5.update(data)
+            view = memoryview(data)
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+            self.size += len(data)
+
+    def copy_from(self, src_fd: int, size: int) -> None:
+        """Append ``size`` bytes of ``src_fd`` without hashing them (a copy keeps its
+        source's ETag), in the kernel where the filesystem allows it."""
+        offset = 0
+        with translate_os_errors():
+            while offset < size:
+                try:
+                    copied = os.copy_file_range(src_fd, self._fd, size - offset, offset)
+                except OSError as exc:
+                    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    copied = 0
+                if copied <= 0:
+                    data = os.pread(src_fd, min(IO_CHUNK, size - offset), offset)
+                    if not data:
+                        break
+                    os.write(self._fd, data)
+                    copied = len(data)
+                offset += copied
+        self.size += offset
+
+    def finish(self) -> None:
+        with translate_os_errors():
+            if self._durable:
+                os.fsync(self._fd)
+        self.close()
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def discard(self) -> None:
+        self.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+def write_json(path: Path, document: dict[str, object], *, durable: bool) -> None:
+    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with translate_os_errors():
+            os.write(fd, data)
+            if durable:
+                os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_parents(base: Path, path: Path) -> None:
+    """Create the directories between ``base`` and ``path`` (exclusive), one by one.
+
+    Unlike ``os.makedirs`` this never creates ``base`` itself: when a bucket has just
+    been deleted, a late writer fails with NoSuchBucket instead of resurrecting it.
+    """
+    missing = []
+    parent = path.parent
+    while parent != base:
+        if parent.is_dir():
+            break
+        missing.append(parent)
+        parent = parent.parent
+    for directory in reversed(missing):
+        try:
+            os.mkdir(directory, DIR_MODE)
+        except FileExistsError:
+            if not directory.is_dir():
+                raise ObjectNameConflict() from None
+        except FileNotFoundError:
+            raise NoSuchBucket() from None
+        except NotADirectoryError:
+            raise ObjectNameConflict() from None
+
+
+def _rename_into_place(src: Path, dst: Path, base: Path) -> None:
+    """Rename ``src`` onto ``dst``, creating parent directories below ``base``.
+
+    A concurrent delete may prune an empty parent between our mkdir and rename; that
+    shows up as ENOENT and is retried.
+    """
+    for _ in range(10):
+        make_parents(base, dst)
+        try:
+            os.rename(src, dst)
+            return
+        except FileNotFoundError:
+            if not base.is_dir():
+                raise NoSuchBucket() from None
+        except (NotADirectoryError, IsADirectoryError) as exc:
+            raise ObjectNameConflict() from exc
+    raise OSError(errno.EAGAIN, f"could not create parent directories of {dst}")
+
+
+def commit(
+    locks: StripedLocks,
+    objects_dir: Path,
+    metadata_dir: Path,
+    bucket: str,
+    key: str,
+    paths: ObjectPaths,
+    staged_data: Path,
+    metadata_document: dict[str, object],
+    *,
+    durable: bool,
+) -> None:
+    """Make a staged data file the current version of ``key`` (steps 2 and 3 above)."""
+    staged_meta = staged_data.with_suffix(".meta")
+    data_renamed = False
+    try:
+        document = {"bucket": bucket, "key": key, **metadata_document}
+        write_json(staged_meta, document, durable=durable)
+        with locks.hold(bucket, key, exclusive=True):
+            # The sidecar's directory first: after the data rename nothing may fail.
+            make_parents(metadata_dir, paths.metadata)
+            _rename_into_place(staged_data, paths.data, objects_dir)
+            data_renamed = True
+            _rename_into_place(staged_meta, paths.metadata, metadata_dir)
+    except BaseException:
+        if data_renamed:
+            # The old version is already replaced, so there is nothing to roll back
+            # to: the journal entry stays for recovery to roll forward.
+            log.error("metadata commit of %s/%s failed; recovery will finish it", bucket, key)
+        else:
+            for leftover in (staged_meta, staged_data):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(leftover)
+            prune_empty_dirs(paths.metadata.parent, metadata_dir)
+        raise
+    if durable:
+        fsync_dir(paths.data.parent)
+        fsync_dir(paths.metadata.parent)
+
+
+def remove_object(
+    locks: StripedLocks, bucket: str, key: str, paths: ObjectPaths, stops: tuple[Path, Path]
+) -> bool:
+    """Delete one object: data first, then its sidecar, then empty parents."""
+    with locks.hold(bucket, key, exclusive=True):
+        try:
+            os.unlink(paths.data)
+            existed = True
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            existed = False
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            os.unlink(paths.metadata)
+    prune_empty_dirs(paths.data.parent, stops[0])
+    prune_empty_dirs(paths.metadata.parent, stops[1])
+    return existed
+
+
+def prune_empty_dirs(directory: Path, stop: Path) -> None:
+    """Remove empty directories from ``directory`` up to, not including, ``stop``."""
+    while directory != stop and stop in directory.parents:
+        try:
+            os.rmdir(directory)
+        except OSError:
+            return  # not empty (or already gone): a concurrent writer owns it now
+        directory = directory.parent
+
+
+def recover(layout: StoreLayout) -> None:
+    """Finish or undo the commits of writers that died, and remove their temp files."""
+    if not layout.staging.is_dir():
+        return
+    for lock_path in layout.staging.glob("*.lock"):
+        fd = os.open(lock_path, os.O_RDWR)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its owner is alive
+            _recover_writer(layout, lock_path.with_suffix(""))
+            os.unlink(lock_path)
+        finally:
+            os.close(fd)
+    # Staging directories whose lock file is gone belong to nobody.
+    for entry in layout.staging.iterdir():
+        if entry.is_dir() and not entry.with_suffix(".lock").exists():
+            _recover_writer(layout, entry)
+
+
+def _recover_writer(layout: StoreLayout, staging_dir: Path) -> None:
+    if not staging_dir.is_dir():
+        return
+    for meta in staging_dir.glob("*.meta"):
+        data = meta.with_suffix(".data")
+        if data.exists():
+            continue  # commit never started: the whole directory is dropped below
+        try:
+            document = json.loads(meta.read_bytes())
+            bucket, key = document["bucket"], document["key"]
+            paths = layout.object_paths(bucket, key)
+            _rename_into_place(meta, paths.metadata, layout.metadata_dir(bucket))
+            log.warning("recovered an interrupted write of %s/%s", bucket, key)
+        except Exception:
+            log.exception("could not recover journal entry %s; discarding it", meta)
+    shutil.rmtree(staging_dir, ignore_errors=True)

@@ -1,0 +1,162 @@
+"""Listing the local backend's keys in S3 order, one page at a time.
+
+The object tree is walked depth-first with every directory's entries sorted by their
+key text (``name`` for a file, ``name/`` for a directory). Because ``/`` ends every
+directory's keys, this visits keys in exactly S3's order (UTF-8 byte order, which
+for valid text equals Python's code-point order), so a page can stop after
+``max_keys`` entries and the next one can seek straight to its start with a binary
+search in each directory on the way down. A page therefore costs what it returns,
+not what the bucket holds.
+
+Sorted directory listings are cached, keyed by the directory's mtime. A directory
+modified within the last :data:`_SETTLE_SECONDS` is always re-read, because coarse
+filesystem timestamps could otherwise hide a change made in the same clock tick.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from .layout import decode_segment
+
+_SETTLE_SECONDS = 2.0
+_MAX_CACHED_ENTRIES = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _SortedDirectory:
+    mtime_ns: int
+    names: list[str]  # key text relative to the directory; directories end with "/"
+    fs_names: list[str]
+
+
+class DirectoryIndex:
+    """A bounded, thread-safe cache of sorted directory listings."""
+
+    def __init__(self, max_entries: int = _MAX_CACHED_ENTRIES) -> None:
+        self._cache: OrderedDict[str, _SortedDirectory] = OrderedDict()
+        self._size = 0
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def entries(self, directory: str) -> _SortedDirectory | None:
+        try:
+            stat = os.stat(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        with self._lock:
+            cached = self._cache.get(directory)
+            if cached is not None and cached.mtime_ns == stat.st_mtime_ns:
+                self._cache.move_to_end(directory)
+                return cached
+        listing = self._read(directory, stat.st_mtime_ns)
+        if listing is not None and time.time() - stat.st_mtime_ns / 1e9 > _SETTLE_SECONDS:
+            self._store(directory, listing)
+        return listing
+
+    @staticmethod
+    def _read(directory: str, mtime_ns: int) -> _SortedDirectory | None:
+        rows: list[tuple[str, str]] = []
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    name = decode_segment(entry.name)
+                    if entry.is_dir(follow_symlinks=False):
+                        name += "/"
+                    rows.append((name, entry.name))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        rows.sort()
+        return _SortedDirectory(mtime_ns, [r[0] for r in rows], [r[1] for r in rows])
+
+    def _store(self, directory: str, listing: _SortedDirectory) -> None:
+        with self._lock:
+            old = self._cache.pop(directory, None)
+            if old is not None:
+                self._size -= len(old.names)
+            self._cache[directory] = listing
+            self._size += len(listing.names)
+            while self._size > self._max_entries and self._cache:
+                _, evicted = self._cache.popitem(last=False)
+                self._size -= len(evicted.names)
+
+
+@dataclass(frozen=True, slots=True)
+class ListedEntry:
+    """A key (with the path of its data file) or a common prefix."""
+
+    key: str
+    data_path: str | None  # None for a common prefix
+
+
+def walk_keys(
+    index: DirectoryIndex,
+    directory: str,
+    dir_prefix: str,
+    *,
+    prefix: str,
+    start_after: str,
+    roll_up_directories: bool,
+) -> Iterator[ListedEntry]:
+    """Yield the keys under ``directory`` that start with ``prefix`` and sort after
+    ``start_after``, in S3 order.
+
+    With ``roll_up_directories`` (delimiter ``/``), a subdirectory whose keys all
+    share a common prefix is yielded once as that prefix instead of being descended,
+    provided it really holds an object (empty directories can linger after deletes).
+    """
+    listing = index.entries(directory)
+    if listing is None:
+        return
+    names = listing.names
+    # Seek: every entry before the first one that can hold a key > start_after is skipped.
+    start = 0
+    if start_after.startswith(dir_prefix) and start_after > dir_prefix:
+        relative = start_after[len(dir_prefix) :]
+        start = bisect.bisect_left(names, relative)
+        # The entry just before may be a directory that contains start_after itself.
+        if start > 0 and names[start - 1].endswith("/") and relative.startswith(names[start - 1]):
+            start -= 1
+    elif start_after > dir_prefix and not dir_prefix.startswith(start_after):
+        return  # everything here sorts before start_after
+    local_prefix = prefix[len(dir_prefix) :] if prefix.startswith(dir_prefix) else ""
+    if local_prefix:
+        start = max(start, bisect.bisect_left(names, local_prefix))
+    for i in range(start, len(names)):
+        name = names[i]
+        if local_prefix and not name.startswith(local_prefix):
+            return  # sorted: nothing later can match
+        key = dir_prefix + name
+        path = os.path.join(directory, listing.fs_names[i])
+        if not name.endswith("/"):
+            if key > start_after:
+                yield ListedEntry(key, path)
+            continue
+        if roll_up_directories:
+            if key > start_after and _holds_an_object(path):
+                yield ListedEntry(key, None)
+            continue
+        yield from walk_keys(
+            index,
+            path,
+            key,
+            prefix=prefix,
+            start_after=start_after,
+            roll_up_directories=False,
+        )
+
+
+def _holds_an_object(directory: str) -> bool:
+    return any(files for _root, _dirs, files in os.walk(directory))
+
+
+def start_directory(objects_dir: Path, dir_path: Path) -> str | None:
+    """The directory to start walking from, or None when the prefix cannot match."""
+    return str(dir_path) if dir_path == objects_dir or dir_path.is_dir() else None

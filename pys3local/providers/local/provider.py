@@ -1,0 +1,578 @@
+"""``LocalStorageProvider``: S3 buckets and objects as plain files in a directory.
+
+Blocking file work runs on a thread pool owned by the provider, in chunks of
+:data:`IO_CHUNK` bytes, so the event loop never waits on the disk and the cost of a
+thread hop is paid once per MiB, not once per network read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+import json
+import os
+import shutil
+import stat
+import threading
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TypeVar
+
+from pys3local.errors import (
+    BadDigest,
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    KeyTooLongError,
+    NoSuchBucket,
+    NoSuchKey,
+)
+from pys3local.providers.base import (
+    Bucket,
+    CompletedPart,
+    MultipartUpload,
+    ObjectInfo,
+    ObjectListing,
+    ObjectMetadata,
+    ObjectReader,
+    RangeRequest,
+    StorageProvider,
+    UploadedPart,
+)
+
+from . import atomic
+from .atomic import IO_CHUNK, StagedFile
+from .layout import ObjectPaths, StoreLayout
+from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
+from .multipart import LocalMultipartStore
+
+T = TypeVar("T")
+
+
+def _utc_from_ns(ns: int) -> datetime:
+    return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
+
+
+def _synthetic_etag(st: os.stat_result) -> str:
+    """An ETag for a file that was put into the directory by other means.
+
+    It is not an MD5 of the content (that would mean reading the whole file on every
+    listing), so it carries a ``-1`` suffix: clients such as rclone then know not to
+    compare it with a local MD5.
+    """
+    token = f"{st.st_ino}:{st.st_size}:{st.st_mtime_ns}".encode()
+    return hashlib.md5(token, usedforsecurity=False).hexdigest() + "-1"
+
+
+def object_info(key: str, st: os.stat_result, document: dict[str, object] | None) -> ObjectInfo:
+    """Combine a data file's stat with its sidecar, if the sidecar describes it."""
+    if document is not None and document.get("size") == st.st_size:
+        return ObjectInfo(
+            key=key,
+            size=st.st_size,
+            etag=str(document["etag"]),
+            last_modified=datetime.fromisoformat(str(document["last_modified"])),
+            metadata=ObjectMetadata.from_dict(document.get("metadata") or {}),  # type: ignore[arg-type]
+        )
+    return ObjectInfo(key, st.st_size, _synthetic_etag(st), _utc_from_ns(st.st_mtime_ns))
+
+
+def read_sidecar(path: Path) -> dict[str, object] | None:
+    try:
+        document = json.loads(path.read_bytes())
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def metadata_document(info: ObjectInfo) -> dict[str, object]:
+    return {
+        "size": info.size,
+        "etag": info.etag,
+        "last_modified": info.last_modified.isoformat(),
+        "metadata": info.metadata.to_dict(),
+    }
+
+
+class LocalStorageProvider(StorageProvider):
+    """Buckets and objects as files under ``base_path`` (see :mod:`.layout`).
+
+    Args:
+        base_path: the data directory; created (mode 0700) if missing.
+        readonly: refuse every write with AccessDenied.
+        durable: fsync data, metadata and directories before a write is acknowledged.
+            Turning it off is only safe for data you can lose on a power failure.
+        io_threads: size of the thread pool for file work.
+    """
+
+    def __init__(
+        self,
+        base_path: Path,
+        readonly: bool = False,
+        *,
+        durable: bool = True,
+        io_threads: int = 32,
+    ) -> None:
+        super().__init__(readonly=readonly)
+        self.base_path = Path(base_path).expanduser().absolute()
+        self.durable = durable
+        self.description = f"local:{self.base_path}"
+        self.layout = StoreLayout(self.base_path)
+        self._locks = atomic.StripedLocks(self.layout)
+        self._staging = atomic.StagingArea(self.layout)
+        self._index = DirectoryIndex()
+        self._multipart = LocalMultipartStore(self.layout, self._staging, durable=durable)
+        self._io_threads = io_threads
+        self._executor: ThreadPoolExecutor | None = None
+        self._open_lock = threading.Lock()
+        self._opened = False
+
+    # Life cycle ----------------------------------------------------------------
+
+    def _ensure_open(self) -> None:
+        """Prepare the data directory once: used lazily, so that a provider handed to
+        ``create_s3_app`` works without an explicit ``open()``."""
+        if self._opened:
+            return
+        with self._open_lock:
+            if self._opened:
+                return
+            atomic.ensure_dir(self.base_path)
+            if not self.readonly:
+                atomic.ensure_dir(self.layout.internal)
+                atomic.recover(self.layout)
+                self._locks.create_files()
+                self._staging.open()
+                atomic.ensure_dir(self.layout.uploads)
+            self._opened = True
+
+    async def open(self) -> None:
+        await self._run(self._ensure_open)
+
+    async def close(self) -> None:
+        if self._opened:
+            self._staging.close()
+            self._opened = False
+        if self._executor is not None:
+            self._executor.shutdown(wait=False)
+            self._executor = None
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._io_threads, thread_name_prefix="pys3local-io")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+
+    # Buckets -------------------------------------------------------------------
+
+    def _bucket_or_raise(self, bucket: str) -> Path:
+        self._ensure_open()
+        try:
+            directory = self.layout.bucket_dir(bucket)
+        except ValueError:
+            raise NoSuchBucket(BucketName=bucket) from None
+        if not (directory / "objects").is_dir():
+            raise NoSuchBucket(BucketName=bucket)
+        return directory
+
+    def _bucket(self, name: str, directory: Path) -> Bucket:
+        return Bucket(name, _utc_from_ns(directory.stat().st_mtime_ns))
+
+    async def list_buckets(self) -> list[Bucket]:
+        def list_sync() -> list[Bucket]:
+            self._ensure_open()
+            buckets = []
+            for entry in sorted(os.scandir(self.base_path), key=lambda e: e.name):
+                if not entry.name.startswith(".") and os.path.isdir(
+                    os.path.join(entry.path, "objects")
+                ):
+                    buckets.append(self._bucket(entry.name, Path(entry.path)))
+            return buckets
+
+        return await self._run(list_sync)
+
+    async def get_bucket(self, bucket: str) -> Bucket:
+        def get_sync() -> Bucket:
+            return self._bucket(bucket, self._bucket_or_raise(bucket))
+
+        return await self._run(get_sync)
+
+    async def create_bucket(self, bucket: str) -> Bucket:
+        self.check_writable()
+
+        def create_sync() -> Bucket:
+            self._ensure_open()
+            directory = self.layout.bucket_dir(bucket)
+            atomic.ensure_dir(directory)
+            atomic.ensure_dir(directory / ".metadata")
+            try:
+                os.mkdir(directory / "objects", atomic.DIR_MODE)
+            except FileExistsError:
+                raise BucketAlreadyOwnedByYou(BucketName=bucket) from None
+            if self.durable:
+                atomic.fsync_dir(directory)
+                atomic.fsync_dir(self.base_path)
+            return self._bucket(bucket, directory)
+
+        return await self._run(create_sync)
+
+    async def delete_bucket(self, bucket: str) -> None:
+        self.check_writable()
+
+        def delete_sync() -> None:
+            directory = self._bucket_or_raise(bucket)
+            objects = directory / "objects"
+            # rmdir only succeeds on empty directories, so a file committed
+            # concurrently can never be deleted along with the bucket.
+            for root, _dirs, _files in os.walk(objects, topdown=False):
+                try:
+                    os.rmdir(root)
+                except OSError:
+                    raise BucketNotEmpty(BucketName=bucket) from None
+            shutil.rmtree(directory, ignore_errors=True)
+
+        await self._run(delete_sync)
+
+    # Objects -------------------------------------------------------------------
+
+    def _read_object_info(self, bucket: str, key: str, paths: ObjectPaths) -> ObjectInfo:
+        with self._locks.hold(bucket, key, exclusive=False):
+            try:
+                st = os.stat(paths.data)
+            except (FileNotFoundError, NotADirectoryError):
+                self._bucket_or_raise(bucket)
+                raise NoSuchKey(Key=key) from None
+            document = read_sidecar(paths.metadata)
+        if not stat.S_ISREG(st.st_mode):
+            raise NoSuchKey(Key=key)
+        return object_info(key, st, document)
+
+    async def head_object(self, bucket: str, key: str) -> ObjectInfo:
+        def head_sync() -> ObjectInfo:
+            self._ensure_open()
+            return self._read_object_info(bucket, key, self.layout.object_paths(bucket, key))
+
+        return await self._run(head_sync)
+
+    def _open_object(self, bucket: str, key: str) -> tuple[int, ObjectInfo]:
+        self._ensure_open()
+        paths = self.layout.object_paths(bucket, key)
+        with self._locks.hold(bucket, key, exclusive=False):
+            try:
+                fd = os.open(paths.data, os.O_RDONLY)
+            except (FileNotFoundError, NotADirectoryError):
+                self._bucket_or_raise(bucket)
+                raise NoSuchKey(Key=key) from None
+            st = os.fstat(fd)
+            document = read_sidecar(paths.metadata)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            raise NoSuchKey(Key=key)
+        return fd, object_info(key, st, document)
+
+    async def get_object(
+        self, bucket: str, key: str, byte_range: RangeRequest | None = None
+    ) -> ObjectReader:
+        fd, info = await self._run(self._open_object, bucket, key)
+        if byte_range is None:
+            return ObjectReader(info, self._read_chunks(fd, 0, info.size))
+        try:
+            resolved = byte_range.resolve(info.size)
+        except BaseException:
+            os.close(fd)
+            raise
+        chunks = self._read_chunks(fd, resolved.start, resolved.length)
+        return ObjectReader(info, chunks, resolved)
+
+    async def _read_chunks(self, fd: int, offset: int, length: int) -> AsyncIterator[bytes]:
+        # The fd pins the version that was opened: a concurrent overwrite renames a
+        # new file over the path but cannot change what this descriptor reads.
+        try:
+            while length > 0:
+                data = await self._run(os.pread, fd, min(IO_CHUNK, length), offset)
+                if not data:
+                    return
+                offset += len(data)
+                length -= len(data)
+                yield data
+        finally:
+            os.close(fd)
+
+    def _new_staged_file(self) -> StagedFile:
+        self._ensure_open()
+        return StagedFile(self._staging.new_name(), durable=self.durable)
+
+    async def _stage(self, body: AsyncIterable[bytes]) -> StagedFile:
+        """Stream a body into a new staging file; on any failure leave nothing behind."""
+        staged = await self._run(self._new_staged_file)
+        try:
+            pending = bytearray()
+            async for chunk in body:
+                pending += chunk
+                if len(pending) >= IO_CHUNK:
+                    data, pending = pending, bytearray()
+                    await self._run(staged.write, data)
+            if pending:
+                await self._run(staged.write, pending)
+            await self._run(staged.finish)
+        except BaseException:
+            staged.discard()
+            raise
+        return staged
+
+    async def put_object(
+        self,
+        bucket: str,
+        key: str,
+        body: AsyncIterable[bytes],
+        metadata: ObjectMetadata,
+        *,
+        content_md5: bytes | None = None,
+    ) -> ObjectInfo:
+        self.check_writable()
+        paths = self.layout.object_paths(bucket, key)
+        await self._run(self._bucket_or_raise, bucket)
+        staged = await self._stage(body)
+        try:
+            if content_md5 is not None and staged.md5.digest() != content_md5:
+                raise BadDigest()
+            info = ObjectInfo(
+                key, staged.size, staged.md5.hexdigest(), datetime.now(timezone.utc), metadata
+            )
+            await self._run(self._commit, bucket, key, paths, staged.path, info)
+        except BaseException:
+            staged.discard()
+            raise
+        return info
+
+    def _commit(
+        self, bucket: str, key: str, paths: ObjectPaths, staged: Path, info: ObjectInfo
+    ) -> None:
+        atomic.commit(
+            self._locks,
+            self.layout.objects_dir(bucket),
+            self.layout.metadata_dir(bucket),
+            bucket,
+            key,
+            paths,
+            staged,
+            metadata_document(info),
+            durable=self.durable,
+        )
+
+    async def delete_object(self, bucket: str, key: str) -> None:
+        self.check_writable()
+
+        def delete_sync() -> None:
+            self._bucket_or_raise(bucket)
+            paths = self.layout.object_paths(bucket, key)
+            stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
+            atomic.remove_object(self._locks, bucket, key, paths, stops)
+
+        await self._run(delete_sync)
+
+    async def copy_object(
+        self,
+        src_bucket: str,
+        src_key: str,
+        dst_bucket: str,
+        dst_key: str,
+        metadata: ObjectMetadata | None = None,
+    ) -> ObjectInfo:
+        self.check_writable()
+        dst_paths = self.layout.object_paths(dst_bucket, dst_key)
+
+        def copy_sync() -> ObjectInfo:
+            self._bucket_or_raise(dst_bucket)
+            fd, source = self._open_object(src_bucket, src_key)
+            staged = self._new_staged_file()
+            try:
+                staged.copy_from(fd, source.size)
+                staged.finish()
+                info = ObjectInfo(
+                    dst_key,
+                    source.size,
+                    source.etag,
+                    datetime.now(timezone.utc),
+                    metadata if metadata is not None else source.metadata,
+                )
+                self._commit(dst_bucket, dst_key, dst_paths, staged.path, info)
+            except BaseException:
+                staged.discard()
+                raise
+            finally:
+                os.close(fd)
+            return info
+
+        return await self._run(copy_sync)
+
+    async def list_objects(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        start_after: str = "",
+        max_keys: int = 1000,
+    ) -> ObjectListing:
+        return await self._run(self._list_sync, bucket, prefix, delimiter, start_after, max_keys)
+
+    def _list_sync(
+        self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
+    ) -> ObjectListing:
+        self._bucket_or_raise(bucket)
+        listing = ObjectListing()
+        if max_keys <= 0:
+            return listing
+        entries = self._listed_entries(bucket, prefix, delimiter, start_after)
+        for entry in entries:
+            if len(listing.objects) + len(listing.common_prefixes) == max_keys:
+                listing.is_truncated = True
+                break
+            if entry.data_path is None:
+                listing.common_prefixes.append(entry.key)
+            else:
+                info = self._listed_info(bucket, entry)
+                if info is None:
+                    continue
+                listing.objects.append(info)
+            listing.next_marker = entry.key
+        return listing
+
+    def _listed_entries(
+        self, bucket: str, prefix: str, delimiter: str, start_after: str
+    ) -> Iterator[ListedEntry]:
+        objects_dir = self.layout.objects_dir(bucket)
+        try:
+            dir_path, dir_prefix = self.layout.prefix_dir(bucket, prefix)
+        except KeyTooLongError:  # a prefix no key can have (an over-long segment)
+            return iter(())
+        start = start_directory(objects_dir, dir_path)
+        if start is None:
+            return iter(())
+        walk = walk_keys(
+            self._index,
+            start,
+            dir_prefix,
+            prefix=prefix,
+            start_after=start_after,
+            roll_up_directories=delimiter == "/",
+        )
+        if delimiter and delimiter != "/":
+            return roll_up(walk, prefix, delimiter, start_after)
+        return walk
+
+    def _listed_info(self, bucket: str, entry: ListedEntry) -> ObjectInfo | None:
+        assert entry.data_path is not None
+        try:
+            st = os.stat(entry.data_path)
+        except FileNotFoundError:
+            return None  # deleted since the directory was read
+        document = read_sidecar(self.layout.object_paths(bucket, entry.key).metadata)
+        return object_info(entry.key, st, document)
+
+    # Multipart uploads -----------------------------------------------------------
+
+    async def create_multipart_upload(
+        self, bucket: str, key: str, metadata: ObjectMetadata
+    ) -> MultipartUpload:
+        self.check_writable()
+        self.layout.object_paths(bucket, key)  # reject unstorable keys up front
+
+        def create_sync() -> MultipartUpload:
+            self._bucket_or_raise(bucket)
+            return self._multipart.create(bucket, key, metadata)
+
+        return await self._run(create_sync)
+
+    async def upload_part(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: AsyncIterable[bytes],
+        *,
+        content_md5: bytes | None = None,
+    ) -> UploadedPart:
+        self.check_writable()
+        await self._run(self._multipart.get, bucket, key, upload_id)
+        staged = await self._stage(body)
+        try:
+            if content_md5 is not None and staged.md5.digest() != content_md5:
+                raise BadDigest()
+            return await self._run(
+                self._multipart.add_part,
+                bucket,
+                key,
+                upload_id,
+                part_number,
+                staged.path,
+                staged.md5.hexdigest(),
+            )
+        except BaseException:
+            staged.discard()
+            raise
+
+    async def list_parts(
+        self, bucket: str, key: str, upload_id: str
+    ) -> tuple[MultipartUpload, list[UploadedPart]]:
+        return await self._run(self._multipart.list_parts, bucket, key, upload_id)
+
+    async def complete_multipart_upload(
+        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+    ) -> ObjectInfo:
+        self.check_writable()
+        paths = self.layout.object_paths(bucket, key)
+
+        def complete_sync() -> ObjectInfo:
+            self._bucket_or_raise(bucket)
+            upload, staged_path, size, etag = self._multipart.assemble(
+                bucket, key, upload_id, parts
+            )
+            try:
+                info = ObjectInfo(key, size, etag, datetime.now(timezone.utc), upload.metadata)
+                self._commit(bucket, key, paths, staged_path, info)
+            except BaseException:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(staged_path)
+                raise
+            self._multipart.remove(upload_id)
+            return info
+
+        return await self._run(complete_sync)
+
+    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
+        self.check_writable()
+        await self._run(self._multipart.abort, bucket, key, upload_id)
+
+    async def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[MultipartUpload]:
+        def list_sync() -> list[MultipartUpload]:
+            self._bucket_or_raise(bucket)
+            return self._multipart.list_uploads(bucket, prefix)
+
+        return await self._run(list_sync)
+
+    async def remove_abandoned_uploads(self, older_than_seconds: float) -> int:
+        """Remove multipart uploads initiated longer ago than the given age."""
+        return await self._run(self._multipart.remove_older_than, older_than_seconds)
+
+
+def roll_up(
+    entries: Iterator[ListedEntry], prefix: str, delimiter: str, start_after: str
+) -> Iterator[ListedEntry]:
+    """Roll keys up into common prefixes for a delimiter other than ``/``."""
+    last_prefix = None
+    for entry in entries:
+        rest = entry.key[len(prefix) :]
+        cut = rest.find(delimiter)
+        if cut < 0:
+            yield entry
+            continue
+        common = prefix + rest[: cut + len(delimiter)]
+        if common != last_prefix and common > start_after:
+            last_prefix = common
+            yield ListedEntry(common, None)
