@@ -222,6 +222,18 @@ class NoSuchTagSet(S3Error):
     default_message = "The TagSet does not exist."
 
 
+class ServerSideEncryptionConfigurationNotFoundError(S3Error):
+    code = "ServerSideEncryptionConfigurationNotFoundError"
+    status = 404
+    default_message = "The server side encryption configuration was not found."
+
+
+class ObjectLockConfigurationNotFoundError(S3Error):
+    code = "ObjectLockConfigurationNotFoundError"
+    status = 404
+    default_message = "Object Lock configuration does not exist for this bucket."
+
+
 class MethodNotAllowed(S3Error):
     code = "MethodNotAllowed"
     status = 405

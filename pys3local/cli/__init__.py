@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from pys3local import __version__
@@ -10,7 +12,26 @@ from pys3local.cli.config_cmd import config, obscure
 from pys3local.cli.serve import serve
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrorGroup(click.Group):
+    """A click group whose usage errors are one line (``Error: ...``), exit code 2."""
+
+    def main(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        try:
+            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[arg-type]
+        except click.UsageError as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            click.echo("Aborted!", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            sys.exit(130)
+
+
+@click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pys3local")
 def main() -> None:
     """Local S3-compatible server for backup software."""

@@ -1,0 +1,106 @@
+"""Running the S3 app under uvicorn: ``pys3local serve`` and the admin console share it.
+
+The listening socket is bound before uvicorn starts, so a busy port or a bad address
+is an ``OSError`` the caller can report cleanly (uvicorn itself would ``sys.exit``),
+and binding port 0 tells the caller which port it got.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+import uvicorn
+from fastapi import FastAPI
+
+#: How long in-flight requests may run after a shutdown signal before they are
+#: cancelled (a cancelled upload leaves nothing behind).
+GRACEFUL_SHUTDOWN_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class ListenAddress:
+    host: str
+    port: int
+
+    @property
+    def is_loopback(self) -> bool:
+        return self.host in ("127.0.0.1", "::1", "localhost") or self.host.startswith("127.")
+
+    @property
+    def url_host(self) -> str:
+        """The host to put in a URL clients use (a wildcard bind means this machine)."""
+        if self.host in ("0.0.0.0", "", "::"):
+            return "localhost"
+        return f"[{self.host}]" if ":" in self.host else self.host
+
+    def url(self, scheme: str = "http") -> str:
+        return f"{scheme}://{self.url_host}:{self.port}"
+
+
+def parse_listen(value: str, default_port: int = 10001) -> ListenAddress:
+    """Parse ``:PORT``, ``HOST:PORT``, ``[V6]:PORT`` or ``HOST``; raise ValueError."""
+    value = value.strip()
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        port_text = rest.removeprefix(":")
+    elif value.count(":") > 1:
+        host, port_text = value, ""
+    else:
+        host, _, port_text = value.partition(":")
+    host = host or "0.0.0.0"
+    if not port_text:
+        return ListenAddress(host, default_port)
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"invalid port in listen address {value!r}")
+    return ListenAddress(host, int(port_text))
+
+
+def bind_socket(address: ListenAddress) -> socket.socket:
+    """Bind and listen; raises OSError (e.g. address in use)."""
+    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
+    sock = socket.create_server(
+        (address.host, address.port), family=family, backlog=2048, reuse_port=False
+    )
+    sock.setblocking(False)
+    return sock
+
+
+class EmbeddedServer:
+    """uvicorn serving one app on an already bound socket."""
+
+    def __init__(
+        self,
+        app: FastAPI,
+        sock: socket.socket,
+        *,
+        lifespan: str = "on",
+        ssl_certfile: str | None = None,
+        ssl_keyfile: str | None = None,
+        timeout_keep_alive: int = 75,
+    ) -> None:
+        self.socket = sock
+        config = uvicorn.Config(
+            app,
+            lifespan=lifespan,
+            log_config=None,
+            access_log=False,
+            server_header=False,
+            date_header=True,
+            timeout_keep_alive=timeout_keep_alive,
+            timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+        )
+        self.server = uvicorn.Server(config)
+
+    @property
+    def port(self) -> int:
+        return int(self.socket.getsockname()[1])
+
+    def run(self) -> None:
+        """Serve until :meth:`stop` (or a signal, on the main thread)."""
+        self.server.run(sockets=[self.socket])
+
+    def stop(self) -> None:
+        self.server.should_exit = True

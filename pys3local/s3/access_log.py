@@ -1,0 +1,82 @@
+"""One line per request, and the live counters the admin console shows.
+
+Records go to the ``pys3local.access`` logger with the record attached as
+``extra={"access": AccessRecord}``, so any ``logging.Handler`` (the console's, a
+file) gets structured data without parsing text. Credentials never appear: only the
+method, the path and the outcome are recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+access_logger = logging.getLogger("pys3local.access")
+
+
+@dataclass(frozen=True, slots=True)
+class AccessRecord:
+    """What happened to one request."""
+
+    timestamp: float
+    client: str
+    method: str
+    operation: str
+    bucket: str | None
+    key: str | None
+    status: int
+    bytes_in: int
+    bytes_out: int
+    duration_ms: float
+    request_id: str
+    error_code: str | None = None
+
+    @property
+    def target(self) -> str:
+        if self.bucket is None:
+            return "/"
+        return f"/{self.bucket}" + (f"/{self.key}" if self.key is not None else "")
+
+    def format(self) -> str:
+        error = f" {self.error_code}" if self.error_code else ""
+        return (
+            f"{self.client} {self.method} {self.target} {self.status} "
+            f"in={self.bytes_in} out={self.bytes_out} {self.duration_ms:.1f}ms "
+            f"{self.operation}{error}"
+        )
+
+
+@dataclass(slots=True)
+class ServerStats:
+    """Counters since the server started; updated on the event loop only."""
+
+    started_at: float = field(default_factory=time.time)
+    requests: int = 0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    status_classes: dict[str, int] = field(
+        default_factory=lambda: {"2xx": 0, "3xx": 0, "4xx": 0, "5xx": 0}
+    )
+    #: Completion times of recent requests, for a requests-per-second figure.
+    recent: deque[float] = field(default_factory=lambda: deque(maxlen=100_000))
+
+    def record(self, record: AccessRecord) -> None:
+        self.requests += 1
+        self.bytes_in += record.bytes_in
+        self.bytes_out += record.bytes_out
+        bucket = f"{record.status // 100}xx"
+        if bucket in self.status_classes:
+            self.status_classes[bucket] += 1
+        self.recent.append(record.timestamp)
+
+    def requests_per_second(self, window: float = 5.0, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        count = sum(1 for t in reversed(self.recent) if now - t <= window)
+        return count / window
+
+
+def log_access(record: AccessRecord) -> None:
+    if access_logger.isEnabledFor(logging.INFO):
+        access_logger.info(record.format(), extra={"access": record})

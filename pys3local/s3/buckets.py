@@ -1,0 +1,114 @@
+"""Bucket operations, including the rules of the two bucket modes.
+
+Default mode shows one virtual bucket, ``default``, stored like any other bucket so
+that the same data directory served in advanced mode still shows its objects:
+ListBuckets lists only ``default``; CreateBucket succeeds without creating anything;
+DeleteBucket of ``default`` is refused with BucketNotEmpty.
+"""
+
+from __future__ import annotations
+
+from starlette.responses import Response
+
+from pys3local.errors import (
+    BucketNotEmpty,
+    NoSuchBucket,
+    NoSuchBucketPolicy,
+    NoSuchCORSConfiguration,
+    NoSuchLifecycleConfiguration,
+    NoSuchTagSet,
+    ObjectLockConfigurationNotFoundError,
+    S3Error,
+    ServerSideEncryptionConfigurationNotFoundError,
+)
+
+from . import xml
+from .request import S3Request, validate_new_bucket_name
+from .service import DEFAULT_BUCKET, RequestPayload, S3Service
+
+XML = "application/xml"
+
+
+def xml_response(body: bytes, status: int = 200) -> Response:
+    return Response(body, status_code=status, media_type=XML)
+
+
+async def list_buckets(service: S3Service, request: S3Request) -> Response:
+    buckets = await service.provider.list_buckets()
+    if not service.settings.allow_bucket_creation:
+        buckets = [b for b in buckets if b.name == DEFAULT_BUCKET]
+    return xml_response(xml.list_buckets_result(buckets))
+
+
+async def create_bucket(
+    service: S3Service, request: S3Request, payload: RequestPayload
+) -> Response:
+    # The body may carry a CreateBucketConfiguration; the region is ours anyway.
+    await payload.read_all(64 * 1024)
+    bucket = request.bucket or ""
+    headers = {"location": f"/{bucket}"}
+    if not service.settings.allow_bucket_creation:
+        # Backup tools often "create" their bucket before use; answer as if it
+        # worked, but no bucket other than "default" exists in this mode.
+        if bucket != DEFAULT_BUCKET:
+            validate_new_bucket_name(bucket)
+        return Response(status_code=200, headers=headers)
+    validate_new_bucket_name(bucket)
+    await service.provider.create_bucket(bucket)
+    return Response(status_code=200, headers=headers)
+
+
+async def delete_bucket(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    if not service.settings.allow_bucket_creation:
+        raise BucketNotEmpty(
+            "The default bucket cannot be deleted in default mode.", BucketName=bucket
+        )
+    await service.provider.delete_bucket(bucket)
+    return Response(status_code=204)
+
+
+async def head_bucket(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    await service.provider.get_bucket(bucket)
+    return Response(status_code=200, headers={"x-amz-bucket-region": service.settings.region})
+
+
+async def get_bucket_location(service: S3Service, request: S3Request) -> Response:
+    # minio-go (restic) signs every later request with the region answered here.
+    bucket = service.bucket_name(request)
+    await service.provider.get_bucket(bucket)
+    return xml_response(xml.location_constraint(service.settings.region))
+
+
+async def get_bucket_versioning(service: S3Service, request: S3Request) -> Response:
+    await service.provider.get_bucket(service.bucket_name(request))
+    return xml_response(xml.versioning_configuration())
+
+
+async def get_acl(service: S3Service, request: S3Request) -> Response:
+    """GetBucketAcl and GetObjectAcl: the owner, with full control, is all there is."""
+    bucket = service.bucket_name(request)
+    if request.key is None:
+        await service.provider.get_bucket(bucket)
+    else:
+        await service.provider.head_object(bucket, request.key)
+    return xml_response(xml.access_control_policy())
+
+
+_ABSENT_CONFIGURATIONS: dict[str, type[S3Error]] = {
+    "GetBucketPolicy": NoSuchBucketPolicy,
+    "GetBucketCors": NoSuchCORSConfiguration,
+    "GetBucketLifecycleConfiguration": NoSuchLifecycleConfiguration,
+    "GetBucketTagging": NoSuchTagSet,
+    "GetBucketEncryption": ServerSideEncryptionConfigurationNotFoundError,
+    "GetObjectLockConfiguration": ObjectLockConfigurationNotFoundError,
+}
+
+
+async def get_absent_configuration(service: S3Service, request: S3Request) -> Response:
+    """Bucket configurations we never have: the bucket exists, the document does not."""
+    bucket = service.bucket_name(request)
+    if not await service.provider.bucket_exists(bucket):
+        raise NoSuchBucket(BucketName=bucket)
+    raise _ABSENT_CONFIGURATIONS[request.operation]()

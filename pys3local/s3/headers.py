@@ -1,0 +1,193 @@
+"""HTTP headers in S3 terms: object metadata in and out, Range, conditional requests."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from email.utils import format_datetime, parsedate_to_datetime
+
+from pys3local.errors import (
+    InvalidArgument,
+    InvalidDigest,
+    MetadataTooLarge,
+    NotModified,
+    PreconditionFailed,
+)
+from pys3local.providers.base import ObjectInfo, ObjectMetadata, RangeRequest
+
+USER_METADATA_PREFIX = "x-amz-meta-"
+#: S3 allows 2 KB of user metadata per object.
+MAX_USER_METADATA_BYTES = 2048
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+# Request header -> ObjectMetadata field, for the headers stored with an object.
+_STORED_HEADERS = {
+    "content-type": "content_type",
+    "content-encoding": "content_encoding",
+    "content-disposition": "content_disposition",
+    "content-language": "content_language",
+    "cache-control": "cache_control",
+    "expires": "expires",
+}
+
+# GetObject query overrides (used by presigned links) -> response header.
+RESPONSE_OVERRIDES = {
+    "response-content-type": "content-type",
+    "response-content-language": "content-language",
+    "response-expires": "expires",
+    "response-cache-control": "cache-control",
+    "response-content-disposition": "content-disposition",
+    "response-content-encoding": "content-encoding",
+}
+
+
+def http_date(moment: datetime) -> str:
+    return format_datetime(moment.astimezone(timezone.utc).replace(microsecond=0), usegmt=True)
+
+
+def parse_http_date(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def metadata_from_headers(headers: Mapping[str, str]) -> ObjectMetadata:
+    """The metadata a PutObject, CopyObject (REPLACE) or CreateMultipartUpload sets."""
+    metadata = ObjectMetadata()
+    for header, attribute in _STORED_HEADERS.items():
+        value = headers.get(header)
+        if value is not None:
+            setattr(metadata, attribute, value)
+    if metadata.content_encoding is not None:
+        # aws-chunked is transport framing, not a property of the stored object.
+        codings = [
+            c.strip()
+            for c in metadata.content_encoding.split(",")
+            if c.strip() and c.strip().lower() != "aws-chunked"
+        ]
+        metadata.content_encoding = ", ".join(codings) or None
+    size = 0
+    for name, value in headers.items():
+        if name.startswith(USER_METADATA_PREFIX):
+            short = name[len(USER_METADATA_PREFIX) :]
+            metadata.user[short] = value
+            size += len(short.encode()) + len(value.encode())
+    if size > MAX_USER_METADATA_BYTES:
+        raise MetadataTooLarge(MaxSizeAllowed=str(MAX_USER_METADATA_BYTES))
+    return metadata
+
+
+def content_md5(headers: Mapping[str, str]) -> bytes | None:
+    value = headers.get("content-md5")
+    if value is None:
+        return None
+    try:
+        digest = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidDigest() from None
+    if len(digest) != 16:
+        raise InvalidDigest()
+    return digest
+
+
+def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[str, str]:
+    """Response headers describing an object (GetObject, HeadObject)."""
+    metadata = info.metadata
+    headers = {
+        "etag": f'"{info.etag}"',
+        "last-modified": http_date(info.last_modified),
+        "content-type": metadata.content_type,
+        "accept-ranges": "bytes",
+    }
+    for header, attribute in _STORED_HEADERS.items():
+        value = getattr(metadata, attribute)
+        if value is not None and header != "content-type":
+            headers[header] = value
+    for name, value in metadata.user.items():
+        headers[USER_METADATA_PREFIX + name] = value
+    if "-" in info.etag:
+        parts = info.etag.rsplit("-", 1)[1]
+        if parts.isdigit():
+            headers["x-amz-mp-parts-count"] = parts
+    if with_checksums:
+        for algorithm, value in metadata.checksums.items():
+            headers[f"x-amz-checksum-{algorithm.lower()}"] = value
+    return headers
+
+
+def parse_range(value: str | None) -> RangeRequest | None:
+    """Parse a ``Range`` header; None means "send the whole object".
+
+    A header we cannot satisfy as a single range (several ranges, other units,
+    nonsense) is ignored as RFC 9110 says, so the answer is a plain 200.
+    """
+    if not value:
+        return None
+    match = _RANGE.fullmatch(value.strip())
+    if match is None:
+        return None
+    first, last = match[1], match[2]
+    if not first and not last:
+        return None
+    if not first:
+        return RangeRequest(None, int(last))
+    if last and int(last) < int(first):
+        return None
+    return RangeRequest(int(first), int(last) if last else None)
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    candidates = [c.strip() for c in header.split(",")]
+    return any(c == "*" or c.removeprefix("W/").strip('"') == etag for c in candidates)
+
+
+def check_preconditions(headers: Mapping[str, str], info: ObjectInfo, *, prefix: str = "") -> None:
+    """Evaluate If-Match, If-Unmodified-Since, If-None-Match, If-Modified-Since.
+
+    Raises PreconditionFailed (412) or NotModified (304) as RFC 9110 and S3 define
+    it; with ``prefix="x-amz-copy-source-"`` it checks CopyObject's source
+    conditions, which fail with 412 in every case.
+    """
+    modified = info.last_modified.replace(microsecond=0)
+    if_match = headers.get(prefix + "if-match")
+    if if_match is not None:
+        if not _etag_matches(if_match, info.etag):
+            raise PreconditionFailed(Condition=prefix + "If-Match")
+    else:
+        since = parse_http_date(headers.get(prefix + "if-unmodified-since"))
+        if since is not None and modified > since:
+            raise PreconditionFailed(Condition=prefix + "If-Unmodified-Since")
+    if_none_match = headers.get(prefix + "if-none-match")
+    if if_none_match is not None:
+        if _etag_matches(if_none_match, info.etag):
+            if prefix:
+                raise PreconditionFailed(Condition=prefix + "If-None-Match")
+            raise NotModified(f'"{info.etag}"', http_date(info.last_modified))
+    else:
+        since = parse_http_date(headers.get(prefix + "if-modified-since"))
+        if since is not None and modified <= since:
+            if prefix:
+                raise PreconditionFailed(Condition=prefix + "If-Modified-Since")
+            raise NotModified(f'"{info.etag}"', http_date(info.last_modified))
+
+
+def parse_int(value: str | None, name: str, *, default: int, low: int, high: int) -> int:
+    """An integer query parameter within bounds, or InvalidArgument."""
+    if value is None or value == "":
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise InvalidArgument(f"{name} must be an integer.", ArgumentName=name) from None
+    if number < low or number > high:
+        raise InvalidArgument(
+            f"{name} must be between {low} and {high}.", ArgumentName=name, ArgumentValue=value
+        )
+    return number

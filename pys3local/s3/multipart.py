@@ -1,0 +1,157 @@
+"""Multipart upload operations: Create, UploadPart(Copy), ListParts, Complete, Abort,
+ListMultipartUploads."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.responses import Response
+
+from pys3local.errors import InvalidArgument, InvalidPartOrder, InvalidRange
+from pys3local.providers.base import MAX_PART_NUMBER, RangeRequest
+
+from . import xml
+from .buckets import xml_response
+from .headers import check_preconditions, content_md5, metadata_from_headers, parse_int
+from .objects import parse_copy_source
+from .request import S3Request
+from .service import RequestPayload, S3Service
+
+MAX_COMPLETE_BODY = 2 * 1024 * 1024
+_COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
+
+
+def _upload_id(request: S3Request) -> str:
+    return request.query.get("uploadId", "")
+
+
+def _part_number(request: S3Request) -> int:
+    return parse_int(
+        request.query.get("partNumber"), "partNumber", default=0, low=1, high=MAX_PART_NUMBER
+    )
+
+
+async def create_multipart_upload(
+    service: S3Service, request: S3Request, payload: RequestPayload
+) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    await payload.read_all(0)
+    metadata = metadata_from_headers(request.http.headers)
+    upload = await service.provider.create_multipart_upload(bucket, request.key, metadata)
+    return xml_response(xml.initiate_multipart_upload_result(upload))
+
+
+async def upload_part(service: S3Service, request: S3Request, payload: RequestPayload) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    part_number = _part_number(request)
+    part = await service.provider.upload_part(
+        bucket,
+        request.key,
+        _upload_id(request),
+        part_number,
+        payload.chunks(),
+        content_md5=content_md5(request.http.headers),
+    )
+    headers = {"etag": f'"{part.etag}"'}
+    for algorithm, value in payload.checksums.items():
+        headers[f"x-amz-checksum-{algorithm.lower()}"] = value
+    return Response(status_code=200, headers=headers)
+
+
+async def upload_part_copy(
+    service: S3Service, request: S3Request, payload: RequestPayload
+) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    await payload.read_all(0)
+    part_number = _part_number(request)
+    src_bucket, src_key = parse_copy_source(service, request)
+    byte_range = None
+    copy_range = request.header("x-amz-copy-source-range")
+    if copy_range is not None:
+        match = _COPY_RANGE.fullmatch(copy_range.strip())
+        if match is None or int(match[2]) < int(match[1]):
+            raise InvalidArgument("The x-amz-copy-source-range value must be bytes=first-last.")
+        byte_range = RangeRequest(int(match[1]), int(match[2]))
+    reader = await service.provider.get_object(src_bucket, src_key, byte_range)
+    try:
+        check_preconditions(request.http.headers, reader.info, prefix="x-amz-copy-source-")
+        span = reader.byte_range
+        if span is not None and byte_range is not None and span.end != byte_range.last:
+            raise InvalidRange(ActualObjectSize=str(reader.info.size))
+        part = await service.provider.upload_part(
+            bucket, request.key, _upload_id(request), part_number, reader
+        )
+    finally:
+        await reader.aclose()
+    return xml_response(xml.copy_object_result(part.etag, part.last_modified, tag="CopyPartResult"))
+
+
+async def complete_multipart_upload(
+    service: S3Service, request: S3Request, payload: RequestPayload
+) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    body = await payload.read_all(MAX_COMPLETE_BODY)
+    parts = xml.parse_complete_multipart_upload(body)
+    previous = 0
+    for part in parts:
+        if not 1 <= part.part_number <= MAX_PART_NUMBER:
+            raise InvalidArgument("Part number must be an integer between 1 and 10000.")
+        if part.part_number <= previous:
+            raise InvalidPartOrder()
+        previous = part.part_number
+    info = await service.provider.complete_multipart_upload(
+        bucket, request.key, _upload_id(request), parts
+    )
+    location = str(request.http.base_url).rstrip("/") + request.raw_path
+    return xml_response(xml.complete_multipart_upload_result(location, bucket, info))
+
+
+async def abort_multipart_upload(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    await service.provider.abort_multipart_upload(bucket, request.key, _upload_id(request))
+    return Response(status_code=204)
+
+
+async def list_parts(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    max_parts = parse_int(
+        request.query.get("max-parts"), "max-parts", default=1000, low=0, high=2**31
+    )
+    max_parts = min(max_parts, 1000)
+    marker = parse_int(
+        request.query.get("part-number-marker"),
+        "part-number-marker",
+        default=0,
+        low=0,
+        high=MAX_PART_NUMBER,
+    )
+    upload, parts = await service.provider.list_parts(bucket, request.key, _upload_id(request))
+    remaining = [p for p in parts if p.part_number > marker]
+    page = remaining[:max_parts]
+    return xml_response(
+        xml.list_parts_result(
+            upload,
+            page,
+            max_parts=max_parts,
+            marker=marker,
+            is_truncated=len(remaining) > len(page),
+        )
+    )
+
+
+async def list_multipart_uploads(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    prefix = request.query.get("prefix", "")
+    max_uploads = parse_int(
+        request.query.get("max-uploads"), "max-uploads", default=1000, low=0, high=2**31
+    )
+    uploads = await service.provider.list_multipart_uploads(bucket, prefix)
+    return xml_response(
+        xml.list_multipart_uploads_result(bucket, prefix, uploads, min(max_uploads, 1000))
+    )

@@ -1,0 +1,189 @@
+"""Object operations: GetObject, HeadObject, PutObject, CopyObject, DeleteObject(s)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+
+from starlette.responses import Response, StreamingResponse
+
+from pys3local.errors import (
+    BadDigest,
+    InvalidArgument,
+    InvalidRequest,
+    NoSuchKey,
+    NotImplementedOperation,
+    S3Error,
+)
+from pys3local.providers.base import ObjectInfo, ObjectReader
+
+from . import xml
+from .buckets import xml_response
+from .headers import (
+    RESPONSE_OVERRIDES,
+    check_preconditions,
+    content_md5,
+    metadata_from_headers,
+    object_headers,
+    parse_range,
+)
+from .request import S3Request, decode_component, validate_key
+from .service import RequestPayload, S3Service
+
+#: Room for 1000 keys of 1024 bytes in their XML wrapping.
+MAX_DELETE_BODY = 2 * 1024 * 1024
+
+
+def _wants_checksums(request: S3Request) -> bool:
+    return (request.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
+
+
+def _refuse_part_number(request: S3Request) -> None:
+    part = request.query.get("partNumber")
+    if part is not None and part != "1":
+        raise NotImplementedOperation("GetObject by part number is not supported.")
+
+
+async def head_object(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    _refuse_part_number(request)
+    info = await service.provider.head_object(bucket, request.key)
+    check_preconditions(request.http.headers, info)
+    headers = object_headers(info, with_checksums=_wants_checksums(request))
+    headers["content-length"] = str(info.size)
+    return Response(status_code=200, headers=headers)
+
+
+async def get_object(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    _refuse_part_number(request)
+    byte_range = parse_range(request.header("range"))
+    reader = await service.provider.get_object(bucket, request.key, byte_range)
+    try:
+        check_preconditions(request.http.headers, reader.info)
+    except BaseException:
+        await reader.aclose()
+        raise
+    info = reader.info
+    headers = object_headers(info, with_checksums=_wants_checksums(request) and not byte_range)
+    for parameter, header in RESPONSE_OVERRIDES.items():
+        if parameter in request.query:
+            headers[header] = request.query[parameter]
+    status = 200
+    if reader.byte_range is not None:
+        status = 206
+        span = reader.byte_range
+        headers["content-range"] = f"bytes {span.start}-{span.end}/{info.size}"
+        headers["content-length"] = str(span.length)
+    else:
+        headers["content-length"] = str(info.size)
+    return StreamingResponse(_stream(reader), status_code=status, headers=headers)
+
+
+async def _stream(reader: ObjectReader) -> AsyncIterator[bytes]:
+    try:
+        async for chunk in reader:
+            yield chunk
+    finally:
+        await reader.aclose()
+
+
+async def put_object(service: S3Service, request: S3Request, payload: RequestPayload) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    headers = request.http.headers
+    if "if-none-match" in headers or "if-match" in headers:
+        # A conditional write needs an atomic check-and-replace in the backend; a
+        # best-effort check would promise a guarantee we cannot keep.
+        raise NotImplementedOperation("Conditional writes are not supported.")
+    metadata = metadata_from_headers(headers)
+    md5 = content_md5(headers)
+    info = await service.provider.put_object(
+        bucket, request.key, payload.chunks(metadata), metadata, content_md5=md5
+    )
+    return Response(status_code=200, headers=_write_headers(info))
+
+
+def _write_headers(info: ObjectInfo) -> dict[str, str]:
+    headers = {"etag": f'"{info.etag}"'}
+    for algorithm, value in info.metadata.checksums.items():
+        headers[f"x-amz-checksum-{algorithm.lower()}"] = value
+    return headers
+
+
+async def delete_object(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    await service.provider.delete_object(bucket, request.key)
+    return Response(status_code=204)
+
+
+async def delete_objects(
+    service: S3Service, request: S3Request, payload: RequestPayload
+) -> Response:
+    bucket = service.bucket_name(request)
+    await service.provider.get_bucket(bucket)
+    body = await payload.read_all(MAX_DELETE_BODY)
+    md5 = content_md5(request.http.headers)
+    if md5 is not None and hashlib.md5(body, usedforsecurity=False).digest() != md5:
+        raise BadDigest()
+    delete = xml.parse_delete(body)
+    deleted: list[str] = []
+    errors: list[tuple[str, S3Error]] = []
+    for key in delete.keys:
+        try:
+            validate_key(key)
+            await service.provider.delete_object(bucket, key)
+        except S3Error as error:
+            errors.append((key, error))
+        else:
+            deleted.append(key)
+    return xml_response(xml.delete_result(deleted, errors, delete.quiet))
+
+
+def parse_copy_source(service: S3Service, request: S3Request) -> tuple[str, str]:
+    """Decode ``x-amz-copy-source`` (``[/]bucket/key[?versionId=...]``, URL-encoded)."""
+    raw = request.header("x-amz-copy-source") or ""
+    raw, _, version = raw.partition("?")
+    if version and version not in ("versionId=null", ""):
+        raise NotImplementedOperation("Copying a specific version is not supported.")
+    source = decode_component(raw.removeprefix("/"))
+    bucket, slash, key = source.partition("/")
+    if not slash or not key or not bucket:
+        raise InvalidArgument("Copy Source must mention the source bucket and key.")
+    validate_key(key)
+    return service.check_bucket(bucket), key
+
+
+async def copy_object(service: S3Service, request: S3Request, payload: RequestPayload) -> Response:
+    bucket = service.bucket_name(request)
+    assert request.key is not None
+    await payload.read_all(0)
+    src_bucket, src_key = parse_copy_source(service, request)
+    source = await service.provider.head_object(src_bucket, src_key)
+    check_preconditions(request.http.headers, source, prefix="x-amz-copy-source-")
+    directive = (request.header("x-amz-metadata-directive") or "COPY").upper()
+    if directive not in ("COPY", "REPLACE"):
+        raise InvalidArgument(
+            "Unknown metadata directive.", ArgumentName="x-amz-metadata-directive"
+        )
+    if directive == "REPLACE":
+        metadata = metadata_from_headers(request.http.headers)
+        metadata.checksums.update(source.metadata.checksums)
+    else:
+        metadata = None
+        if (src_bucket, src_key) == (bucket, request.key):
+            raise InvalidRequest(
+                "This copy request is illegal because it is trying to copy an object to "
+                "itself without changing the object's metadata, storage class, website "
+                "redirect location or encryption attributes."
+            )
+    try:
+        info = await service.provider.copy_object(
+            src_bucket, src_key, bucket, request.key, metadata
+        )
+    except NoSuchKey:
+        raise NoSuchKey(Key=src_key) from None
+    return xml_response(xml.copy_object_result(info.etag, info.last_modified))

@@ -1,0 +1,130 @@
+"""What every S3 handler shares: settings, the provider, bucket modes, request bodies."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from pys3local.errors import (
+    EntityTooLarge,
+    IncompleteBody,
+    InvalidArgument,
+    MissingContentLength,
+    NoSuchBucket,
+)
+from pys3local.providers.base import MAX_PUT_SIZE, ObjectMetadata, StorageProvider
+
+from .auth import AuthResult
+from .body import RequestBody, open_request_body
+from .request import S3Request, is_usable_bucket_name
+
+DEFAULT_BUCKET = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSettings:
+    """The protocol layer's settings, fixed for the server's life."""
+
+    region: str = "us-east-1"
+    #: Advanced mode: real buckets. Default mode: only the virtual "default" bucket.
+    allow_bucket_creation: bool = False
+    #: Host names under which ``<bucket>.<domain>`` is a virtual-hosted-style request.
+    virtual_host_domains: tuple[str, ...] = ("localhost",)
+    max_object_size: int = MAX_PUT_SIZE
+
+
+class S3Service:
+    """The state behind the handlers: one per app."""
+
+    def __init__(self, provider: StorageProvider, settings: ServiceSettings) -> None:
+        self.provider = provider
+        self.settings = settings
+
+    def bucket_name(self, request: S3Request) -> str:
+        """The request's bucket, after the bucket-mode rules (see :meth:`check_bucket`)."""
+        assert request.bucket is not None
+        return self.check_bucket(request.bucket)
+
+    def check_bucket(self, bucket: str) -> str:
+        """Return ``bucket`` if a request may address it.
+
+        In default mode only ``default`` exists; any other name is NoSuchBucket, as is
+        a name no bucket can have.
+        """
+        if not is_usable_bucket_name(bucket):
+            raise NoSuchBucket(BucketName=bucket)
+        if not self.settings.allow_bucket_creation and bucket != DEFAULT_BUCKET:
+            raise NoSuchBucket(BucketName=bucket)
+        return bucket
+
+    async def ensure_default_bucket(self) -> None:
+        if self.settings.allow_bucket_creation or self.provider.readonly:
+            return
+        if not await self.provider.bucket_exists(DEFAULT_BUCKET):
+            await self.provider.create_bucket(DEFAULT_BUCKET)
+
+
+class RequestPayload:
+    """A request's decoded body, with the server's limits applied while it streams.
+
+    ``consumed`` tells the server whether the body was read to its end, so an early
+    error answer can close the connection instead of leaving unread bytes in it.
+    """
+
+    def __init__(self, request: S3Request, auth: AuthResult, max_size: int) -> None:
+        self._request = request
+        self._max_size = max_size
+        self._body: RequestBody = open_request_body(
+            auth, request.http.headers, request.http.stream()
+        )
+        self.declared_size = _declared_size(request)
+        if self.declared_size is not None and self.declared_size > max_size:
+            raise EntityTooLarge(ProposedSize=str(self.declared_size), MaxSizeAllowed=str(max_size))
+        self.received = 0
+        #: True once the body was read to its end.
+        self.finished = False
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        return self._body.checksums
+
+    async def chunks(self, metadata: ObjectMetadata | None = None) -> AsyncIterator[bytes]:
+        """Yield the payload; when it ends, record its verified checksums in
+        ``metadata`` (before the consumer sees the end, so they are stored with it)."""
+        async for chunk in self._body:
+            self.received += len(chunk)
+            if self.received > self._max_size:
+                raise EntityTooLarge(MaxSizeAllowed=str(self._max_size))
+            yield chunk
+        self.finished = True
+        if self.declared_size is not None and self.received != self.declared_size:
+            raise IncompleteBody()
+        if metadata is not None:
+            metadata.checksums.update(self._body.checksums)
+
+    async def read_all(self, limit: int) -> bytes:
+        """The whole payload of a small document (DeleteObjects, Complete...)."""
+        data = bytearray()
+        async for chunk in self.chunks():
+            data += chunk
+            if len(data) > limit:
+                raise InvalidArgument("The request body is too large.")
+        return bytes(data)
+
+
+def _declared_size(request: S3Request) -> int | None:
+    headers = request.http.headers
+    value = headers.get("x-amz-decoded-content-length") or headers.get("content-length")
+    if value is None:
+        if request.operation in ("PutObject", "UploadPart") and "chunked" not in (
+            headers.get("transfer-encoding", "").lower()
+        ):
+            raise MissingContentLength()
+        return None
+    try:
+        size = int(value)
+    except ValueError:
+        raise InvalidArgument("Content-Length is not a number.") from None
+    if size < 0:
+        raise InvalidArgument("Content-Length is negative.")
+    return size

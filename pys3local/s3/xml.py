@@ -1,0 +1,360 @@
+"""S3 XML documents: rendering results and errors, parsing request bodies.
+
+Documents are built with ElementTree, so text is escaped by the library, never by
+hand. Request bodies are parsed with defusedxml, which refuses entity expansion and
+external entities; any parse problem is MalformedXML.
+"""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import quote
+
+import defusedxml.ElementTree as SafeET
+from defusedxml import DefusedXmlException
+
+from pys3local.errors import MalformedXML, S3Error
+from pys3local.providers.base import (
+    Bucket,
+    CompletedPart,
+    MultipartUpload,
+    ObjectInfo,
+    UploadedPart,
+)
+
+S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
+OWNER_ID = "pys3local"
+OWNER_NAME = "pys3local"
+MAX_XML_BODY = 2 * 1024 * 1024
+_MAX_DEPTH = 8
+
+
+def iso8601(moment: datetime) -> str:
+    """S3's timestamp format in XML: ``2025-12-16T16:38:11.801Z``."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def quote_etag(etag: str) -> str:
+    return f'"{etag}"'
+
+
+def _sub(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
+    element = ET.SubElement(parent, tag)
+    if text is not None:
+        element.text = str(text)
+    return element
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def _document(root: ET.Element) -> bytes:
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="utf-8")
+
+
+def _root(tag: str) -> ET.Element:
+    return ET.Element(tag, xmlns=S3_NS)
+
+
+def _owner(parent: ET.Element, tag: str = "Owner") -> None:
+    owner = _sub(parent, tag)
+    _sub(owner, "ID", OWNER_ID)
+    _sub(owner, "DisplayName", OWNER_NAME)
+
+
+def error_document(error: S3Error, resource: str, request_id: str) -> bytes:
+    root = ET.Element("Error")
+    _sub(root, "Code", error.code)
+    _sub(root, "Message", error.message)
+    for name, value in error.details.items():
+        _sub(root, name, value)
+    _sub(root, "Resource", resource)
+    _sub(root, "RequestId", request_id)
+    return _document(root)
+
+
+def list_buckets_result(buckets: Iterable[Bucket]) -> bytes:
+    root = _root("ListAllMyBucketsResult")
+    _owner(root)
+    container = _sub(root, "Buckets")
+    for bucket in buckets:
+        element = _sub(container, "Bucket")
+        _sub(element, "Name", bucket.name)
+        _sub(element, "CreationDate", iso8601(bucket.creation_date))
+    return _document(root)
+
+
+def location_constraint(region: str) -> bytes:
+    root = _root("LocationConstraint")
+    # AWS answers us-east-1 with an empty constraint; clients map empty to us-east-1.
+    if region != "us-east-1":
+        root.text = region
+    return _document(root)
+
+
+def versioning_configuration() -> bytes:
+    return _document(_root("VersioningConfiguration"))
+
+
+def access_control_policy() -> bytes:
+    root = _root("AccessControlPolicy")
+    _owner(root)
+    grants = _sub(root, "AccessControlList")
+    grant = _sub(grants, "Grant")
+    grantee = _sub(grant, "Grantee")
+    grantee.set("xmlns:xsi", "http://www.w3.org/2001/XMLSchema-instance")
+    grantee.set("xsi:type", "CanonicalUser")
+    _sub(grantee, "ID", OWNER_ID)
+    _sub(grantee, "DisplayName", OWNER_NAME)
+    _sub(grant, "Permission", "FULL_CONTROL")
+    return _document(root)
+
+
+@dataclass(frozen=True, slots=True)
+class ListObjectsResult:
+    """Everything a ListObjects (v1) or ListObjectsV2 answer shows."""
+
+    bucket: str
+    prefix: str
+    delimiter: str
+    max_keys: int
+    encoding_type: str | None
+    objects: list[ObjectInfo]
+    common_prefixes: list[str]
+    is_truncated: bool
+    # v1
+    marker: str = ""
+    next_marker: str | None = None
+    # v2
+    start_after: str | None = None
+    continuation_token: str | None = None
+    next_continuation_token: str | None = None
+    fetch_owner: bool = False
+
+
+def _encoder(encoding_type: str | None) -> Callable[[str], str]:
+    if encoding_type == "url":
+        # botocore and minio-go decode with unquote_plus: "+" must be sent as %2B.
+        return lambda text: quote(text, safe="/")
+    return lambda text: text
+
+
+def _contents(root: ET.Element, result: ListObjectsResult, *, owner: bool) -> None:
+    encode = _encoder(result.encoding_type)
+    for info in result.objects:
+        element = _sub(root, "Contents")
+        _sub(element, "Key", encode(info.key))
+        _sub(element, "LastModified", iso8601(info.last_modified))
+        _sub(element, "ETag", quote_etag(info.etag))
+        _sub(element, "Size", info.size)
+        _sub(element, "StorageClass", "STANDARD")
+        if owner:
+            _owner(element)
+    for common_prefix in result.common_prefixes:
+        _sub(_sub(root, "CommonPrefixes"), "Prefix", encode(common_prefix))
+
+
+def list_objects_result(result: ListObjectsResult) -> bytes:
+    encode = _encoder(result.encoding_type)
+    root = _root("ListBucketResult")
+    _sub(root, "Name", result.bucket)
+    _sub(root, "Prefix", encode(result.prefix))
+    _sub(root, "Marker", encode(result.marker))
+    if result.next_marker is not None:
+        # AWS only sends NextMarker with a delimiter; sending it always costs nothing
+        # and saves clients the fallback to their last key.
+        _sub(root, "NextMarker", encode(result.next_marker))
+    _sub(root, "MaxKeys", result.max_keys)
+    if result.delimiter:
+        _sub(root, "Delimiter", encode(result.delimiter))
+    if result.encoding_type:
+        _sub(root, "EncodingType", result.encoding_type)
+    _sub(root, "IsTruncated", _bool(result.is_truncated))
+    _contents(root, result, owner=True)
+    return _document(root)
+
+
+def list_objects_v2_result(result: ListObjectsResult) -> bytes:
+    encode = _encoder(result.encoding_type)
+    root = _root("ListBucketResult")
+    _sub(root, "Name", result.bucket)
+    _sub(root, "Prefix", encode(result.prefix))
+    if result.start_after:
+        _sub(root, "StartAfter", encode(result.start_after))
+    if result.continuation_token is not None:
+        _sub(root, "ContinuationToken", result.continuation_token)
+    if result.next_continuation_token is not None:
+        _sub(root, "NextContinuationToken", result.next_continuation_token)
+    _sub(root, "KeyCount", len(result.objects) + len(result.common_prefixes))
+    _sub(root, "MaxKeys", result.max_keys)
+    if result.delimiter:
+        _sub(root, "Delimiter", encode(result.delimiter))
+    if result.encoding_type:
+        _sub(root, "EncodingType", result.encoding_type)
+    _sub(root, "IsTruncated", _bool(result.is_truncated))
+    _contents(root, result, owner=result.fetch_owner)
+    return _document(root)
+
+
+def copy_object_result(etag: str, last_modified: datetime, tag: str = "CopyObjectResult") -> bytes:
+    """CopyObject's answer; UploadPartCopy's with ``tag="CopyPartResult"``."""
+    root = _root(tag)
+    _sub(root, "LastModified", iso8601(last_modified))
+    _sub(root, "ETag", quote_etag(etag))
+    return _document(root)
+
+
+def delete_result(deleted: list[str], errors: list[tuple[str, S3Error]], quiet: bool) -> bytes:
+    root = _root("DeleteResult")
+    if not quiet:
+        for key in deleted:
+            _sub(_sub(root, "Deleted"), "Key", key)
+    for key, error in errors:
+        element = _sub(root, "Error")
+        _sub(element, "Key", key)
+        _sub(element, "Code", error.code)
+        _sub(element, "Message", error.message)
+    return _document(root)
+
+
+def initiate_multipart_upload_result(upload: MultipartUpload) -> bytes:
+    root = _root("InitiateMultipartUploadResult")
+    _sub(root, "Bucket", upload.bucket)
+    _sub(root, "Key", upload.key)
+    _sub(root, "UploadId", upload.upload_id)
+    return _document(root)
+
+
+def complete_multipart_upload_result(location: str, bucket: str, info: ObjectInfo) -> bytes:
+    root = _root("CompleteMultipartUploadResult")
+    _sub(root, "Location", location)
+    _sub(root, "Bucket", bucket)
+    _sub(root, "Key", info.key)
+    _sub(root, "ETag", quote_etag(info.etag))
+    return _document(root)
+
+
+def list_parts_result(
+    upload: MultipartUpload,
+    parts: list[UploadedPart],
+    *,
+    max_parts: int,
+    marker: int,
+    is_truncated: bool,
+) -> bytes:
+    root = _root("ListPartsResult")
+    _sub(root, "Bucket", upload.bucket)
+    _sub(root, "Key", upload.key)
+    _sub(root, "UploadId", upload.upload_id)
+    _owner(root, "Initiator")
+    _owner(root)
+    _sub(root, "StorageClass", "STANDARD")
+    _sub(root, "PartNumberMarker", marker)
+    if parts:
+        _sub(root, "NextPartNumberMarker", parts[-1].part_number)
+    _sub(root, "MaxParts", max_parts)
+    _sub(root, "IsTruncated", _bool(is_truncated))
+    for part in parts:
+        element = _sub(root, "Part")
+        _sub(element, "PartNumber", part.part_number)
+        _sub(element, "LastModified", iso8601(part.last_modified))
+        _sub(element, "ETag", quote_etag(part.etag))
+        _sub(element, "Size", part.size)
+    return _document(root)
+
+
+def list_multipart_uploads_result(
+    bucket: str, prefix: str, uploads: list[MultipartUpload], max_uploads: int
+) -> bytes:
+    root = _root("ListMultipartUploadsResult")
+    _sub(root, "Bucket", bucket)
+    _sub(root, "KeyMarker", "")
+    _sub(root, "UploadIdMarker", "")
+    _sub(root, "Prefix", prefix)
+    _sub(root, "MaxUploads", max_uploads)
+    _sub(root, "IsTruncated", _bool(len(uploads) > max_uploads))
+    for upload in uploads[:max_uploads]:
+        element = _sub(root, "Upload")
+        _sub(element, "Key", upload.key)
+        _sub(element, "UploadId", upload.upload_id)
+        _owner(element, "Initiator")
+        _owner(element)
+        _sub(element, "StorageClass", "STANDARD")
+        _sub(element, "Initiated", iso8601(upload.initiated))
+    return _document(root)
+
+
+# Parsing ----------------------------------------------------------------------
+
+
+def _parse(body: bytes) -> ET.Element:
+    try:
+        root = SafeET.fromstring(body, forbid_dtd=True)
+    except (ET.ParseError, DefusedXmlException, ValueError) as exc:
+        raise MalformedXML() from exc
+    if _depth(root) > _MAX_DEPTH:
+        raise MalformedXML()
+    return root
+
+
+def _depth(element: ET.Element, level: int = 1) -> int:
+    if level > _MAX_DEPTH:
+        return level
+    return max([level, *(_depth(child, level + 1) for child in element)])
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _children(element: ET.Element, name: str) -> list[ET.Element]:
+    return [child for child in element if _local(child.tag) == name]
+
+
+def _text(element: ET.Element, name: str) -> str | None:
+    found = _children(element, name)
+    return found[0].text or "" if found else None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRequest:
+    keys: list[str]
+    quiet: bool
+
+
+def parse_delete(body: bytes, max_keys: int = 1000) -> DeleteRequest:
+    root = _parse(body)
+    if _local(root.tag) != "Delete":
+        raise MalformedXML()
+    objects = _children(root, "Object")
+    if not objects or len(objects) > max_keys:
+        raise MalformedXML()
+    keys = []
+    for element in objects:
+        key = _text(element, "Key")
+        if key is None:
+            raise MalformedXML()
+        keys.append(key)
+    quiet = (_text(root, "Quiet") or "").strip().lower() == "true"
+    return DeleteRequest(keys, quiet)
+
+
+def parse_complete_multipart_upload(body: bytes) -> list[CompletedPart]:
+    root = _parse(body)
+    if _local(root.tag) != "CompleteMultipartUpload":
+        raise MalformedXML()
+    parts = []
+    for element in _children(root, "Part"):
+        number = _text(element, "PartNumber")
+        etag = _text(element, "ETag")
+        if number is None or etag is None or not number.strip().isdigit():
+            raise MalformedXML()
+        parts.append(CompletedPart(int(number), etag.strip().strip('"').lower()))
+    if not parts:
+        raise MalformedXML()
+    return parts

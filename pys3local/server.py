@@ -1,0 +1,310 @@
+"""The S3 application: ``create_s3_app`` builds it, ``handle_s3_request`` runs each
+request through parse → authenticate → operation handler → response, and errors are
+rendered in exactly one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+
+from pys3local.errors import (
+    InternalError,
+    MethodNotAllowed,
+    NotImplementedOperation,
+    NotModified,
+    S3Error,
+)
+from pys3local.providers.base import StorageProvider
+from pys3local.s3 import buckets, listing, multipart, objects, xml
+from pys3local.s3.access_log import AccessRecord, ServerStats, log_access
+from pys3local.s3.auth import RequestAuthenticator, SignedRequest
+from pys3local.s3.request import S3Request, parse_request
+from pys3local.s3.service import RequestPayload, S3Service, ServiceSettings
+
+log = logging.getLogger("pys3local.server")
+
+#: Abandoned multipart uploads older than this are removed at start (rclone's default).
+ABANDONED_UPLOAD_AGE = 24 * 3600
+
+Handler = Callable[..., Awaitable[Response]]
+
+#: Operation -> (handler, whether it takes the request body).
+OPERATIONS: dict[str, tuple[Handler, bool]] = {
+    "ListBuckets": (buckets.list_buckets, False),
+    "CreateBucket": (buckets.create_bucket, True),
+    "DeleteBucket": (buckets.delete_bucket, False),
+    "HeadBucket": (buckets.head_bucket, False),
+    "GetBucketLocation": (buckets.get_bucket_location, False),
+    "GetBucketVersioning": (buckets.get_bucket_versioning, False),
+    "GetBucketAcl": (buckets.get_acl, False),
+    "GetObjectAcl": (buckets.get_acl, False),
+    "GetBucketPolicy": (buckets.get_absent_configuration, False),
+    "GetBucketCors": (buckets.get_absent_configuration, False),
+    "GetBucketLifecycleConfiguration": (buckets.get_absent_configuration, False),
+    "GetBucketTagging": (buckets.get_absent_configuration, False),
+    "GetBucketEncryption": (buckets.get_absent_configuration, False),
+    "GetObjectLockConfiguration": (buckets.get_absent_configuration, False),
+    "ListObjects": (listing.list_objects, False),
+    "ListObjectsV2": (listing.list_objects_v2, False),
+    "GetObject": (objects.get_object, False),
+    "HeadObject": (objects.head_object, False),
+    "PutObject": (objects.put_object, True),
+    "CopyObject": (objects.copy_object, True),
+    "DeleteObject": (objects.delete_object, False),
+    "DeleteObjects": (objects.delete_objects, True),
+    "CreateMultipartUpload": (multipart.create_multipart_upload, True),
+    "UploadPart": (multipart.upload_part, True),
+    "UploadPartCopy": (multipart.upload_part_copy, True),
+    "CompleteMultipartUpload": (multipart.complete_multipart_upload, True),
+    "AbortMultipartUpload": (multipart.abort_multipart_upload, False),
+    "ListParts": (multipart.list_parts, False),
+    "ListMultipartUploads": (multipart.list_multipart_uploads, False),
+}
+
+_WRITE_OPERATIONS = frozenset(
+    {
+        "CreateBucket",
+        "DeleteBucket",
+        "PutObject",
+        "CopyObject",
+        "DeleteObject",
+        "DeleteObjects",
+        "CreateMultipartUpload",
+        "UploadPart",
+        "UploadPartCopy",
+        "CompleteMultipartUpload",
+        "AbortMultipartUpload",
+    }
+)
+
+
+def error_response(error: S3Error, resource: str, request_id: str, method: str) -> Response:
+    """The one place where an S3Error becomes an HTTP answer."""
+    headers = {"x-amz-request-id": request_id}
+    if isinstance(error, NotModified):
+        headers.update({"etag": error.etag, "last-modified": error.last_modified})
+        return Response(status_code=304, headers=headers)
+    if method == "HEAD":
+        return Response(status_code=error.status, headers=headers)
+    body = xml.error_document(error, resource, request_id)
+    return Response(body, status_code=error.status, media_type="application/xml", headers=headers)
+
+
+class S3Application:
+    """The ASGI app behind every S3 path."""
+
+    def __init__(self, service: S3Service, authenticator: RequestAuthenticator) -> None:
+        self.service = service
+        self.authenticator = authenticator
+        self.stats = ServerStats()
+        self._started = False
+        self._start_lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Open the provider and prepare the store; safe to call more than once."""
+        async with self._start_lock:
+            if self._started:
+                return
+            provider = self.service.provider
+            await provider.open()
+            await self.service.ensure_default_bucket()
+            remove_abandoned = getattr(provider, "remove_abandoned_uploads", None)
+            if remove_abandoned is not None and not provider.readonly:
+                removed = await remove_abandoned(ABANDONED_UPLOAD_AGE)
+                if removed:
+                    log.info("removed %d abandoned multipart upload(s)", removed)
+            self._started = True
+
+    async def stop(self) -> None:
+        if self._started:
+            await self.service.provider.close()
+            self._started = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if not self._started:
+            await self.start()
+        started = time.perf_counter()
+        http = Request(scope, receive)
+        outcome = _Outcome()
+        response = await self._respond(http, outcome)
+        sent = 0
+        status = response.status_code
+
+        async def counting_send(message: Message) -> None:
+            nonlocal sent
+            if message["type"] == "http.response.body":
+                sent += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await response(scope, receive, counting_send)
+        finally:
+            request = outcome.request
+            client = scope.get("client")
+            record = AccessRecord(
+                timestamp=time.time(),
+                client=client[0] if client else "-",
+                method=scope["method"],
+                operation=request.operation if request else "-",
+                bucket=request.bucket if request else None,
+                key=request.key if request else None,
+                status=status,
+                bytes_in=outcome.payload.received if outcome.payload else 0,
+                bytes_out=sent,
+                duration_ms=(time.perf_counter() - started) * 1000,
+                request_id=request.request_id if request else outcome.request_id,
+                error_code=outcome.error_code,
+            )
+            self.stats.record(record)
+            log_access(record)
+
+    async def _respond(self, http: Request, outcome: _Outcome) -> Response:
+        request: S3Request | None = None
+        resource = http.url.path
+        try:
+            request = parse_request(http, self.service.settings.virtual_host_domains)
+            outcome.request = request
+            resource = request.resource
+            auth = self.authenticator.authenticate(
+                SignedRequest(
+                    method=request.method,
+                    raw_path=request.raw_path,
+                    raw_query=request.raw_query,
+                    headers=http.headers,
+                    bucket_from_host=request.bucket if request.bucket_from_host else None,
+                )
+            )
+            if request.operation == "MethodNotAllowed":
+                raise MethodNotAllowed(Method=request.method, ResourceType=_resource_type(request))
+            if request.operation not in OPERATIONS:
+                raise NotImplementedOperation()
+            if request.operation in _WRITE_OPERATIONS:
+                self.service.provider.check_writable()
+            handler, takes_body = OPERATIONS[request.operation]
+            if takes_body:
+                outcome.payload = RequestPayload(
+                    request, auth, self.service.settings.max_object_size
+                )
+                response = await handler(self.service, request, outcome.payload)
+            else:
+                response = await handler(self.service, request)
+            response.headers["x-amz-request-id"] = request.request_id
+            if request.method == "HEAD":
+                response.body = b""
+            return response
+        except S3Error as error:
+            outcome.error_code = error.code
+            log.debug("%s %s -> %s: %s", http.method, resource, error.code, error.message)
+            response = error_response(
+                error,
+                resource,
+                request.request_id if request else outcome.request_id,
+                http.method,
+            )
+        except ClientDisconnect:
+            outcome.error_code = "ClientDisconnect"
+            return Response(status_code=400, headers={"connection": "close"})
+        except Exception:
+            request_id = request.request_id if request else outcome.request_id
+            log.exception("internal error in request %s (%s %s)", request_id, http.method, resource)
+            outcome.error_code = "InternalError"
+            response = error_response(InternalError(), resource, request_id, http.method)
+        if _has_unread_body(http, outcome):
+            # Answering before the body was read: close the connection rather than
+            # leave the rest of the body to be parsed as the next request.
+            response.headers["connection"] = "close"
+        return response
+
+
+class _Outcome:
+    """What the access log needs to know about a request once it is answered."""
+
+    __slots__ = ("error_code", "payload", "request", "request_id")
+
+    def __init__(self) -> None:
+        self.request: S3Request | None = None
+        self.payload: RequestPayload | None = None
+        self.error_code: str | None = None
+        self.request_id = uuid.uuid4().hex[:16].upper()
+
+
+def _resource_type(request: S3Request) -> str:
+    if request.bucket is None:
+        return "SERVICE"
+    return "BUCKET" if request.key is None else "OBJECT"
+
+
+def _has_unread_body(http: Request, outcome: _Outcome) -> bool:
+    if outcome.payload is not None and outcome.payload.finished:
+        return False
+    headers = http.headers
+    length = headers.get("content-length")
+    if length is not None and length.strip() not in ("", "0"):
+        return True
+    return "chunked" in headers.get("transfer-encoding", "").lower()
+
+
+def create_s3_app(
+    provider: StorageProvider,
+    access_key: str = "test",
+    secret_key: str = "test",
+    region: str = "us-east-1",
+    no_auth: bool = False,
+    allow_bucket_creation: bool = False,
+    *,
+    settings: ServiceSettings | None = None,
+) -> FastAPI:
+    """Build the S3 server as an ASGI app that ``uvicorn.run`` can serve.
+
+    Args:
+        provider: where buckets and objects are stored.
+        access_key / secret_key: the one credential pair clients must sign with.
+        region: the region clients sign for and GetBucketLocation answers.
+        no_auth: accept any or no credentials.
+        allow_bucket_creation: advanced mode (real buckets) instead of the single
+            virtual ``default`` bucket.
+        settings: further protocol settings; its region and bucket mode are
+            overridden by the arguments above.
+    """
+    base = settings or ServiceSettings()
+    service_settings = ServiceSettings(
+        region=region,
+        allow_bucket_creation=allow_bucket_creation,
+        virtual_host_domains=base.virtual_host_domains,
+        max_object_size=base.max_object_size,
+    )
+    service = S3Service(provider, service_settings)
+    authenticator = RequestAuthenticator(access_key, secret_key, region, no_auth=no_auth)
+    s3 = S3Application(service, authenticator)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> Any:
+        await s3.start()
+        try:
+            yield
+        finally:
+            await s3.stop()
+
+    app = FastAPI(
+        title="pys3local",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    app.state.s3 = s3
+    app.mount("/", s3)
+    return app

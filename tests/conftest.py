@@ -1,0 +1,189 @@
+"""Shared fixtures: real ``pys3local serve`` processes on 127.0.0.1 and real clients."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+ACCESS_KEY = "test-access-key"
+SECRET_KEY = "test-secret-key-0123456789"
+REGION = "us-east-1"
+_BANNER = re.compile(r"Starting S3 server at (http[s]?://[^/\s]+)/")
+
+
+@dataclass
+class RunningServer:
+    """A ``pys3local serve`` child process."""
+
+    process: subprocess.Popen[str]
+    endpoint: str
+    data_dir: Path
+    access_key: str = ACCESS_KEY
+    secret_key: str = SECRET_KEY
+    region: str = REGION
+    output: list[str] = field(default_factory=list)
+
+    @property
+    def port(self) -> int:
+        return int(self.endpoint.rsplit(":", 1)[1])
+
+    def client(self, **config: object) -> object:
+        """A boto3 S3 client with default settings (plus ``config`` overrides)."""
+        options = {"retries": {"max_attempts": 1}, **config}
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+            config=Config(**options),
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def start_server(
+    data_dir: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    auth: bool = True,
+    timeout: float = 20,
+) -> RunningServer:
+    """Start ``pys3local serve`` on a free loopback port and wait until it answers."""
+    command = [
+        sys.executable,
+        "-m",
+        "pys3local",
+        "serve",
+        "--path",
+        str(data_dir),
+        "--listen",
+        "127.0.0.1:0",
+        "--access-key-id",
+        ACCESS_KEY,
+        "--secret-access-key",
+        SECRET_KEY,
+        "--region",
+        REGION,
+        *(() if auth else ("--no-auth",)),
+        *args,
+    ]
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+    assert process.stdout is not None
+    output: list[str] = []
+    deadline = time.monotonic() + timeout
+    endpoint = None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        match = _BANNER.search(line)
+        if match:
+            endpoint = match[1].replace("localhost", "127.0.0.1")
+            break
+    if endpoint is None:
+        process.kill()
+        rest = process.stdout.read()
+        raise RuntimeError("server did not start:\n" + "".join(output) + rest)
+    server = RunningServer(process, endpoint, data_dir, output=output)
+    _drain_output(server)
+    _wait_until_answering(server, deadline)
+    return server
+
+
+def _drain_output(server: RunningServer) -> None:
+    """Keep reading the child's output so it never blocks on a full pipe."""
+    import threading
+
+    def pump() -> None:
+        assert server.process.stdout is not None
+        for line in server.process.stdout:
+            server.output.append(line)
+            if len(server.output) > 5000:
+                del server.output[:1000]
+
+    threading.Thread(target=pump, daemon=True).start()
+
+
+def _wait_until_answering(server: RunningServer, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(server.endpoint + "/", timeout=2)
+            return
+        except httpx.TransportError:
+            time.sleep(0.05)
+    server.stop(signal.SIGKILL)
+    raise RuntimeError("server never answered:\n" + "".join(server.output))
+
+
+@pytest.fixture
+def make_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Factory for servers that live as long as the test."""
+    started: list[RunningServer] = []
+
+    def factory(*args: str, data_dir: Path | None = None, **kwargs: object) -> RunningServer:
+        directory = data_dir or tmp_path_factory.mktemp("data")
+        server = start_server(directory, *args, **kwargs)  # type: ignore[arg-type]
+        started.append(server)
+        return server
+
+    yield factory
+    for server in started:
+        server.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    """One advanced-mode server with auth, shared by the session's tests."""
+    running = start_server(tmp_path_factory.mktemp("shared-data"), "--allow-bucket-creation")
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def s3(server: RunningServer) -> object:
+    return server.client()
+
+
+@pytest.fixture
+def bucket(s3: object) -> str:
+    """A fresh bucket on the shared server."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    s3.create_bucket(Bucket=name)  # type: ignore[attr-defined]
+    return name
+
+
+def require_binary(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.fail(f"{name} is not installed; run the README's test setup")
+    return path
