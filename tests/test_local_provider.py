@@ -1,0 +1,361 @@
+"""LocalStorageProvider on a real directory: layout, atomicity, recovery, containment."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from pys3local.errors import (
+    BadDigest,
+    EntityTooSmall,
+    InvalidPart,
+    KeyTooLongError,
+    NoSuchBucket,
+    NoSuchKey,
+    NoSuchUpload,
+    ObjectNameConflict,
+)
+from pys3local.providers.base import CompletedPart, ObjectMetadata, RangeRequest
+from pys3local.providers.local import LocalStorageProvider
+from pys3local.providers.local.atomic import recover
+from pys3local.providers.local.layout import StoreLayout, decode_segment, encode_segment
+
+
+async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
+    for i in range(0, len(data), size):
+        yield data[i : i + size]
+
+
+async def failing_body(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+    raise RuntimeError("client went away")
+
+
+async def read_all(provider: LocalStorageProvider, bucket: str, key: str) -> bytes:
+    reader = await provider.get_object(bucket, key)
+    return b"".join([c async for c in reader])
+
+
+@pytest.fixture
+async def provider(tmp_path: Path) -> AsyncIterator[LocalStorageProvider]:
+    store = LocalStorageProvider(tmp_path / "data")
+    await store.open()
+    await store.create_bucket("b")
+    yield store
+    await store.close()
+
+
+def staging_files(root: Path) -> list[Path]:
+    staging = root / ".pys3local" / "staging"
+    return [p for p in staging.rglob("*") if p.is_file() and p.suffix != ".lock"]
+
+
+async def test_PutObject_layout_matches_spec(provider: LocalStorageProvider) -> None:
+    """Data lands at <root>/<bucket>/objects/<key>, metadata at .metadata/<key>.json, 0600/0700."""
+    await provider.put_object("b", "dir/file.txt", chunks(b"hello"), ObjectMetadata())
+    root = provider.base_path
+    data = root / "b" / "objects" / "dir" / "file.txt"
+    meta = root / "b" / ".metadata" / "dir" / "file.txt.json"
+    assert data.read_bytes() == b"hello"
+    assert json.loads(meta.read_bytes())["etag"] == hashlib.md5(b"hello").hexdigest()
+    assert data.stat().st_mode & 0o777 == 0o600
+    assert meta.stat().st_mode & 0o777 == 0o600
+    assert (root / "b" / "objects" / "dir").stat().st_mode & 0o777 == 0o700
+    assert staging_files(root) == []
+
+
+@pytest.mark.parametrize(
+    "segment", ["", ".", "..", "100%", "a\0b", "%2E", "plain", "ü✓", "%", "a.json"]
+)
+def test_segment_encoding_round_trips(segment: str) -> None:
+    """Every key segment maps to one safe path component and back."""
+    encoded = encode_segment(segment)
+    assert encoded not in ("", ".", "..")
+    assert "/" not in encoded and "\0" not in encoded
+    assert decode_segment(encoded) == segment
+
+
+@pytest.mark.parametrize(
+    "key", ["../x", "a/../../x", "/etc/passwd", "//etc/x", "..", "a/./b", "x/..", "%2e%2e/x"]
+)
+def test_object_paths_stay_inside_the_bucket(tmp_path: Path, key: str) -> None:
+    """No key, however hostile, maps outside <root>/<bucket>/objects."""
+    layout = StoreLayout(tmp_path)
+    paths = layout.object_paths("b", key)
+    objects = (tmp_path / "b" / "objects").resolve()
+    metadata = (tmp_path / "b" / ".metadata").resolve()
+    assert objects in paths.data.resolve().parents
+    assert metadata in paths.metadata.resolve().parents
+
+
+async def test_PutObject_hostile_keys_round_trip(provider: LocalStorageProvider) -> None:
+    """Traversal-looking keys are ordinary keys: stored inside the bucket, listed as sent."""
+    keys = ["../escape", "a/../../escape", "/abs", "dir/", "x//y", ".", "100%"]
+    for key in keys:
+        await provider.put_object("b", key, chunks(key.encode()), ObjectMetadata())
+    for key in keys:
+        assert await read_all(provider, "b", key) == key.encode()
+    listing = await provider.list_objects("b")
+    assert [o.key for o in listing.objects] == sorted(keys)
+    assert not (provider.base_path.parent / "escape").exists()
+    assert not Path("/abs").exists()
+
+
+async def test_PutObject_file_and_prefix_conflict_is_a_clear_error(
+    provider: LocalStorageProvider,
+) -> None:
+    """'a' and 'a/b' cannot both be files on disk: the second is ObjectNameConflict."""
+    await provider.put_object("b", "a", chunks(b"1"), ObjectMetadata())
+    with pytest.raises(ObjectNameConflict):
+        await provider.put_object("b", "a/b", chunks(b"2"), ObjectMetadata())
+    await provider.put_object("b", "x/y", chunks(b"3"), ObjectMetadata())
+    with pytest.raises(ObjectNameConflict):
+        await provider.put_object("b", "x", chunks(b"4"), ObjectMetadata())
+    assert await read_all(provider, "b", "a") == b"1"
+    assert staging_files(provider.base_path) == []
+
+
+async def test_PutObject_long_segment_is_KeyTooLong(provider: LocalStorageProvider) -> None:
+    with pytest.raises(KeyTooLongError):
+        await provider.put_object("b", "x" * 300, chunks(b"1"), ObjectMetadata())
+
+
+async def test_PutObject_failed_body_keeps_old_version(provider: LocalStorageProvider) -> None:
+    """A body that fails mid-stream stores nothing and leaves no temporary file."""
+    await provider.put_object("b", "k", chunks(b"old"), ObjectMetadata())
+    with pytest.raises(RuntimeError):
+        await provider.put_object("b", "k", failing_body(b"new" * 1000), ObjectMetadata())
+    assert await read_all(provider, "b", "k") == b"old"
+    assert staging_files(provider.base_path) == []
+
+
+async def test_PutObject_bad_content_md5_stores_nothing(provider: LocalStorageProvider) -> None:
+    with pytest.raises(BadDigest):
+        await provider.put_object(
+            "b", "k", chunks(b"data"), ObjectMetadata(), content_md5=b"\0" * 16
+        )
+    with pytest.raises(NoSuchKey):
+        await provider.head_object("b", "k")
+
+
+async def test_GetObject_reader_keeps_its_version(provider: LocalStorageProvider) -> None:
+    """An open reader streams the version it opened even if the key is overwritten."""
+    await provider.put_object("b", "k", chunks(b"A" * 100_000), ObjectMetadata())
+    reader = await provider.get_object("b", "k")
+    await provider.put_object("b", "k", chunks(b"B" * 50), ObjectMetadata())
+    assert b"".join([c async for c in reader]) == b"A" * 100_000
+    assert await read_all(provider, "b", "k") == b"B" * 50
+
+
+async def test_GetObject_range(provider: LocalStorageProvider) -> None:
+    await provider.put_object("b", "k", chunks(b"0123456789"), ObjectMetadata())
+    reader = await provider.get_object("b", "k", RangeRequest(2, 4))
+    assert b"".join([c async for c in reader]) == b"234"
+    assert reader.byte_range is not None and reader.byte_range.length == 3
+    reader = await provider.get_object("b", "k", RangeRequest(None, 3))
+    assert b"".join([c async for c in reader]) == b"789"
+
+
+async def test_concurrent_PutObject_same_key_leaves_one_whole_version(
+    provider: LocalStorageProvider,
+) -> None:
+    """Eight writers race on one key: the survivor is one complete body with its own ETag."""
+    bodies = [bytes([65 + i]) * (200_000 + i) for i in range(8)]
+    infos = await asyncio.gather(
+        *(provider.put_object("b", "race", chunks(b, 65536), ObjectMetadata()) for b in bodies)
+    )
+    data = await read_all(provider, "b", "race")
+    assert data in bodies
+    head = await provider.head_object("b", "race")
+    assert head.etag == hashlib.md5(data).hexdigest()
+    assert head.etag in {i.etag for i in infos}
+
+
+async def test_files_dropped_in_by_hand_are_listed(provider: LocalStorageProvider) -> None:
+    """A file copied into objects/ without metadata is still an object (non-MD5 ETag)."""
+    path = provider.base_path / "b" / "objects" / "manual.bin"
+    path.write_bytes(b"by hand")
+    info = await provider.head_object("b", "manual.bin")
+    assert info.size == 7 and info.etag.endswith("-1")
+    assert await read_all(provider, "b", "manual.bin") == b"by hand"
+
+
+async def test_recover_rolls_forward_an_interrupted_commit(tmp_path: Path) -> None:
+    """A crash between the data and metadata renames is finished at the next start."""
+    store = LocalStorageProvider(tmp_path)
+    await store.open()
+    await store.create_bucket("b")
+    await store.put_object("b", "k", chunks(b"old"), ObjectMetadata(content_type="text/old"))
+    layout = store.layout
+    # Simulate a writer that died after renaming its data but before its metadata.
+    dead = layout.staging / "999999-dead"
+    dead.mkdir()
+    (layout.staging / "999999-dead.lock").touch()
+    new_meta = {
+        "bucket": "b",
+        "key": "k",
+        "size": 3,
+        "etag": hashlib.md5(b"new").hexdigest(),
+        "last_modified": "2026-01-01T00:00:00+00:00",
+        "metadata": {"content_type": "text/new"},
+    }
+    (dead / "x.meta").write_text(json.dumps(new_meta))
+    (layout.objects_dir("b") / "k").write_bytes(b"new")
+    # And one that died before its commit started: both files stay in staging.
+    (dead / "y.data").write_bytes(b"partial")
+    (dead / "y.meta").write_text(json.dumps({**new_meta, "key": "other"}))
+    await store.close()
+
+    recover(layout)
+    fresh = LocalStorageProvider(tmp_path)
+    info = await fresh.head_object("b", "k")
+    assert info.metadata.content_type == "text/new"
+    assert info.etag == new_meta["etag"]
+    with pytest.raises(NoSuchKey):
+        await fresh.head_object("b", "other")
+    assert not dead.exists()
+    await fresh.close()
+
+
+async def test_DeleteObject_prunes_empty_directories(provider: LocalStorageProvider) -> None:
+    await provider.put_object("b", "deep/er/key", chunks(b"x"), ObjectMetadata())
+    await provider.delete_object("b", "deep/er/key")
+    await provider.delete_object("b", "never/existed")
+    assert list((provider.base_path / "b" / "objects").iterdir()) == []
+    assert list((provider.base_path / "b" / ".metadata").iterdir()) == []
+
+
+async def test_DeleteBucket_missing_bucket(provider: LocalStorageProvider) -> None:
+    with pytest.raises(NoSuchBucket):
+        await provider.delete_bucket("nope")
+
+
+async def test_multipart_rejects_small_parts_and_unknown_etags(
+    provider: LocalStorageProvider,
+) -> None:
+    upload = await provider.create_multipart_upload("b", "mp", ObjectMetadata())
+    small = await provider.upload_part("b", "mp", upload.upload_id, 1, chunks(b"a" * 10))
+    last = await provider.upload_part("b", "mp", upload.upload_id, 2, chunks(b"b" * 10))
+    with pytest.raises(EntityTooSmall):
+        await provider.complete_multipart_upload(
+            "b", "mp", upload.upload_id, [CompletedPart(1, small.etag), CompletedPart(2, last.etag)]
+        )
+    with pytest.raises(InvalidPart):
+        await provider.complete_multipart_upload(
+            "b", "mp", upload.upload_id, [CompletedPart(1, "0" * 32)]
+        )
+    with pytest.raises(InvalidPart):
+        await provider.complete_multipart_upload(
+            "b", "mp", upload.upload_id, [CompletedPart(1, "../../etc/passwd")]
+        )
+    # A single small part is fine: the last part may be any size.
+    info = await provider.complete_multipart_upload(
+        "b", "mp", upload.upload_id, [CompletedPart(2, last.etag)]
+    )
+    assert info.etag.endswith("-1")
+    assert await read_all(provider, "b", "mp") == b"b" * 10
+    with pytest.raises(NoSuchUpload):
+        await provider.list_parts("b", "mp", upload.upload_id)
+
+
+async def test_upload_ids_cannot_name_paths(provider: LocalStorageProvider) -> None:
+    for upload_id in ["../../b", "", "x" * 32, "/etc"]:
+        with pytest.raises(NoSuchUpload):
+            await provider.list_parts("b", "k", upload_id)
+
+
+async def test_readonly_refuses_writes(tmp_path: Path) -> None:
+    from pys3local.errors import AccessDenied
+
+    writable = LocalStorageProvider(tmp_path)
+    await writable.create_bucket("b")
+    await writable.put_object("b", "k", chunks(b"v"), ObjectMetadata())
+    await writable.close()
+    readonly = LocalStorageProvider(tmp_path, readonly=True)
+    with pytest.raises(AccessDenied):
+        await readonly.put_object("b", "k2", chunks(b"v"), ObjectMetadata())
+    with pytest.raises(AccessDenied):
+        await readonly.delete_object("b", "k")
+    assert await read_all(readonly, "b", "k") == b"v"
+    await readonly.close()
+
+
+async def test_listing_pages_in_s3_order(provider: LocalStorageProvider) -> None:
+    """Keys come back in UTF-8 byte order across directories, paged without gaps."""
+    keys = ["a", "a-b", "a0", "b/c", "b/c/", "b-", "é", "z/z/z", "A", "b0/x", "~"]
+    keys.remove("b/c/")  # 'b/c' is a file; 'b/c/' would need 'b/c' to be a directory
+    for key in keys:
+        await provider.put_object("b", key, chunks(b"."), ObjectMetadata())
+    expected = sorted(keys, key=lambda k: k.encode())
+    seen: list[str] = []
+    marker = ""
+    while True:
+        page = await provider.list_objects("b", start_after=marker, max_keys=3)
+        seen += [o.key for o in page.objects]
+        if not page.is_truncated:
+            break
+        assert page.next_marker is not None
+        marker = page.next_marker
+    assert seen == expected
+
+
+async def test_listing_with_delimiter_and_prefix(provider: LocalStorageProvider) -> None:
+    for key in ["p/a", "p/b/1", "p/b/2", "p/c/1", "p/d", "q/1", "pz"]:
+        await provider.put_object("b", key, chunks(b"."), ObjectMetadata())
+    page = await provider.list_objects("b", prefix="p/", delimiter="/")
+    assert [o.key for o in page.objects] == ["p/a", "p/d"]
+    assert page.common_prefixes == ["p/b/", "p/c/"]
+    page = await provider.list_objects("b", prefix="p/", delimiter="/", max_keys=2)
+    assert ([o.key for o in page.objects], page.common_prefixes) == (["p/a"], ["p/b/"])
+    rest = await provider.list_objects(
+        "b", prefix="p/", delimiter="/", start_after=page.next_marker or ""
+    )
+    assert ([o.key for o in rest.objects], rest.common_prefixes) == (["p/d"], ["p/c/"])
+    page = await provider.list_objects("b", prefix="p/b")
+    assert [o.key for o in page.objects] == ["p/b/1", "p/b/2"]
+    page = await provider.list_objects("b", delimiter="/")
+    assert ([o.key for o in page.objects], page.common_prefixes) == (["pz"], ["p/", "q/"])
+    page = await provider.list_objects("b", prefix="p/", delimiter="b")
+    assert page.common_prefixes == ["p/b"]
+    assert [o.key for o in page.objects] == ["p/a", "p/c/1", "p/d"]
+
+
+async def test_empty_directories_are_not_common_prefixes(provider: LocalStorageProvider) -> None:
+    (provider.base_path / "b" / "objects" / "ghost" / "deeper").mkdir(parents=True)
+    await provider.put_object("b", "real/x", chunks(b"."), ObjectMetadata())
+    page = await provider.list_objects("b", delimiter="/")
+    assert page.common_prefixes == ["real/"]
+
+
+async def test_listing_page_cost_does_not_grow_with_bucket(
+    provider: LocalStorageProvider,
+) -> None:
+    """Paging from the middle reads only what it returns (counted in sidecar reads)."""
+    for i in range(3000):
+        key = f"d{i // 1000}/k{i:05d}"
+        (provider.base_path / "b" / "objects" / f"d{i // 1000}").mkdir(exist_ok=True)
+        (provider.base_path / "b" / "objects" / key).write_bytes(b"")
+    from pys3local.providers.local import provider as provider_module
+
+    calls = 0
+    original = provider_module.read_sidecar
+
+    def counting(path: Path) -> object:
+        nonlocal calls
+        calls += 1
+        return original(path)
+
+    provider_module.read_sidecar = counting  # type: ignore[assignment]
+    try:
+        page = await provider.list_objects("b", start_after="d2/k02500", max_keys=10)
+    finally:
+        provider_module.read_sidecar = original  # type: ignore[assignment]
+    assert [o.key for o in page.objects][0] == "d2/k02501"
+    assert calls == 10
+    assert os.path.isdir(provider.base_path / "b" / "objects" / "d0")
