@@ -356,6 +356,6 @@ async def test_listing_page_cost_does_not_grow_with_bucket(
         page = await provider.list_objects("b", start_after="d2/k02500", max_keys=10)
     finally:
         provider_module.read_sidecar = original  # type: ignore[assignment]
-    assert [o.key for o in page.objects][0] == "d2/k02501"
+    assert page.objects[0].key == "d2/k02501"
     assert calls == 10
     assert os.path.isdir(provider.base_path / "b" / "objects" / "d0")
