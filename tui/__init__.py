@@ -1,0 +1,1 @@
+"""The pys3local admin console (Textual)."""
