@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -36,6 +37,7 @@ class RunningServer:
     secret_key: str = SECRET_KEY
     region: str = REGION
     output: list[str] = field(default_factory=list)
+    reader: object = None
 
     @property
     def port(self) -> int:
@@ -61,6 +63,8 @@ class RunningServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self.reader is not None:
+            self.reader.join(5)  # type: ignore[attr-defined]
         return self.process.returncode
 
 
@@ -122,8 +126,6 @@ def start_server(
 
 def _drain_output(server: RunningServer) -> None:
     """Keep reading the child's output so it never blocks on a full pipe."""
-    import threading
-
     def pump() -> None:
         assert server.process.stdout is not None
         for line in server.process.stdout:
@@ -131,7 +133,8 @@ def _drain_output(server: RunningServer) -> None:
             if len(server.output) > 5000:
                 del server.output[:1000]
 
-    threading.Thread(target=pump, daemon=True).start()
+    server.reader = threading.Thread(target=pump, daemon=True)
+    server.reader.start()
 
 
 def _wait_until_answering(server: RunningServer, deadline: float) -> None:

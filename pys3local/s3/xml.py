@@ -7,6 +7,7 @@ external entities; any parse problem is MalformedXML.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,10 +43,17 @@ def quote_etag(etag: str) -> str:
     return f'"{etag}"'
 
 
+# Characters XML 1.0 cannot carry at all, even escaped.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
 def _sub(parent: ET.Element, tag: str, text: object = None) -> ET.Element:
     element = ET.SubElement(parent, tag)
     if text is not None:
-        element.text = str(text)
+        value = str(text)
+        # Such text can only come from a client's malformed request echoed in an
+        # error, or a file dropped into a bucket by hand; keep the document valid.
+        element.text = _NOT_XML.sub("\ufffd", value) if _NOT_XML.search(value) else value
     return element
 
 

@@ -1,0 +1,120 @@
+"""The protocol layer seen with a plain HTTP client: error documents, routing, styles."""
+
+from __future__ import annotations
+
+import defusedxml.ElementTree as ET
+import httpx
+import pytest
+
+
+@pytest.fixture(scope="module")
+def open_server(tmp_path_factory):
+    """A --no-auth advanced-mode server, so raw requests need no signing."""
+    from conftest import start_server
+
+    running = start_server(
+        tmp_path_factory.mktemp("no-auth"), "--allow-bucket-creation", auth=False
+    )
+    httpx.put(running.endpoint + "/raw")
+    yield running
+    running.stop()
+
+
+def parse_error(response: httpx.Response) -> dict[str, str]:
+    root = ET.fromstring(response.content)
+    assert root.tag == "Error"
+    return {child.tag: child.text or "" for child in root}
+
+
+def test_error_document_shape(open_server) -> None:
+    response = httpx.get(open_server.endpoint + "/raw/missing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/xml"
+    error = parse_error(response)
+    assert error["Code"] == "NoSuchKey"
+    assert error["Resource"] == "/raw/missing"
+    assert error["RequestId"] == response.headers["x-amz-request-id"]
+
+
+def test_HEAD_errors_have_no_body(open_server) -> None:
+    response = httpx.head(open_server.endpoint + "/raw/missing")
+    assert response.status_code == 404
+    assert response.content == b""
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code", "status"),
+    [
+        ("PUT", "/", "MethodNotAllowed", 405),
+        ("PATCH", "/raw/k", "MethodNotAllowed", 405),
+        ("GET", "/raw?website", "NotImplemented", 501),
+        ("PUT", "/raw/k?tagging", "NotImplemented", 501),
+        ("GET", "/raw?list-type=2&max-keys=abc", "InvalidArgument", 400),
+        ("GET", "/raw?encoding-type=base64", "InvalidArgument", 400),
+        ("GET", "/raw/%FF%FE", "InvalidArgument", 400),
+        ("GET", "/raw/bad%01key", "InvalidArgument", 400),
+        ("POST", "/raw?delete", "MalformedXML", 400),
+        ("POST", "/raw/k?uploadId=0123", "MalformedXML", 400),
+        ("GET", "/nobucket/k", "NoSuchBucket", 404),
+    ],
+)
+def test_bad_requests_get_s3_errors(open_server, method, path, code, status) -> None:
+    response = httpx.request(method, open_server.endpoint + path)
+    assert response.status_code == status, response.text
+    assert parse_error(response)["Code"] == code
+    assert "Traceback" not in response.text
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<Delete><Object><Key>a</Key></Object>",  # truncated
+        b"not xml at all",
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+        b"<Delete><Object><Key>&b;</Key></Object></Delete>",
+        b'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        b"<Delete><Object><Key>&x;</Key></Object></Delete>",
+        b"<Delete>" + b"<a>" * 5000 + b"</a>" * 5000 + b"</Delete>",
+    ],
+)
+def test_hostile_xml_is_MalformedXML(open_server, body) -> None:
+    response = httpx.post(open_server.endpoint + "/raw?delete", content=body)
+    assert response.status_code == 400
+    assert parse_error(response)["Code"] == "MalformedXML"
+    assert "root:" not in response.text
+
+
+def test_virtual_hosted_style(open_server) -> None:
+    """bucket.localhost addressing reaches the same bucket as path style."""
+    endpoint = open_server.endpoint
+    httpx.put(endpoint + "/raw/vhost-key", content=b"via path")
+    response = httpx.get(
+        endpoint + "/vhost-key", headers={"Host": f"raw.localhost:{open_server.port}"}
+    )
+    assert response.status_code == 200
+    assert response.content == b"via path"
+
+
+def test_unread_body_closes_the_connection(open_server) -> None:
+    """An early error on a PUT with a body must not leave the body in the connection."""
+    with httpx.Client() as client:
+        response = client.put(open_server.endpoint + "/nobucket/k", content=b"x" * 100_000)
+        assert response.status_code == 404
+        assert response.headers.get("connection") == "close"
+        assert client.get(open_server.endpoint + "/raw/vhost-key").status_code in (200, 404)
+
+
+def test_no_auth_still_decodes_aws_chunked(open_server) -> None:
+    body = b"5\r\nhello\r\n0\r\nx-amz-checksum-crc32:NhCmhg==\r\n\r\n"
+    response = httpx.put(
+        open_server.endpoint + "/raw/chunked",
+        content=body,
+        headers={
+            "x-amz-content-sha256": "STREAMING-UNSIGNED-PAYLOAD-TRAILER",
+            "content-encoding": "aws-chunked",
+            "x-amz-decoded-content-length": "5",
+            "x-amz-trailer": "x-amz-checksum-crc32",
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert httpx.get(open_server.endpoint + "/raw/chunked").content == b"hello"
