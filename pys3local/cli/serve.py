@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
 
 import click
+from click.core import ParameterSource
 
-from pys3local.providers.base import StorageProvider
+from pys3local.backends import BackendSettings, build_provider
+from pys3local.cli.config_cmd import resolve_backend_config
+from pys3local.config import (
+    BackendConfigError,
+    LocalBackendSettings,
+    drime_settings_from_env,
+)
 from pys3local.rclone import render_rclone_config
 from pys3local.runner import EmbeddedServer, ListenAddress, bind_socket, parse_listen
 from pys3local.server import create_s3_app
@@ -28,19 +36,37 @@ def configure_logging(debug: bool) -> None:
         logging.getLogger(noisy).setLevel(logging.INFO)
 
 
-def build_provider(
-    backend: str, path: str, readonly: bool, backend_config: str | None, root_folder: str | None
-) -> StorageProvider:
-    if backend_config is not None:
-        raise click.ClickException(
-            f"Backend config '{backend_config}' not found\n"
-            "Create one with: pys3local config add NAME --type local --path DIR"
-        )
-    if backend == "drime":
-        raise click.ClickException("The Drime backend is not available in this version yet.")
-    from pys3local.providers.local import LocalStorageProvider
-
-    return LocalStorageProvider(Path(path), readonly=readonly)
+def resolve_backend(
+    backend: str,
+    path: str,
+    backend_config: str | None,
+    root_folder: str | None,
+    config_dir: Path | None,
+) -> BackendSettings:
+    """The backend to serve: a saved config with command-line overrides, else the
+    command line (and, for Drime, the environment)."""
+    ctx = click.get_current_context()
+    path_given = ctx.get_parameter_source("path") is not ParameterSource.DEFAULT
+    backend_given = ctx.get_parameter_source("backend") is not ParameterSource.DEFAULT
+    try:
+        if backend_config is not None:
+            saved = resolve_backend_config(backend_config, config_dir)
+            if backend_given and backend != saved.type:
+                raise click.UsageError(
+                    f"--backend {backend} contradicts backend config '{backend_config}' "
+                    f"of type {saved.type}"
+                )
+            if isinstance(saved.settings, LocalBackendSettings):
+                return saved.override(path=path if path_given else None).settings
+            return saved.override(root_folder=root_folder).settings
+        if backend == "drime":
+            settings = drime_settings_from_env()
+            return dataclasses.replace(settings, root_folder=root_folder or settings.root_folder)
+    except BackendConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if root_folder is not None:
+        raise click.UsageError("--root-folder applies to the Drime backend only")
+    return LocalBackendSettings(Path(path).expanduser().absolute())
 
 
 def print_banner(
@@ -102,6 +128,12 @@ def warn_if_exposed(
     help="Advanced mode: real buckets instead of the single 'default' bucket.",
 )
 @click.option("--readonly", is_flag=True, help="Refuse every write.")
+@click.option(
+    "--config-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of backends.toml (default: $PYS3LOCAL_CONFIG_DIR, else ~/.config/pys3local).",
+)
 def serve(
     path: str,
     listen: str,
@@ -115,6 +147,7 @@ def serve(
     root_folder: str | None,
     allow_bucket_creation: bool,
     readonly: bool,
+    config_dir: Path | None,
 ) -> None:
     """Start the S3-compatible server."""
     configure_logging(debug)
@@ -124,7 +157,13 @@ def serve(
         raise click.BadParameter(str(exc), param_hint="--listen") from None
     if not access_key_id or not secret_access_key:
         raise click.BadParameter("credentials must not be empty", param_hint="--access-key-id")
-    provider = build_provider(backend, path, readonly, backend_config, root_folder)
+    settings = resolve_backend(backend, path, backend_config, root_folder, config_dir)
+    try:
+        provider = build_provider(
+            settings, readonly=readonly, allow_bucket_creation=allow_bucket_creation
+        )
+    except NotImplementedError as exc:
+        raise click.ClickException(str(exc)) from None
     app = create_s3_app(
         provider=provider,
         access_key=access_key_id,
