@@ -17,7 +17,7 @@ class OneLineErrorGroup(click.Group):
 
     def main(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
         try:
-            return super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[arg-type]
+            result = super().main(*args, standalone_mode=False, **kwargs)  # type: ignore[arg-type]
         except click.UsageError as exc:
             click.echo(f"Error: {exc.format_message()}", err=True)
             sys.exit(exc.exit_code)
@@ -29,6 +29,8 @@ class OneLineErrorGroup(click.Group):
             sys.exit(1)
         except KeyboardInterrupt:
             sys.exit(130)
+        # Without standalone mode click returns ctx.exit()'s code instead of exiting.
+        sys.exit(result if isinstance(result, int) else 0)
 
 
 @click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,10 +1,503 @@
-"""``pys3local cache`` (placeholder until the metadata cache lands)."""
+"""``pys3local cache``: inspect and maintain the metadata cache.
+
+This module only parses options and prints; the work is done by
+:mod:`pys3local.cache` (the database) and :mod:`pys3local.migrate` (reading a
+backend). Every failure is one ``Error: ...`` line and a non-zero exit code.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import click
+import humanize
+
+from pys3local import paths
+from pys3local.cache import (
+    CacheError,
+    CacheFigures,
+    CacheStats,
+    MetadataCache,
+    drime_store,
+    local_store,
+)
+
+if TYPE_CHECKING:
+    from pys3local.backends import BackendSettings
+    from pys3local.migrate import MigrationPlan, MigrationResult
+    from pys3local.providers.base import StorageProvider
+
+#: Exit code after Ctrl-C, as a shell reports a SIGINT death.
+EXIT_INTERRUPTED = 130
+#: How many failed objects the migrate summary names.
+_FAILURES_SHOWN = 10
+
+
+class _UsageError(click.ClickException):
+    """A bad combination of options: one line, exit code 2 like click's own usage errors."""
+
+    exit_code = 2
 
 
 @click.group()
-def cache() -> None:
-    """Manage the metadata cache."""
+@click.option(
+    "--cache-db",
+    type=click.Path(path_type=Path),
+    metavar="PATH",
+    help=f"The cache database (default: ${paths.CACHE_DB_ENV}, else <config dir>/metadata.db).",
+)
+@click.pass_context
+def cache(ctx: click.Context, cache_db: Path | None) -> None:
+    """Manage the metadata cache (MD5s, and the local backend's index)."""
+    ctx.obj = cache_db or paths.cache_db_path()
+
+
+# Commands ----------------------------------------------------------------------------
+
+
+@cache.command()
+@click.option("--workspace", type=int, help="Only this workspace (0 = local backend).")
+@click.pass_obj
+def stats(db_path: Path, workspace: int | None) -> None:
+    """Show how many entries the cache holds, overall and per workspace."""
+    with _opened(db_path) as db:
+        figures = db.stats(workspace)
+    click.echo("\n".join(stats_lines(figures, workspace)))
+
+
+@cache.command()
+@click.option("--workspace", type=int, help="Remove this workspace's entries.")
+@click.option("--bucket", help="Only this bucket of the workspace.")
+@click.option("--all", "everything", is_flag=True, help="Remove every entry (asks first).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_obj
+def cleanup(
+    db_path: Path, workspace: int | None, bucket: str | None, everything: bool, yes: bool
+) -> None:
+    """Remove entries: a workspace, one bucket of it, or --all.
+
+    Only cached figures are removed, never stored objects.
+    """
+    if everything and (workspace is not None or bucket is not None):
+        raise _UsageError("--all cannot be combined with --workspace or --bucket")
+    if bucket is not None and workspace is None:
+        raise _UsageError("--bucket needs --workspace")
+    if not everything and workspace is None:
+        raise _UsageError("say what to remove: --workspace N [--bucket B], or --all")
+    with _opened(db_path) as db:
+        if everything:
+            _cleanup_all(db, yes)
+            return
+        removed = db.cleanup(workspace, bucket)
+    scope = (
+        f"workspace {workspace}"
+        if bucket is None
+        else f"bucket '{bucket}' in workspace {workspace}"
+    )
+    if removed:
+        click.echo(f"✓ Removed {_entries(removed)} for {scope}")
+    else:
+        click.echo(f"No entries found for {scope}")
+
+
+@cache.command()
+@click.pass_obj
+def vacuum(db_path: Path) -> None:
+    """Rewrite the database compactly to reclaim the space of removed entries."""
+    with _opened(db_path) as db:
+        click.echo("Optimizing cache database...")
+        before, after = db.vacuum()
+    click.echo("✓ Database optimized")
+    click.echo(f"  Before: {format_size(before)}")
+    click.echo(f"  After: {format_size(after)}")
+    click.echo(f"  Saved: {format_size(max(before - after, 0))}")
+
+
+@cache.command()
+@click.option(
+    "--backend-config", "config_name", required=True, metavar="NAME", help="A saved backend."
+)
+@click.option("--bucket", help="Only this bucket.")
+@click.option("--root-folder", help="Drime: only this folder of the workspace (e.g. backups/s3).")
+@click.option("--dry-run", is_flag=True, help="List what would be hashed; change nothing.")
+@click.option(
+    "--allow-bucket-creation",
+    is_flag=True,
+    help="Name buckets as 'serve --allow-bucket-creation' does (use the server's mode).",
+)
+@click.pass_obj
+def migrate(
+    db_path: Path,
+    config_name: str,
+    bucket: str | None,
+    root_folder: str | None,
+    dry_run: bool,
+    allow_bucket_creation: bool,
+) -> None:
+    """Pre-populate MD5s by reading every object that has none, once, as a stream.
+
+    Interrupt it at any time: running it again continues where it stopped.
+    """
+    target = _target_from_config(config_name, root_folder, allow_bucket_creation)
+    click.echo("MD5 Cache Migration")
+    click.echo(f"Backend: {config_name} ({target.kind}, workspace {target.workspace_id})")
+    for label, value in (("Bucket", bucket), ("Root folder", root_folder)):
+        if value is not None:
+            click.echo(f"{label}: {value}")
+    if dry_run:
+        click.echo("DRY RUN - no changes will be made")
+    click.echo("")
+    with _opened(db_path) as db:
+        code = _run(target, lambda stop: _migrate(target, db, stop, bucket, dry_run))
+    sys.exit(code)  # not ctx.exit(): pys3local's group runs click with standalone_mode=False
+
+
+@cache.command()
+@click.option(
+    "--path",
+    "data_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="The local backend's data directory.",
+)
+@click.option("--bucket", help="Only this bucket.")
+@click.option(
+    "--md5", "with_md5", is_flag=True, help="Also compute missing MD5s (reads every object)."
+)
+@click.pass_obj
+def rebuild(db_path: Path, data_path: Path, bucket: str | None, with_md5: bool) -> None:
+    """Rebuild the local backend's entries (workspace 0) from the files on disk."""
+    if not data_path.is_dir():
+        raise click.ClickException(f"{data_path} is not a directory")
+    from pys3local.config import LocalBackendSettings
+
+    target = _target(LocalBackendSettings(data_path.resolve()), allow_bucket_creation=False)
+    click.echo(f"Rebuilding the cache entries of {data_path.resolve()} ...")
+    with _opened(db_path) as db:
+        code = _run(target, lambda stop: _rebuild(target, db, stop, bucket, with_md5))
+    sys.exit(code)  # not ctx.exit(): pys3local's group runs click with standalone_mode=False
+
+
+# Presentation --------------------------------------------------------------------------
+
+
+def format_size(size: int) -> str:
+    """Bytes for people, e.g. ``30.1 MB``, ``40.0 KB`` (decimal units, as the docs show)."""
+    # humanize writes "kB"; pys3local's documented output has always said "KB".
+    return humanize.naturalsize(size).replace("kB", "KB")
+
+
+def format_time(moment: datetime) -> str:
+    """``2025-12-16T16:38:11.801768+00:00``: UTC, always with microseconds."""
+    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+def stats_lines(stats: CacheStats, workspace: int | None = None) -> list[str]:
+    """The ``cache stats`` report."""
+    if not stats.overall.files:
+        return [
+            "Cache is empty" if workspace is None else f"No cache entries for workspace {workspace}"
+        ]
+    lines = ["MD5 Cache Statistics", "", "Overall Statistics:"]
+    lines += _figure_lines(
+        stats.overall, "  ", ("Total files", "Total size", "Oldest entry", "Newest entry")
+    )
+    lines += ["", "Per-Workspace Statistics:"]
+    for workspace_id, figures in stats.workspaces.items():
+        lines += ["", f"  Workspace {workspace_id}:"]
+        lines += _figure_lines(figures, "    ", ("Files", "Size", "Oldest", "Newest"))
+    return lines
+
+
+def _entries(count: int) -> str:
+    return f"{count:,} entry" if count == 1 else f"{count:,} entries"
+
+
+def _figure_lines(
+    figures: CacheFigures, indent: str, labels: tuple[str, str, str, str]
+) -> list[str]:
+    files, size, oldest, newest = labels
+    lines = [f"{indent}{files}: {figures.files:,}", f"{indent}{size}: {format_size(figures.size)}"]
+    for label, moment in ((oldest, figures.oldest), (newest, figures.newest)):
+        if moment is not None:
+            lines.append(f"{indent}{label}: {format_time(moment)}")
+    return lines
+
+
+class _ProgressBar:
+    """Adapts the engine's ``progress(count, total, bytes, total_bytes)`` to click's bar."""
+
+    def __init__(self, total_count: int, total_bytes: int) -> None:
+        self._total_count, self._total_bytes = total_count, total_bytes
+        self._done_count = self._done_bytes = 0
+        self._started = time.monotonic()
+        # Steps are bytes, so click's ETA follows the data rate; files are in the text.
+        self._bar = click.progressbar(
+            length=max(total_bytes, 1), label="Hashing", show_eta=True, item_show_func=self._text
+        )
+
+    def __enter__(self) -> _ProgressBar:
+        self._bar.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._bar.__exit__(None, None, None)
+
+    def __call__(
+        self, done_count: int, total_count: int, done_bytes: int, total_bytes: int
+    ) -> None:
+        step = done_bytes - self._done_bytes
+        self._done_count, self._done_bytes = done_count, done_bytes
+        self._bar.update(max(step, 0), done_count)
+        if step <= 0:  # click renders only when the position moves; a new file count must show
+            self._bar.render_progress()
+
+    def _text(self, _item: object) -> str:
+        elapsed = max(time.monotonic() - self._started, 1e-6)
+        return (
+            f"{self._done_count:,}/{self._total_count:,} files  "
+            f"{format_size(self._done_bytes)}/{format_size(self._total_bytes)}  "
+            f"{format_size(int(self._done_bytes / elapsed))}/s"
+        )
+
+
+def _print_plan(plan: MigrationPlan, dry_run: bool) -> None:
+    if dry_run:
+        for item in plan.pending:
+            click.echo(f"  → {item.bucket}/{item.info.key} ({format_size(item.info.size)})")
+        if plan.pending:
+            click.echo("")
+    click.echo(
+        f"Found {plan.listed:,} objects: {plan.already_cached:,} already cached, "
+        f"{len(plan.pending):,} to hash ({format_size(plan.total_bytes)})"
+    )
+
+
+def _print_summary(plan: MigrationPlan, result: MigrationResult | None) -> None:
+    click.echo("")
+    click.echo("Migration Summary:")
+    click.echo(f"  Total files: {plan.listed:,}")
+    click.echo(f"  Already cached: {plan.already_cached:,}")
+    if result is None:
+        click.echo(f"  Would migrate: {len(plan.pending):,} ({format_size(plan.total_bytes)})")
+        return
+    click.echo(f"  Migrated: {result.hashed:,} ({format_size(result.hashed_bytes)})")
+    if result.vanished:
+        click.echo(f"  Deleted while migrating: {result.vanished:,}")
+    if result.failures:
+        click.echo(f"  Failed: {len(result.failures):,}")
+        for failure in result.failures[:_FAILURES_SHOWN]:
+            click.echo(f"    {failure.bucket}/{failure.key}: {failure.reason}")
+        if len(result.failures) > _FAILURES_SHOWN:
+            click.echo(f"    ... and {len(result.failures) - _FAILURES_SHOWN:,} more")
+    if result.aborted:
+        click.echo(f"Stopped early: {result.aborted}", err=True)
+    if result.cancelled:
+        click.echo("Interrupted: run the same command again to continue.", err=True)
+
+
+# Running -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Target:
+    """A backend to read from, and the cache identity of its entries."""
+
+    kind: str
+    workspace_id: int
+    store: str
+    provider: StorageProvider
+
+
+def _target_from_config(name: str, root_folder: str | None, allow_bucket_creation: bool) -> _Target:
+    from pys3local.cli.config_cmd import resolve_backend_config
+    from pys3local.config import BackendConfigError
+
+    config = resolve_backend_config(name)
+    try:
+        if root_folder is not None:
+            config = config.override(root_folder=root_folder)
+    except BackendConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    return _target(config.settings, allow_bucket_creation)
+
+
+def _target(settings: BackendSettings, allow_bucket_creation: bool) -> _Target:
+    """The provider for ``settings`` and the cache identity its entries have when served."""
+    from pys3local.backends import build_provider
+    from pys3local.config import LocalBackendSettings
+
+    try:
+        # Read-only: this only reads, and a read-only local backend skips crash
+        # recovery, which must not run under a live server's feet.
+        provider = build_provider(
+            settings, readonly=True, allow_bucket_creation=allow_bucket_creation
+        )
+    except NotImplementedError as exc:
+        raise click.ClickException(str(exc)) from None
+    if isinstance(settings, LocalBackendSettings):
+        return _Target("local", 0, local_store(settings.path), provider)
+    return _Target("drime", settings.workspace_id, drime_store(settings.root_folder), provider)
+
+
+async def _migrate(
+    target: _Target, db: MetadataCache, stop: threading.Event, bucket: str | None, dry_run: bool
+) -> int:
+    from pys3local.migrate import plan_migration
+
+    click.echo("Listing objects...")
+    plan = await plan_migration(
+        target.provider, db, target.workspace_id, store=target.store, bucket=bucket, cancel=stop
+    )
+    if plan.cancelled:
+        click.echo("Interrupted while listing; nothing was hashed.", err=True)
+        return EXIT_INTERRUPTED
+    _print_plan(plan, dry_run)
+    if dry_run:
+        _print_summary(plan, None)
+        return 0
+    return await _hash_pending(target, db, stop, plan)
+
+
+async def _rebuild(
+    target: _Target, db: MetadataCache, stop: threading.Event, bucket: str | None, with_md5: bool
+) -> int:
+    from pys3local.migrate import rebuild_index
+
+    ws, store = target.workspace_id, target.store
+    result = await rebuild_index(target.provider, db, ws, store=store, bucket=bucket, cancel=stop)
+    if result.cancelled:
+        click.echo("Interrupted: nothing was removed; run the command again.", err=True)
+        return EXIT_INTERRUPTED
+    buckets = "bucket" if result.buckets == 1 else "buckets"
+    click.echo(
+        f"✓ Indexed {result.indexed:,} objects ({format_size(result.indexed_bytes)}) "
+        f"in {result.buckets:,} {buckets}"
+    )
+    click.echo(f"  Removed {result.removed:,} stale entries")
+    if not with_md5:
+        return 0
+    return await _migrate(target, db, stop, bucket, dry_run=False)
+
+
+async def _hash_pending(
+    target: _Target, db: MetadataCache, stop: threading.Event, plan: MigrationPlan
+) -> int:
+    from pys3local.migrate import MigrationResult, run_migration
+
+    if not plan.pending:
+        result = MigrationResult(plan.listed, plan.already_cached)
+    else:
+        with _ProgressBar(len(plan.pending), plan.total_bytes) as bar:
+            result = await run_migration(target.provider, db, plan, progress=bar, cancel=stop)
+    _print_summary(plan, result)
+    if result.cancelled:
+        return EXIT_INTERRUPTED
+    return 1 if result.failures or result.aborted else 0
+
+
+def _run(target: _Target, work: Callable[[threading.Event], Awaitable[int]]) -> int:
+    """Run a command's work with the provider open and Ctrl-C handled.
+
+    Provider and cache errors become one ``Error:`` line.
+    """
+    from pys3local.errors import S3Error
+
+    async def main(stop: threading.Event) -> int:
+        await target.provider.open()
+        try:
+            return await work(stop)
+        finally:
+            await target.provider.close()
+
+    try:
+        with _interruptible() as stop:
+            return asyncio.run(main(stop))
+    except KeyboardInterrupt:
+        click.echo("\nAborted.", err=True)
+        return EXIT_INTERRUPTED
+    except CacheError as exc:
+        raise click.ClickException(str(exc)) from None
+    except S3Error as exc:
+        raise click.ClickException(f"{exc.code}: {exc.message}") from None
+    except OSError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _interruptible() -> Iterator[threading.Event]:
+    """The first Ctrl-C asks the work to stop cleanly (keeping what is done); the second aborts."""
+    stop = threading.Event()
+
+    def on_interrupt(signum: int, frame: object) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo("\nStopping after the current object (Ctrl-C again to abort)...", err=True)
+
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals can only be handled on the main thread
+        return
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@contextlib.contextmanager
+def _opened(db_path: Path) -> Iterator[MetadataCache]:
+    """The open cache; its errors become ``Error:`` lines, its warnings ``Warning:`` lines."""
+    db = MetadataCache(db_path)
+    with _warnings_on_stderr():
+        try:
+            db.open()
+            try:
+                yield db
+            finally:
+                db.close()
+        except CacheError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+class _StderrWarnings(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"Warning: {record.getMessage()}", err=True)
+
+
+@contextlib.contextmanager
+def _warnings_on_stderr() -> Iterator[None]:
+    # The cache logs (e.g. "database was damaged, moved aside"); a command shows that
+    # as a plain line instead of relying on logging's last-resort handler.
+    logger = logging.getLogger("pys3local.cache")
+    handler = _StderrWarnings(logging.WARNING)
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
+def _cleanup_all(db: MetadataCache, yes: bool) -> None:
+    total = db.stats().overall.files
+    if not total:
+        click.echo("Cache is already empty")
+        return
+    click.echo(f"This will remove {_entries(total)} from the cache.")
+    if not yes:
+        click.confirm("Are you sure?", abort=True)
+    removed = db.cleanup(all=True)
+    click.echo(f"✓ Removed {_entries(removed)} from cache")
