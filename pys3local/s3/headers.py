@@ -18,6 +18,8 @@ from pys3local.errors import (
 )
 from pys3local.providers.base import ObjectInfo, ObjectMetadata, RangeRequest
 
+from .body import stored_content_encoding
+
 USER_METADATA_PREFIX = "x-amz-meta-"
 #: S3 allows 2 KB of user metadata per object.
 MAX_USER_METADATA_BYTES = 2048
@@ -65,14 +67,7 @@ def metadata_from_headers(headers: Mapping[str, str]) -> ObjectMetadata:
         value = headers.get(header)
         if value is not None:
             setattr(metadata, attribute, value)
-    if metadata.content_encoding is not None:
-        # aws-chunked is transport framing, not a property of the stored object.
-        codings = [
-            c.strip()
-            for c in metadata.content_encoding.split(",")
-            if c.strip() and c.strip().lower() != "aws-chunked"
-        ]
-        metadata.content_encoding = ", ".join(codings) or None
+    metadata.content_encoding = stored_content_encoding(headers)
     size = 0
     for name, value in headers.items():
         if name.startswith(USER_METADATA_PREFIX):

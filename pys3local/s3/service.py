@@ -5,13 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from pys3local.errors import (
-    EntityTooLarge,
-    IncompleteBody,
-    InvalidArgument,
-    MissingContentLength,
-    NoSuchBucket,
-)
+from pys3local.errors import InvalidArgument, MissingContentLength, NoSuchBucket
 from pys3local.providers.base import MAX_PUT_SIZE, ObjectMetadata, StorageProvider
 
 from .auth import AuthResult
@@ -65,23 +59,18 @@ class S3Service:
 
 
 class RequestPayload:
-    """A request's decoded body, with the server's limits applied while it streams.
+    """A request's decoded body, with the server's size limit applied while it streams.
 
-    ``consumed`` tells the server whether the body was read to its end, so an early
+    ``finished`` tells the server whether the body was read to its end, so an early
     error answer can close the connection instead of leaving unread bytes in it.
     """
 
     def __init__(self, request: S3Request, auth: AuthResult, max_size: int) -> None:
-        self._request = request
-        self._max_size = max_size
+        _require_length(request)
         self._body: RequestBody = open_request_body(
-            auth, request.http.headers, request.http.stream()
+            auth, request.http.headers, request.http.stream(), max_length=max_size
         )
-        self.declared_size = _declared_size(request)
-        if self.declared_size is not None and self.declared_size > max_size:
-            raise EntityTooLarge(ProposedSize=str(self.declared_size), MaxSizeAllowed=str(max_size))
         self.received = 0
-        #: True once the body was read to its end.
         self.finished = False
 
     @property
@@ -93,12 +82,8 @@ class RequestPayload:
         ``metadata`` (before the consumer sees the end, so they are stored with it)."""
         async for chunk in self._body:
             self.received += len(chunk)
-            if self.received > self._max_size:
-                raise EntityTooLarge(MaxSizeAllowed=str(self._max_size))
             yield chunk
         self.finished = True
-        if self.declared_size is not None and self.received != self.declared_size:
-            raise IncompleteBody()
         if metadata is not None:
             metadata.checksums.update(self._body.checksums)
 
@@ -112,19 +97,12 @@ class RequestPayload:
         return bytes(data)
 
 
-def _declared_size(request: S3Request) -> int | None:
+def _require_length(request: S3Request) -> None:
+    """S3 wants a length for object uploads: Content-Length or chunked framing."""
     headers = request.http.headers
-    value = headers.get("x-amz-decoded-content-length") or headers.get("content-length")
-    if value is None:
-        if request.operation in ("PutObject", "UploadPart") and "chunked" not in (
-            headers.get("transfer-encoding", "").lower()
-        ):
-            raise MissingContentLength()
-        return None
-    try:
-        size = int(value)
-    except ValueError:
-        raise InvalidArgument("Content-Length is not a number.") from None
-    if size < 0:
-        raise InvalidArgument("Content-Length is negative.")
-    return size
+    if request.operation not in ("PutObject", "UploadPart"):
+        return
+    if "content-length" in headers or "x-amz-decoded-content-length" in headers:
+        return
+    if "chunked" not in headers.get("transfer-encoding", "").lower():
+        raise MissingContentLength()

@@ -1,0 +1,555 @@
+"""Request authentication: who sent a request, and is its signature right.
+
+This module owns the *policy* of S3 authentication: detecting the scheme (SigV4 or
+SigV2, Authorization header or presigned URL, or none), the credential scope, clock
+skew, presigned expiry, and the exact S3 error for every failure. The signature
+arithmetic lives in :mod:`pys3local.s3.signing`. The result, an :class:`AuthResult`,
+tells :mod:`pys3local.s3.body` how to verify the payload (the declared
+``x-amz-content-sha256`` and, for ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]``,
+the chunk-signing context). No body is read here.
+
+Fixes for predecessor.md section 4: the path is canonicalised as sent, repeated query
+keys are kept, header values are whitespace-collapsed, presigned signed headers carry
+their values, the date, region, service and skew are checked, and every failure is an
+:class:`~pys3local.errors.S3Error` (the parsers are fuzzed; garbage never escapes as
+ValueError/KeyError/IndexError). Signatures are compared with
+:func:`hmac.compare_digest`. The secret and full signatures are never logged; on a
+mismatch the canonical request and string to sign go to DEBUG on ``pys3local.auth``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+
+from pys3local.errors import (
+    AccessDenied,
+    AuthorizationHeaderMalformed,
+    AuthorizationQueryParametersError,
+    InvalidAccessKeyId,
+    InvalidArgument,
+    InvalidRequest,
+    RequestTimeTooSkewed,
+    S3Error,
+    SignatureDoesNotMatch,
+)
+from pys3local.s3.signing import (
+    PAYLOAD_MARKERS,
+    STREAMING_SIGNED,
+    STREAMING_SIGNED_TRAILER,
+    UNSIGNED_PAYLOAD,
+    V4_ALGORITHM,
+    ChunkSigningContext,
+    amz_headers,
+    decode_text,
+    format_amz_date,
+    format_server_time,
+    is_sha256_hex,
+    parse_amz_date,
+    parse_http_date,
+    parse_query,
+    safe_detail,
+    signatures_equal,
+    signing_key,
+    v2_candidates,
+    v2_signature,
+    v4_candidates,
+    v4_signature,
+    wire_text,
+)
+
+__all__ = ["AuthResult", "ChunkSigningContext", "RequestAuthenticator", "SignedRequest"]
+
+logger = logging.getLogger("pys3local.auth")
+
+#: Longest validity S3 allows for a presigned V4 URL (7 days).
+MAX_PRESIGNED_EXPIRES = 604800
+_HEADER_PREFIX = "The authorization header is malformed; "
+_QUERY_PREFIX = "Error parsing the X-Amz-Credential parameter; "
+_PRESIGNED_V4_PARAMS = (
+    "X-Amz-Algorithm",
+    "X-Amz-Credential",
+    "X-Amz-Signature",
+    "X-Amz-Date",
+    "X-Amz-SignedHeaders",
+    "X-Amz-Expires",
+)
+_PRESIGNED_V2_PARAMS = ("AWSAccessKeyId", "Signature", "Expires")
+
+
+@dataclass(frozen=True, slots=True)
+class SignedRequest:
+    """The parts of an HTTP request a signature covers, exactly as they came off the wire."""
+
+    method: str
+    #: Path as sent, percent-encoded, without the query (ASGI ``raw_path`` as latin-1).
+    raw_path: str
+    #: Query string as sent (ASGI ``query_string`` as latin-1); may be "".
+    raw_query: str
+    #: Lower-case names; repeated headers joined with ",".
+    headers: Mapping[str, str]
+    #: Bucket named by a virtual-host style Host header. SigV2 puts it in the canonical
+    #: resource; SigV4 signs the Host header instead and ignores this.
+    bucket_from_host: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AuthResult:
+    """Who sent the request and how its payload must be verified."""
+
+    #: "anonymous" (no-auth mode), "sigv2", "sigv2-presigned", "sigv4", "sigv4-presigned".
+    scheme: str
+    access_key: str | None
+    #: Declared ``x-amz-content-sha256``: a hex digest, ``UNSIGNED-PAYLOAD`` or a
+    #: ``STREAMING-*`` marker; None when the client declared none.
+    content_sha256: str | None = None
+    #: Set for signed streaming bodies when signatures are checked (never in no-auth).
+    chunk_signing: ChunkSigningContext | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Credential:
+    access_key: str
+    date: str
+    region: str
+    service: str
+    terminator: str
+
+    @property
+    def scope(self) -> str:
+        return f"{self.date}/{self.region}/{self.service}/{self.terminator}"
+
+
+class RequestAuthenticator:
+    """Verifies request signatures for one access key / secret key pair.
+
+    Args:
+        access_key: The only access key accepted.
+        secret_key: Its secret; never logged.
+        region: The region clients must sign V4 requests for ("" accepts any).
+        no_auth: Accept every request as "anonymous" (bodies are still decoded).
+        max_skew_seconds: Allowed clock difference (S3 allows 15 minutes).
+        clock: Current time in epoch seconds; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        access_key: str,
+        secret_key: str,
+        region: str,
+        *,
+        no_auth: bool = False,
+        max_skew_seconds: int = 900,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._access_key = access_key
+        self._secret_key = secret_key
+        self._region = region
+        self._no_auth = no_auth
+        self._max_skew = max_skew_seconds
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"RequestAuthenticator(access_key={self._access_key!r}, region={self._region!r})"
+
+    def authenticate(self, request: SignedRequest) -> AuthResult:
+        """Detect the scheme and verify the request's signature.
+
+        Returns the AuthResult to hand to :func:`pys3local.s3.body.open_request_body`.
+        Raises AccessDenied (no credentials, expired URL), InvalidAccessKeyId,
+        SignatureDoesNotMatch, AuthorizationHeaderMalformed,
+        AuthorizationQueryParametersError, RequestTimeTooSkewed, InvalidArgument or
+        InvalidRequest, never anything else.
+        """
+        if self._no_auth:
+            logger.debug("auth scheme: anonymous (no-auth mode)")
+            content_sha256 = request.headers.get("x-amz-content-sha256")
+            return AuthResult("anonymous", None, content_sha256=content_sha256)
+        authorization = request.headers.get("authorization")
+        query_names = {decode_text(key) for key, _ in parse_query(request.raw_query)}
+        presigned_v4 = not query_names.isdisjoint(("X-Amz-Algorithm", "X-Amz-Signature"))
+        presigned_v2 = not query_names.isdisjoint(("Signature", "AWSAccessKeyId"))
+        if authorization is not None and (presigned_v4 or presigned_v2):
+            raise InvalidArgument(
+                "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, "
+                "Signature query string parameter or the Authorization header should be "
+                "specified",
+                ArgumentName="Authorization",
+            )
+        if authorization is not None:
+            scheme = authorization.strip().partition(" ")[0]
+            if scheme.startswith("AWS4-"):
+                return self._verify_v4_header(request, authorization)
+            if scheme == "AWS":
+                return self._verify_v2_header(request, authorization)
+            raise InvalidArgument("Unsupported Authorization Type", ArgumentName="Authorization")
+        if presigned_v4:
+            return self._verify_v4_presigned(request)
+        if presigned_v2:
+            return self._verify_v2_presigned(request)
+        logger.debug("auth scheme: none; anonymous access denied")
+        raise AccessDenied("Access Denied")
+
+    # ---------------------------------------------------------------- shared checks
+
+    def _check_access_key(self, access_key: str) -> None:
+        if not signatures_equal(self._access_key, access_key):
+            raise InvalidAccessKeyId(AWSAccessKeyId=safe_detail(access_key))
+
+    def _check_skew(self, moment: datetime, raw: str) -> None:
+        now = self._clock()
+        if abs(moment.timestamp() - now) > self._max_skew:
+            raise RequestTimeTooSkewed(
+                RequestTime=safe_detail(raw),
+                ServerTime=format_server_time(now),
+                MaxAllowedSkewMilliseconds=str(self._max_skew * 1000),
+            )
+
+    def _check_scope(
+        self, credential: _Credential, amz_date: str, request: SignedRequest, presigned: bool
+    ) -> None:
+        error: type[S3Error]
+        if presigned:
+            error, prefix = AuthorizationQueryParametersError, _QUERY_PREFIX
+        else:
+            error, prefix = AuthorizationHeaderMalformed, _HEADER_PREFIX
+        if credential.date != amz_date[:8]:
+            raise error(f"{prefix}Invalid credential date. Date is not the same as X-Amz-Date.")
+        if credential.region != self._region and not self._region_exempt(credential, request):
+            # AWS's wording; botocore's S3RegionRedirector reads <Region> and re-signs.
+            raise error(
+                f"{prefix}the region '{safe_detail(credential.region, 64)}' is wrong; "
+                f"expecting '{self._region}'",
+                Region=self._region,
+            )
+        if credential.service != "s3":
+            raise error(
+                f'{prefix}incorrect service "{safe_detail(credential.service, 64)}". '
+                'This endpoint belongs to "s3".'
+            )
+        if credential.terminator != "aws4_request":
+            raise error(
+                f'{prefix}incorrect terminal "{safe_detail(credential.terminator, 64)}". '
+                'This endpoint uses "aws4_request".'
+            )
+
+    def _region_exempt(self, credential: _Credential, request: SignedRequest) -> bool:
+        if not self._region:
+            return True
+        # minio-go (restic) always signs GetBucketLocation for us-east-1: it calls it to
+        # learn the region. AWS answers it whatever the bucket's region; so do we.
+        return (
+            credential.region == "us-east-1"
+            and request.method == "GET"
+            and any(decode_text(key) == "location" for key, _ in parse_query(request.raw_query))
+        )
+
+    def _match(
+        self,
+        candidates: Iterator[tuple[str, str]],
+        sign: Callable[[str], str],
+        provided: str,
+        access_key: str,
+    ) -> None:
+        """Accept if any candidate (canonical request, string to sign) yields ``provided``."""
+        first: tuple[str, str] | None = None
+        for canonical_request, string_to_sign in candidates:
+            if signatures_equal(sign(string_to_sign), provided):
+                return
+            first = first or (canonical_request, string_to_sign)
+        canonical_request, string_to_sign = first or ("", "")
+        logger.debug(
+            "signature mismatch for access key %s\nCanonicalRequest:\n%s\nStringToSign:\n%s",
+            safe_detail(access_key, 128),
+            canonical_request or "(SigV2 has none)",
+            string_to_sign,
+        )
+        details = {"AWSAccessKeyId": safe_detail(access_key), "StringToSign": string_to_sign}
+        if canonical_request:
+            details["CanonicalRequest"] = canonical_request
+        raise SignatureDoesNotMatch(**{k: safe_detail(v) for k, v in details.items()})
+
+    # ---------------------------------------------------------------- SigV4
+
+    def _verify_v4_header(self, request: SignedRequest, authorization: str) -> AuthResult:
+        logger.debug("auth scheme: sigv4 (Authorization header)")
+        credential, signed_headers, signature = _parse_v4_authorization(authorization)
+        amz_date, moment = _v4_request_date(request.headers)
+        self._check_scope(credential, amz_date, request, presigned=False)
+        self._check_access_key(credential.access_key)
+        if not _lists_host(signed_headers):
+            raise AuthorizationHeaderMalformed(f"{_HEADER_PREFIX}SignedHeaders must include host.")
+        payload_hash = request.headers.get("x-amz-content-sha256")
+        if payload_hash is None:
+            raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
+        _check_payload_hash(payload_hash)
+        self._check_skew(moment, amz_date)
+        return self._match_v4(
+            request, credential, amz_date, signed_headers, payload_hash, signature, "sigv4"
+        )
+
+    def _verify_v4_presigned(self, request: SignedRequest) -> AuthResult:
+        logger.debug("auth scheme: sigv4-presigned")
+        params = _single_params(request.raw_query, (*_PRESIGNED_V4_PARAMS, "X-Amz-Security-Token"))
+        if any(name not in params for name in _PRESIGNED_V4_PARAMS):
+            raise AuthorizationQueryParametersError(
+                "Query-string authentication version 4 requires the X-Amz-Algorithm, "
+                "X-Amz-Credential, X-Amz-Signature, X-Amz-Date, X-Amz-SignedHeaders, and "
+                "X-Amz-Expires parameters."
+            )
+        if params["X-Amz-Algorithm"] != V4_ALGORITHM:
+            raise AuthorizationQueryParametersError(
+                f'X-Amz-Algorithm only supports "{V4_ALGORITHM}"'
+            )
+        credential = _parse_credential(
+            params["X-Amz-Credential"], AuthorizationQueryParametersError, _QUERY_PREFIX
+        )
+        amz_date = params["X-Amz-Date"]
+        moment = parse_amz_date(amz_date)
+        if moment is None:
+            raise AuthorizationQueryParametersError(
+                "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
+            )
+        expires = _parse_expires(params["X-Amz-Expires"])
+        self._check_scope(credential, amz_date, request, presigned=True)
+        self._check_access_key(credential.access_key)
+        signed_headers = params["X-Amz-SignedHeaders"]
+        if not _lists_host(signed_headers):
+            raise AuthorizationQueryParametersError("X-Amz-SignedHeaders must include host.")
+        self._check_presigned_window(moment.timestamp(), expires)
+        # A presigned URL cannot know the payload; a client may still declare a hash.
+        payload_hash = request.headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
+        _check_payload_hash(payload_hash)
+        return self._match_v4(
+            request,
+            credential,
+            amz_date,
+            signed_headers,
+            payload_hash,
+            params["X-Amz-Signature"],
+            "sigv4-presigned",
+        )
+
+    def _match_v4(
+        self,
+        request: SignedRequest,
+        credential: _Credential,
+        amz_date: str,
+        signed_headers: str,
+        payload_hash: str,
+        signature: str,
+        scheme: str,
+    ) -> AuthResult:
+        """Verify a V4 signature (header or presigned) and build the AuthResult."""
+        key = signing_key(self._secret_key, credential.date, credential.region)
+        candidates = v4_candidates(
+            method=request.method,
+            raw_path=request.raw_path,
+            raw_query=request.raw_query,
+            headers=request.headers,
+            signed_headers=signed_headers,
+            payload_hash=payload_hash,
+            amz_date=amz_date,
+            scope=credential.scope,
+            # A presigned URL signs its whole query except the signature itself.
+            exclude=frozenset({"X-Amz-Signature"}) if scheme == "sigv4-presigned" else frozenset(),
+        )
+        seed = signature.strip().lower()
+        self._match(candidates, partial(v4_signature, key), seed, credential.access_key)
+        chunk_signing = None
+        if payload_hash in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER):
+            # The request signature seeds the chain of aws-chunked chunk signatures.
+            chunk_signing = ChunkSigningContext(amz_date, credential.scope, seed, key)
+        return AuthResult(scheme, credential.access_key, payload_hash, chunk_signing)
+
+    def _check_presigned_window(self, signed_at: float, expires: int) -> None:
+        now = self._clock()
+        if signed_at - now > self._max_skew:
+            raise AccessDenied("Request is not valid yet", ServerTime=format_server_time(now))
+        if now > signed_at + expires:
+            raise AccessDenied(
+                "Request has expired",
+                **{"X-Amz-Expires": str(expires)},
+                Expires=format_server_time(signed_at + expires),
+                ServerTime=format_server_time(now),
+            )
+
+    # ---------------------------------------------------------------- SigV2
+
+    def _verify_v2_header(self, request: SignedRequest, authorization: str) -> AuthResult:
+        logger.debug("auth scheme: sigv2 (Authorization header)")
+        access_key, sep, signature = authorization.strip()[len("AWS ") :].partition(":")
+        access_key = access_key.strip()
+        if not sep or not access_key or not signature.strip():
+            raise InvalidArgument(
+                "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
+                ArgumentName="Authorization",
+            )
+        self._check_access_key(access_key)
+        headers = request.headers
+        raw_date = headers.get("x-amz-date", headers.get("date"))
+        moment = parse_http_date(raw_date) if raw_date is not None else None
+        if raw_date is None or moment is None:
+            raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
+        self._check_skew(moment, raw_date)
+        # With x-amz-date the Date line is empty (AWS, s3cmd). botocore always puts its
+        # Date header there, so with both headers both readings are tried.
+        date_lines = [""] if "x-amz-date" in headers else []
+        if "date" in headers:
+            date_lines.append(wire_text(headers["date"]).strip())
+        self._match_v2(request, access_key, signature, date_lines, amz_headers(headers), headers)
+        return AuthResult("sigv2", access_key, headers.get("x-amz-content-sha256"))
+
+    def _verify_v2_presigned(self, request: SignedRequest) -> AuthResult:
+        logger.debug("auth scheme: sigv2-presigned")
+        params = _single_params(request.raw_query, _PRESIGNED_V2_PARAMS)
+        if not all(params.get(name) for name in _PRESIGNED_V2_PARAMS):
+            raise AccessDenied(
+                "Query-string authentication requires the Signature, Expires and "
+                "AWSAccessKeyId parameters"
+            )
+        access_key, expires = params["AWSAccessKeyId"], params["Expires"].strip()
+        self._check_access_key(access_key)
+        if not expires.isdigit() or not expires.isascii() or len(expires) > 12:
+            raise AccessDenied("Invalid date (should be seconds since epoch)")
+        now = self._clock()
+        if now > int(expires):
+            raise AccessDenied(
+                "Request has expired",
+                Expires=format_server_time(int(expires)),
+                ServerTime=format_server_time(now),
+            )
+        # botocore's HmacV1QueryAuth moves x-amz-*, Content-Type and Content-MD5 headers
+        # into the query; they were signed as headers.
+        amz = amz_headers(request.headers)
+        signed_values = {k: wire_text(v) for k, v in request.headers.items()}
+        for key, value in parse_query(request.raw_query):
+            name, text = decode_text(key).lower(), decode_text(value or "")
+            if name.startswith("x-amz-"):
+                amz.setdefault(name, text.strip())
+            elif name in ("content-type", "content-md5"):
+                signed_values.setdefault(name, text)
+        self._match_v2(request, access_key, params["Signature"], [expires], amz, signed_values)
+        content_sha256 = request.headers.get("x-amz-content-sha256")
+        return AuthResult("sigv2-presigned", access_key, content_sha256)
+
+    def _match_v2(
+        self,
+        request: SignedRequest,
+        access_key: str,
+        provided: str,
+        date_lines: list[str],
+        amz: Mapping[str, str],
+        values: Mapping[str, str],
+    ) -> None:
+        strings = v2_candidates(
+            method=request.method,
+            content_md5=wire_text(values.get("content-md5", "")),
+            content_type=wire_text(values.get("content-type", "")),
+            date_lines=date_lines,
+            amz=amz,
+            raw_path=request.raw_path,
+            raw_query=request.raw_query,
+            bucket_from_host=request.bucket_from_host,
+        )
+        candidates = (("", string_to_sign) for string_to_sign in strings)
+        sign = partial(v2_signature, self._secret_key)
+        self._match(candidates, sign, provided.strip(), access_key)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse_credential(value: str, error: type[S3Error], prefix: str) -> _Credential:
+    parts = value.strip().split("/")
+    # Access keys never contain "/": anything but five non-empty parts is malformed.
+    if len(parts) != 5 or not all(parts):
+        raise error(
+            f"{prefix}the Credential is mal-formed; expecting "
+            '"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
+        )
+    return _Credential(*parts)
+
+
+def _parse_v4_authorization(value: str) -> tuple[_Credential, str, str]:
+    """Split ``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``."""
+    algorithm, _, rest = value.strip().partition(" ")
+    if algorithm != V4_ALGORITHM:
+        # SigV4a (AWS4-ECDSA-P256-SHA256) needs asymmetric keys we do not have.
+        raise AuthorizationHeaderMalformed(
+            f"{_HEADER_PREFIX}the authorization mechanism "
+            f"'{safe_detail(algorithm, 40)}' is not supported; use {V4_ALGORITHM}."
+        )
+    fields: dict[str, str] = {}
+    for component in rest.split(","):
+        name, sep, field_value = component.strip().partition("=")
+        if not sep or name in fields:
+            raise AuthorizationHeaderMalformed(
+                f"{_HEADER_PREFIX}each component must be Name=Value and appear once."
+            )
+        fields[name] = field_value.strip()
+    missing = [n for n in ("Credential", "SignedHeaders", "Signature") if n not in fields]
+    if missing:
+        raise AuthorizationHeaderMalformed(f"{_HEADER_PREFIX}missing {', '.join(missing)}.")
+    credential = _parse_credential(
+        fields["Credential"], AuthorizationHeaderMalformed, _HEADER_PREFIX
+    )
+    return credential, fields["SignedHeaders"], fields["Signature"]
+
+
+def _v4_request_date(headers: Mapping[str, str]) -> tuple[str, datetime]:
+    """The request time as the string to sign carries it, and as a datetime."""
+    raw = headers.get("x-amz-date")
+    # SigV4 allows a Date header instead of x-amz-date; the string to sign carries the
+    # ISO 8601 basic form either way.
+    moment = parse_amz_date(raw) if raw is not None else parse_http_date(headers.get("date", ""))
+    if moment is None:
+        raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
+    return format_amz_date(moment), moment
+
+
+def _lists_host(signed_headers: str) -> bool:
+    names = signed_headers.split(";")
+    return all(names) and "host" in (name.lower() for name in names)
+
+
+def _check_payload_hash(value: str) -> None:
+    if value in PAYLOAD_MARKERS or is_sha256_hex(value):
+        return
+    raise InvalidArgument(
+        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
+        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or "
+        "a valid sha256 value.",
+        ArgumentName="x-amz-content-sha256",
+    )
+
+
+def _parse_expires(raw: str) -> int:
+    text = raw.strip()
+    digits = text.removeprefix("-")
+    if not digits.isdigit() or not digits.isascii() or len(digits) > 12:
+        raise AuthorizationQueryParametersError("X-Amz-Expires should be a number")
+    expires = int(text)
+    if expires < 0:
+        raise AuthorizationQueryParametersError("X-Amz-Expires must be non-negative")
+    if expires > MAX_PRESIGNED_EXPIRES:
+        raise AuthorizationQueryParametersError(
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+        )
+    return expires
+
+
+def _single_params(raw_query: str, names: tuple[str, ...]) -> dict[str, str]:
+    """Decoded values of the auth parameters; each may appear at most once."""
+    found: dict[str, str] = {}
+    for key, value in parse_query(raw_query):
+        name = decode_text(key)
+        if name in names:
+            if name in found:
+                raise AuthorizationQueryParametersError(f"{name} must appear only once.")
+            found[name] = decode_text(value or "")
+    return found
