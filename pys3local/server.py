@@ -6,6 +6,7 @@ rendered in exactly one place.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 import uuid
@@ -33,9 +34,6 @@ from pys3local.s3.request import S3Request, parse_request
 from pys3local.s3.service import RequestPayload, S3Service, ServiceSettings
 
 log = logging.getLogger("pys3local.server")
-
-#: Abandoned multipart uploads older than this are removed at start (rclone's default).
-ABANDONED_UPLOAD_AGE = 24 * 3600
 
 Handler = Callable[..., Awaitable[Response]]
 
@@ -121,7 +119,7 @@ class S3Application:
             await self.service.ensure_default_bucket()
             remove_abandoned = getattr(provider, "remove_abandoned_uploads", None)
             if remove_abandoned is not None and not provider.readonly:
-                removed = await remove_abandoned(ABANDONED_UPLOAD_AGE)
+                removed = await remove_abandoned(self.service.settings.abandoned_upload_age)
                 if removed:
                     log.info("removed %d abandoned multipart upload(s)", removed)
             self._started = True
@@ -195,8 +193,9 @@ class S3Application:
                 self.service.provider.check_writable()
             handler, takes_body = OPERATIONS[request.operation]
             if takes_body:
+                settings = self.service.settings
                 outcome.payload = RequestPayload(
-                    request, auth, self.service.settings.max_object_size
+                    request, auth, settings.max_object_size, settings.read_timeout
                 )
                 response = await handler(self.service, request, outcome.payload)
             else:
@@ -279,12 +278,8 @@ def create_s3_app(
         settings: further protocol settings; its region and bucket mode are
             overridden by the arguments above.
     """
-    base = settings or ServiceSettings()
-    service_settings = ServiceSettings(
-        region=region,
-        allow_bucket_creation=allow_bucket_creation,
-        virtual_host_domains=base.virtual_host_domains,
-        max_object_size=base.max_object_size,
+    service_settings = dataclasses.replace(
+        settings or ServiceSettings(), region=region, allow_bucket_creation=allow_bucket_creation
     )
     service = S3Service(provider, service_settings)
     authenticator = RequestAuthenticator(access_key, secret_key, region, no_auth=no_auth)

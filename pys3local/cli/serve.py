@@ -19,10 +19,33 @@ from pys3local.config import (
 )
 from pys3local.rclone import render_rclone_config
 from pys3local.runner import EmbeddedServer, ListenAddress, bind_socket, parse_listen
+from pys3local.s3.service import ServiceSettings
 from pys3local.server import create_s3_app
 from pys3local.settings import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
 
 log = logging.getLogger("pys3local.cli")
+
+_SIZE_SUFFIXES = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4}
+
+
+class ByteSize(click.ParamType):
+    """A size in bytes, optionally with a binary K/M/G/T suffix (``5G``)."""
+
+    name = "size"
+
+    def convert(self, value: object, param: object, ctx: object) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip().upper().removesuffix("B").removesuffix("I")
+        suffix = text[-1:] if text[-1:] in _SIZE_SUFFIXES else ""
+        number = text[: len(text) - len(suffix)]
+        try:
+            size = int(float(number) * _SIZE_SUFFIXES[suffix])
+        except ValueError:
+            self.fail(f"{value!r} is not a size like 512M or 5G", param, ctx)  # type: ignore[arg-type]
+        if size <= 0:
+            self.fail("size must be positive", param, ctx)  # type: ignore[arg-type]
+        return size
 
 
 def configure_logging(debug: bool) -> None:
@@ -70,9 +93,14 @@ def resolve_backend(
 
 
 def print_banner(
-    address: ListenAddress, access_key: str, secret_key: str, region: str, no_auth: bool
+    address: ListenAddress,
+    scheme: str,
+    access_key: str,
+    secret_key: str,
+    region: str,
+    no_auth: bool,
 ) -> None:
-    endpoint = address.url()
+    endpoint = address.url(scheme)
     if no_auth:
         click.echo("Authentication disabled: clients may use any credentials (e.g. test/test).")
     click.echo(f"Starting S3 server at {endpoint}/")
@@ -129,6 +157,48 @@ def warn_if_exposed(
 )
 @click.option("--readonly", is_flag=True, help="Refuse every write.")
 @click.option(
+    "--max-object-size",
+    type=ByteSize(),
+    default="5G",
+    show_default=True,
+    help="Largest object accepted in one PUT or part (K, M, G, T suffixes).",
+)
+@click.option(
+    "--max-header-size",
+    type=ByteSize(),
+    default="64K",
+    show_default=True,
+    help="Largest request header section accepted.",
+)
+@click.option(
+    "--read-timeout",
+    type=click.FloatRange(min=1),
+    default=60.0,
+    show_default=True,
+    help="Seconds a request body may stall before the request is abandoned.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.IntRange(min=1),
+    default=75,
+    show_default=True,
+    help="Seconds an idle keep-alive connection is kept open.",
+)
+@click.option(
+    "--abandoned-upload-age",
+    type=click.FloatRange(min=0),
+    default=24.0,
+    show_default=True,
+    help="Hours after which unfinished multipart uploads are removed at start.",
+)
+@click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS.")
+@click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="Key of --tls-cert.")
+@click.option(
+    "--no-fsync",
+    is_flag=True,
+    help="UNSAFE: do not fsync writes; a power failure can lose acknowledged objects.",
+)
+@click.option(
     "--config-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -147,10 +217,20 @@ def serve(
     root_folder: str | None,
     allow_bucket_creation: bool,
     readonly: bool,
+    max_object_size: int,
+    max_header_size: int,
+    read_timeout: float,
+    idle_timeout: int,
+    abandoned_upload_age: float,
+    tls_cert: str | None,
+    tls_key: str | None,
+    no_fsync: bool,
     config_dir: Path | None,
 ) -> None:
     """Start the S3-compatible server."""
     configure_logging(debug)
+    if (tls_cert is None) != (tls_key is None):
+        raise click.UsageError("--tls-cert and --tls-key go together")
     try:
         address = parse_listen(listen)
     except ValueError as exc:
@@ -160,7 +240,10 @@ def serve(
     settings = resolve_backend(backend, path, backend_config, root_folder, config_dir)
     try:
         provider = build_provider(
-            settings, readonly=readonly, allow_bucket_creation=allow_bucket_creation
+            settings,
+            readonly=readonly,
+            allow_bucket_creation=allow_bucket_creation,
+            durable=not no_fsync,
         )
     except NotImplementedError as exc:
         raise click.ClickException(str(exc)) from None
@@ -171,6 +254,11 @@ def serve(
         region=region,
         no_auth=no_auth,
         allow_bucket_creation=allow_bucket_creation,
+        settings=ServiceSettings(
+            max_object_size=max_object_size,
+            read_timeout=read_timeout,
+            abandoned_upload_age=abandoned_upload_age * 3600,
+        ),
     )
     try:
         sock = bind_socket(address)
@@ -178,10 +266,20 @@ def serve(
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     address = ListenAddress(address.host, sock.getsockname()[1])
     warn_if_exposed(address, access_key_id, secret_access_key, no_auth)
-    print_banner(address, access_key_id, secret_access_key, region, no_auth)
+    scheme = "https" if tls_cert else "http"
+    print_banner(address, scheme, access_key_id, secret_access_key, region, no_auth)
     click.echo(f"Backend: {provider.description}")
     click.echo(
         "Bucket mode: " + ("advanced (custom buckets)" if allow_bucket_creation else "default")
     )
+    if no_fsync:
+        click.secho("WARNING: --no-fsync: a power failure can lose acknowledged writes.", err=True)
     sys.stdout.flush()
-    EmbeddedServer(app, sock).run()
+    EmbeddedServer(
+        app,
+        sock,
+        ssl_certfile=tls_cert,
+        ssl_keyfile=tls_key,
+        timeout_keep_alive=idle_timeout,
+        max_header_bytes=max_header_size,
+    ).run()

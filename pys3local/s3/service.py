@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from pys3local.errors import InvalidArgument, MissingContentLength, NoSuchBucket
+from pys3local.errors import (
+    InvalidArgument,
+    MissingContentLength,
+    NoSuchBucket,
+    RequestTimeout,
+)
 from pys3local.providers.base import MAX_PUT_SIZE, ObjectMetadata, StorageProvider
 
 from .auth import AuthResult
@@ -25,6 +31,10 @@ class ServiceSettings:
     #: Host names under which ``<bucket>.<domain>`` is a virtual-hosted-style request.
     virtual_host_domains: tuple[str, ...] = ("localhost",)
     max_object_size: int = MAX_PUT_SIZE
+    #: A request body that stalls for this many seconds is abandoned (RequestTimeout).
+    read_timeout: float = 60.0
+    #: Multipart uploads untouched for longer are removed at start (rclone's default).
+    abandoned_upload_age: float = 24 * 3600
 
 
 class S3Service:
@@ -65,10 +75,15 @@ class RequestPayload:
     error answer can close the connection instead of leaving unread bytes in it.
     """
 
-    def __init__(self, request: S3Request, auth: AuthResult, max_size: int) -> None:
+    def __init__(
+        self, request: S3Request, auth: AuthResult, max_size: int, read_timeout: float
+    ) -> None:
         _require_length(request)
         self._body: RequestBody = open_request_body(
-            auth, request.http.headers, request.http.stream(), max_length=max_size
+            auth,
+            request.http.headers,
+            _with_read_timeout(request.http.stream(), read_timeout),
+            max_length=max_size,
         )
         self.received = 0
         self.finished = False
@@ -95,6 +110,23 @@ class RequestPayload:
             if len(data) > limit:
                 raise InvalidArgument("The request body is too large.")
         return bytes(data)
+
+
+async def _with_read_timeout(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
+    """Pass chunks through, failing with RequestTimeout when the client goes quiet.
+
+    uvicorn waits for a body forever; a client that stops mid-upload would otherwise
+    hold its connection (and a temporary file) for good.
+    """
+    iterator = chunks.__aiter__()
+    while True:
+        try:
+            chunk = await asyncio.wait_for(iterator.__anext__(), seconds)
+        except StopAsyncIteration:
+            return
+        except asyncio.TimeoutError:
+            raise RequestTimeout() from None
+        yield chunk
 
 
 def _require_length(request: S3Request) -> None:
