@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
+from pys3local.cache import CacheError, MetadataCache
 from pys3local.config import DrimeBackendSettings, LocalBackendSettings
+from pys3local.paths import cache_db_path
 from pys3local.providers.base import StorageProvider
+
+log = logging.getLogger("pys3local.backends")
 
 BackendSettings = LocalBackendSettings | DrimeBackendSettings
 
@@ -14,12 +21,14 @@ def build_provider(
     readonly: bool = False,
     allow_bucket_creation: bool = False,
     durable: bool = True,
+    cache_db: Path | None = None,
 ) -> StorageProvider:
     """The provider for saved or command-line backend settings.
 
     ``allow_bucket_creation`` tells a backend whose default bucket is special (Drime
     maps it to its root folder) which bucket mode the server runs in. ``durable=False``
-    skips the local backend's fsyncs (unsafe on power loss).
+    skips the local backend's fsyncs (unsafe on power loss). ``cache_db`` is the
+    metadata cache the Drime backend records MD5s in (default location if None).
     """
     if isinstance(settings, LocalBackendSettings):
         from pys3local.providers.local import LocalStorageProvider
@@ -27,4 +36,25 @@ def build_provider(
         return LocalStorageProvider(
             settings.path, readonly=readonly or settings.readonly, durable=durable
         )
-    raise NotImplementedError("The Drime backend is not available in this version yet.")
+    from pys3local.providers.drime import create_drime_provider
+
+    return create_drime_provider(
+        settings.api_key,
+        settings.workspace_id,
+        root_folder=settings.root_folder,
+        api_url=settings.api_url,
+        delete_forever=settings.delete_forever,
+        cache=open_cache(cache_db),
+        default_bucket_is_root=not allow_bucket_creation,
+        readonly=readonly,
+    )
+
+
+def open_cache(path: Path | None) -> MetadataCache | None:
+    """The metadata cache, or None when it cannot be opened: it only accelerates,
+    so serving goes on without it."""
+    try:
+        return MetadataCache(path or cache_db_path()).open()
+    except (CacheError, OSError) as exc:
+        log.warning("metadata cache unavailable, serving without it: %s", exc)
+        return None

@@ -7,17 +7,20 @@ and binding port 0 tells the caller which port it got.
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 from dataclasses import dataclass
-from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
 
-try:
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
-except ImportError:  # uvicorn without httptools: fall back to h11 and its own limit
-    HttpToolsProtocol = None  # type: ignore[assignment,misc]
+from pys3local.http_protocol import (
+    DEFAULT_MAX_HEADER_BYTES,
+    HEADER_TIMEOUT_SECONDS,
+    configure_header_limits,
+    http_protocol,
+)
 
 #: How long in-flight requests may run after a shutdown signal before they are
 #: cancelled (a cancelled upload leaves nothing behind).
@@ -72,80 +75,17 @@ def bind_socket(address: ListenAddress) -> socket.socket:
     return sock
 
 
-#: Largest request line plus headers accepted, as S3 does (its limit is 8 KiB for the
-#: headers of most requests; 64 KiB leaves room for long keys and metadata).
-DEFAULT_MAX_HEADER_BYTES = 64 * 1024
-
-
-#: A client must send a request's whole header section within this many seconds.
-HEADER_TIMEOUT_SECONDS = 30
-
-
-def bounded_http_protocol(max_header_bytes: int, header_timeout: float) -> Any:
-    """uvicorn's fast (httptools) HTTP protocol with limits on the header section.
-
-    httptools buffers a header section of any size, for as long as the client takes,
-    so one client could make the server hold gigabytes, and many slow ones could hold
-    every connection. This answers 400 (and closes) past ``max_header_bytes`` and
-    closes a connection whose headers take longer than ``header_timeout``.
-    """
-    if HttpToolsProtocol is None:
-        return "h11"
-
-    class BoundedHttpToolsProtocol(HttpToolsProtocol):  # type: ignore[misc,valid-type]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            self._in_headers = True
-            self._header_bytes = 0
-            self._header_timer: Any = None
-
-        def on_message_begin(self) -> None:
-            super().on_message_begin()
-            self._in_headers = True
-            self._header_bytes = 0
-
-        def _start_header_timer(self) -> None:
-            if self._header_timer is None:
-                self._header_timer = self.loop.call_later(header_timeout, self._headers_too_slow)
-
-        def _stop_header_timer(self) -> None:
-            if self._header_timer is not None:
-                self._header_timer.cancel()
-                self._header_timer = None
-
-        def _headers_too_slow(self) -> None:
-            self._header_timer = None
-            if self._in_headers and not self.transport.is_closing():
-                self.logger.warning("Request headers not received in time; closing.")
-                self.transport.close()
-
-        def connection_made(self, transport: Any) -> None:
-            super().connection_made(transport)
-            self._start_header_timer()  # a client that connects and says nothing
-
-        def connection_lost(self, exc: Exception | None) -> None:
-            self._stop_header_timer()
-            super().connection_lost(exc)
-
-        def on_headers_complete(self) -> None:
-            self._in_headers = False
-            self._stop_header_timer()
-            size = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
-            if size > max_header_bytes:
-                # An exception in a parser callback makes uvicorn answer 400 and close.
-                raise ValueError("request header section too large")
-            super().on_headers_complete()
-
-        def data_received(self, data: bytes) -> None:
-            if self._in_headers:
-                self._header_bytes += len(data)
-                self._start_header_timer()
-            super().data_received(data)
-            if self._in_headers and self._header_bytes > max_header_bytes:
-                self.logger.warning("Request header section too large; closing the connection.")
-                self.send_400_response("Request header section too large.")
-
-    return BoundedHttpToolsProtocol
+def configure_logging(debug: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    # Third-party debug chatter (HTTP parsers, asyncio) is not what --debug is for.
+    for noisy in ("asyncio", "uvicorn.error", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.INFO)
 
 
 class EmbeddedServer:
@@ -164,9 +104,10 @@ class EmbeddedServer:
         header_timeout: float = HEADER_TIMEOUT_SECONDS,
     ) -> None:
         self.socket = sock
+        configure_header_limits(max_header_bytes, header_timeout)
         config = uvicorn.Config(
             app,
-            http=bounded_http_protocol(max_header_bytes, header_timeout),
+            http=http_protocol(),
             h11_max_incomplete_event_size=max_header_bytes,
             lifespan=lifespan,
             log_config=None,

@@ -126,6 +126,7 @@ def start_server(
 
 def _drain_output(server: RunningServer) -> None:
     """Keep reading the child's output so it never blocks on a full pipe."""
+
     def pump() -> None:
         assert server.process.stdout is not None
         for line in server.process.stdout:
@@ -146,6 +147,21 @@ def _wait_until_answering(server: RunningServer, deadline: float) -> None:
             time.sleep(0.05)
     server.stop(signal.SIGKILL)
     raise RuntimeError("server never answered:\n" + "".join(server.output))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_user_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Keep every test (and every server it starts) away from ~/.config/pys3local."""
+    home = tmp_path_factory.mktemp("user-config")
+    saved = {name: os.environ.get(name) for name in ("PYS3LOCAL_CONFIG_DIR", "PYS3LOCAL_CACHE_DB")}
+    os.environ["PYS3LOCAL_CONFIG_DIR"] = str(home / "config")
+    os.environ["PYS3LOCAL_CACHE_DB"] = str(home / "metadata.db")
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture

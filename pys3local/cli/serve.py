@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import sys
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import click
 from click.core import ParameterSource
+from fastapi import FastAPI
 
-from pys3local.backends import BackendSettings, build_provider
+from pys3local.app_factory import build_app
+from pys3local.backends import BackendSettings
 from pys3local.cli.config_cmd import resolve_backend_config
 from pys3local.config import (
     BackendConfigError,
@@ -18,10 +21,16 @@ from pys3local.config import (
     drime_settings_from_env,
 )
 from pys3local.rclone import render_rclone_config
-from pys3local.runner import EmbeddedServer, ListenAddress, bind_socket, parse_listen
+from pys3local.runner import (
+    EmbeddedServer,
+    ListenAddress,
+    bind_socket,
+    configure_logging,
+    parse_listen,
+)
 from pys3local.s3.service import ServiceSettings
-from pys3local.server import create_s3_app
-from pys3local.settings import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY
+from pys3local.settings import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, ServerSettings
+from pys3local.workers import run_workers
 
 log = logging.getLogger("pys3local.cli")
 
@@ -46,17 +55,6 @@ class ByteSize(click.ParamType):
         if size <= 0:
             self.fail("size must be positive", param, ctx)  # type: ignore[arg-type]
         return size
-
-
-def configure_logging(debug: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else logging.INFO)
-    # Third-party debug chatter (HTTP parsers, asyncio) is not what --debug is for.
-    for noisy in ("asyncio", "uvicorn.error", "httpx", "httpcore"):
-        logging.getLogger(noisy).setLevel(logging.INFO)
 
 
 def resolve_backend(
@@ -199,6 +197,19 @@ def warn_if_exposed(
     help="UNSAFE: do not fsync writes; a power failure can lose acknowledged objects.",
 )
 @click.option(
+    "--workers",
+    type=click.IntRange(min=1, max=64),
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port.",
+)
+@click.option(
+    "--cache-db",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Metadata cache database (default: $PYS3LOCAL_CACHE_DB, else <config dir>/metadata.db).",
+)
+@click.option(
     "--config-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -225,6 +236,8 @@ def serve(
     tls_cert: str | None,
     tls_key: str | None,
     no_fsync: bool,
+    workers: int,
+    cache_db: str | None,
     config_dir: Path | None,
 ) -> None:
     """Start the S3-compatible server."""
@@ -237,29 +250,33 @@ def serve(
         raise click.BadParameter(str(exc), param_hint="--listen") from None
     if not access_key_id or not secret_access_key:
         raise click.BadParameter("credentials must not be empty", param_hint="--access-key-id")
-    settings = resolve_backend(backend, path, backend_config, root_folder, config_dir)
-    try:
-        provider = build_provider(
-            settings,
-            readonly=readonly,
-            allow_bucket_creation=allow_bucket_creation,
-            durable=not no_fsync,
-        )
-    except NotImplementedError as exc:
-        raise click.ClickException(str(exc)) from None
-    app = create_s3_app(
-        provider=provider,
+    settings = ServerSettings(
+        backend=resolve_backend(backend, path, backend_config, root_folder, config_dir),
         access_key=access_key_id,
         secret_key=secret_access_key,
         region=region,
         no_auth=no_auth,
         allow_bucket_creation=allow_bucket_creation,
-        settings=ServiceSettings(
+        readonly=readonly,
+        durable=not no_fsync,
+        service=ServiceSettings(
+            region=region,
+            allow_bucket_creation=allow_bucket_creation,
             max_object_size=max_object_size,
             read_timeout=read_timeout,
             abandoned_upload_age=abandoned_upload_age * 3600,
         ),
+        max_header_bytes=max_header_size,
+        idle_timeout=idle_timeout,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        cache_db=cache_db,
+        debug=debug,
     )
+    try:
+        app = build_app(settings)
+    except NotImplementedError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         sock = bind_socket(address)
     except OSError as exc:
@@ -268,12 +285,20 @@ def serve(
     warn_if_exposed(address, access_key_id, secret_access_key, no_auth)
     scheme = "https" if tls_cert else "http"
     print_banner(address, scheme, access_key_id, secret_access_key, region, no_auth)
-    click.echo(f"Backend: {provider.description}")
+    click.echo(f"Backend: {app.state.s3.service.provider.description}")
     click.echo(
         "Bucket mode: " + ("advanced (custom buckets)" if allow_bucket_creation else "default")
     )
     if no_fsync:
         click.secho("WARNING: --no-fsync: a power failure can lose acknowledged writes.", err=True)
+    if workers > 1:
+        click.echo(f"Workers: {workers}")
+        sys.stdout.flush()
+        # Recovery, the default bucket and old uploads are dealt with once, here,
+        # before any worker accepts a request.
+        asyncio.run(_prepare(app))
+        run_workers(settings, sock, workers)
+        return
     sys.stdout.flush()
     EmbeddedServer(
         app,
@@ -283,3 +308,8 @@ def serve(
         timeout_keep_alive=idle_timeout,
         max_header_bytes=max_header_size,
     ).run()
+
+
+async def _prepare(app: FastAPI) -> None:
+    await app.state.s3.start()
+    await app.state.s3.stop()
