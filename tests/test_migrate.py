@@ -323,11 +323,6 @@ async def test_migrate_drime_survives_a_flaky_api(legacy_drime, db) -> None:
         assert db.get(1465, "default", key, store=store).md5 == hashlib.md5(data).hexdigest()
 
 
-@pytest.mark.xfail(
-    reason="DrimeMetadata.md5() insists on a cached file_id, which migrate cannot know; "
-    "it should use CacheEntry.matches(size, etag, file_id=str(entry.id))",
-    strict=False,
-)
 async def test_drime_serves_migrated_md5s(legacy_drime, db) -> None:
     """After migrate, the Drime backend hands out the migrated MD5 (x-amz-meta-md5chksum)."""
     provider = drime_provider(legacy_drime)

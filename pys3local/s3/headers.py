@@ -24,6 +24,8 @@ USER_METADATA_PREFIX = "x-amz-meta-"
 #: S3 allows 2 KB of user metadata per object.
 MAX_USER_METADATA_BYTES = 2048
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+# Only S3's own multipart form: a Drime UUID ETag may also end in "-<digits>".
+_MULTIPART_ETAG = re.compile(r"[0-9a-f]{32}-(\d+)")
 
 # Request header -> ObjectMetadata field, for the headers stored with an object.
 _STORED_HEADERS = {
@@ -107,10 +109,9 @@ def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[st
             headers[header] = value
     for name, value in metadata.user.items():
         headers[USER_METADATA_PREFIX + name] = value
-    if "-" in info.etag:
-        parts = info.etag.rsplit("-", 1)[1]
-        if parts.isdigit():
-            headers["x-amz-mp-parts-count"] = parts
+    multipart = _MULTIPART_ETAG.fullmatch(info.etag)
+    if multipart is not None:
+        headers["x-amz-mp-parts-count"] = multipart[1]
     if with_checksums:
         for algorithm, value in metadata.checksums.items():
             headers[f"x-amz-checksum-{algorithm.lower()}"] = value

@@ -1,8 +1,8 @@
 """The Drime backend's use of the metadata cache: MD5s recorded at upload time.
 
 Drime keeps no content hash, so the MD5 computed while an upload streams is the
-only one there is. It is recorded against the file's UUID; a later read trusts it
-only while the entry still has that UUID and size, so a file replaced by another
+only one there is. It is recorded with the file's ETag (its UUID) and id; a later read
+trusts it only while the entry still has that ETag and size, so a file replaced by another
 server (or in Drime's web app) is never described with a stale digest.
 
 The cache is optional, and every failure of it is logged and ignored: it can make
@@ -64,7 +64,8 @@ class DrimeMetadata:
                     size=entry.file_size,
                     etag=entry.etag,
                     last_modified=entry.modified,
-                    file_id=entry.file_name or str(entry.id),
+                    # The numeric id, as pys3local 0.2 recorded it: the UUID is the ETag.
+                    file_id=str(entry.id),
                 )
             )
 
@@ -75,8 +76,7 @@ class DrimeMetadata:
         cached = await self._call(None, lambda view: view.get(bucket, key))
         if cached is None or cached.md5 is None:
             return None
-        file_id = entry.file_name or str(entry.id)
-        if cached.size != entry.file_size or cached.file_id != file_id:
+        if not cached.matches(entry.file_size, entry.etag, file_id=str(entry.id)):
             return None
         return cached.md5
 
