@@ -126,7 +126,8 @@ class ObjectListing:
 
     ``objects`` and ``common_prefixes`` together hold at most ``max_keys`` entries.
     ``next_marker`` is the last key or common prefix on the page; passing it back as
-    ``start_after`` continues the listing.
+    ``start_after`` continues the listing. Listed objects carry key, size, ETag and
+    last-modified; their ``metadata`` may be left empty (HEAD gives it).
     """
 
     objects: list[ObjectInfo] = field(default_factory=list)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote
+from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -35,8 +36,7 @@ _MAX_DEPTH = 8
 
 def iso8601(moment: datetime) -> str:
     """S3's timestamp format in XML: ``2025-12-16T16:38:11.801Z``."""
-    utc = moment.astimezone(timezone.utc)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def quote_etag(etag: str) -> str:
@@ -152,61 +152,91 @@ def _encoder(encoding_type: str | None) -> Callable[[str], str]:
     return lambda text: text
 
 
-def _contents(root: ET.Element, result: ListObjectsResult, *, owner: bool) -> None:
-    encode = _encoder(result.encoding_type)
-    for info in result.objects:
-        element = _sub(root, "Contents")
-        _sub(element, "Key", encode(info.key))
-        _sub(element, "LastModified", iso8601(info.last_modified))
-        _sub(element, "ETag", quote_etag(info.etag))
-        _sub(element, "Size", info.size)
-        _sub(element, "StorageClass", "STANDARD")
-        if owner:
-            _owner(element)
-    for common_prefix in result.common_prefixes:
-        _sub(_sub(root, "CommonPrefixes"), "Prefix", encode(common_prefix))
+class _ListingWriter:
+    """A listing document built as text, element by element.
+
+    Listings are the one document that grows to thousands of elements, where
+    ElementTree's object model costs more than listing the keys itself; text is
+    still escaped by the library (``saxutils.escape``), never by hand.
+    """
+
+    def __init__(self, root: str, encoding_type: str | None) -> None:
+        self._root = root
+        self._parts = [f'<?xml version="1.0" encoding="UTF-8"?>\n<{root} xmlns="{S3_NS}">']
+        self.encode = _encoder(encoding_type)
+
+    def element(self, tag: str, text: object) -> None:
+        value = str(text)
+        if _NOT_XML.search(value):
+            value = _NOT_XML.sub("\ufffd", value)
+        self._parts.append(f"<{tag}>{escape(value)}</{tag}>")
+
+    def contents(self, result: ListObjectsResult, *, owner: bool) -> None:
+        encode, parts = self.encode, self._parts
+        owner_xml = (
+            f"<Owner><ID>{OWNER_ID}</ID><DisplayName>{OWNER_NAME}</DisplayName></Owner>"
+            if owner
+            else ""
+        )
+        for info in result.objects:
+            key = encode(info.key)
+            if _NOT_XML.search(key):
+                key = _NOT_XML.sub("\ufffd", key)
+            parts.append(
+                f"<Contents><Key>{escape(key)}</Key>"
+                f"<LastModified>{iso8601(info.last_modified)}</LastModified>"
+                f"<ETag>{escape(quote_etag(info.etag))}</ETag><Size>{info.size}</Size>"
+                f"<StorageClass>STANDARD</StorageClass>{owner_xml}</Contents>"
+            )
+        for common_prefix in result.common_prefixes:
+            parts.append("<CommonPrefixes>")
+            self.element("Prefix", encode(common_prefix))
+            parts.append("</CommonPrefixes>")
+
+    def document(self) -> bytes:
+        return ("".join(self._parts) + f"</{self._root}>").encode("utf-8")
 
 
 def list_objects_result(result: ListObjectsResult) -> bytes:
-    encode = _encoder(result.encoding_type)
-    root = _root("ListBucketResult")
-    _sub(root, "Name", result.bucket)
-    _sub(root, "Prefix", encode(result.prefix))
-    _sub(root, "Marker", encode(result.marker))
+    writer = _ListingWriter("ListBucketResult", result.encoding_type)
+    encode = writer.encode
+    writer.element("Name", result.bucket)
+    writer.element("Prefix", encode(result.prefix))
+    writer.element("Marker", encode(result.marker))
     if result.next_marker is not None:
         # AWS only sends NextMarker with a delimiter; sending it always costs nothing
         # and saves clients the fallback to their last key.
-        _sub(root, "NextMarker", encode(result.next_marker))
-    _sub(root, "MaxKeys", result.max_keys)
+        writer.element("NextMarker", encode(result.next_marker))
+    writer.element("MaxKeys", result.max_keys)
     if result.delimiter:
-        _sub(root, "Delimiter", encode(result.delimiter))
+        writer.element("Delimiter", encode(result.delimiter))
     if result.encoding_type:
-        _sub(root, "EncodingType", result.encoding_type)
-    _sub(root, "IsTruncated", _bool(result.is_truncated))
-    _contents(root, result, owner=True)
-    return _document(root)
+        writer.element("EncodingType", result.encoding_type)
+    writer.element("IsTruncated", _bool(result.is_truncated))
+    writer.contents(result, owner=True)
+    return writer.document()
 
 
 def list_objects_v2_result(result: ListObjectsResult) -> bytes:
-    encode = _encoder(result.encoding_type)
-    root = _root("ListBucketResult")
-    _sub(root, "Name", result.bucket)
-    _sub(root, "Prefix", encode(result.prefix))
+    writer = _ListingWriter("ListBucketResult", result.encoding_type)
+    encode = writer.encode
+    writer.element("Name", result.bucket)
+    writer.element("Prefix", encode(result.prefix))
     if result.start_after:
-        _sub(root, "StartAfter", encode(result.start_after))
+        writer.element("StartAfter", encode(result.start_after))
     if result.continuation_token is not None:
-        _sub(root, "ContinuationToken", result.continuation_token)
+        writer.element("ContinuationToken", result.continuation_token)
     if result.next_continuation_token is not None:
-        _sub(root, "NextContinuationToken", result.next_continuation_token)
-    _sub(root, "KeyCount", len(result.objects) + len(result.common_prefixes))
-    _sub(root, "MaxKeys", result.max_keys)
+        writer.element("NextContinuationToken", result.next_continuation_token)
+    writer.element("KeyCount", len(result.objects) + len(result.common_prefixes))
+    writer.element("MaxKeys", result.max_keys)
     if result.delimiter:
-        _sub(root, "Delimiter", encode(result.delimiter))
+        writer.element("Delimiter", encode(result.delimiter))
     if result.encoding_type:
-        _sub(root, "EncodingType", result.encoding_type)
-    _sub(root, "IsTruncated", _bool(result.is_truncated))
-    _contents(root, result, owner=result.fetch_owner)
-    return _document(root)
+        writer.element("EncodingType", result.encoding_type)
+    writer.element("IsTruncated", _bool(result.is_truncated))
+    writer.contents(result, owner=result.fetch_owner)
+    return writer.document()
 
 
 def copy_object_result(etag: str, last_modified: datetime, tag: str = "CopyObjectResult") -> bytes:

@@ -73,7 +73,8 @@ def decode_segment(name: str) -> str:
     return name
 
 
-def _metadata_dir_segment(encoded: str) -> str:
+def metadata_dir_segment(encoded: str) -> str:
+    """How a directory of the object tree is named in the metadata tree."""
     return encoded[:-5] + "%2Ejson" if encoded.endswith(".json") else encoded
 
 
@@ -110,20 +111,25 @@ class StoreLayout:
     def object_paths(self, bucket: str, key: str) -> ObjectPaths:
         segments = [encode_segment(s) for s in key.split("/")]
         data = self.objects_dir(bucket).joinpath(*segments)
-        meta_dirs = [_metadata_dir_segment(s) for s in segments[:-1]]
+        meta_dirs = [metadata_dir_segment(s) for s in segments[:-1]]
         metadata = self.metadata_dir(bucket).joinpath(*meta_dirs, segments[-1] + ".json")
         return ObjectPaths(data, metadata)
 
-    def prefix_dir(self, bucket: str, prefix: str) -> tuple[Path, str]:
+    def prefix_dirs(self, bucket: str, prefix: str) -> tuple[Path, Path, str]:
         """The deepest directory that holds every key starting with ``prefix``.
 
-        Returns the directory and the key prefix its entries share (``prefix`` up to
-        and including its last ``/``).
+        Returns that directory, its twin in the metadata tree, and the key prefix its
+        entries share (``prefix`` up to and including its last ``/``).
         """
         cut = prefix.rfind("/") + 1
         dir_prefix = prefix[:cut]
         segments = [encode_segment(s) for s in dir_prefix.split("/")[:-1]]
-        return self.objects_dir(bucket).joinpath(*segments), dir_prefix
+        meta_segments = [metadata_dir_segment(s) for s in segments]
+        return (
+            self.objects_dir(bucket).joinpath(*segments),
+            self.metadata_dir(bucket).joinpath(*meta_segments),
+            dir_prefix,
+        )
 
     def lock_file(self, bucket: str, key: str) -> Path:
         stripe = hash_stripe(f"{bucket}/{key}")

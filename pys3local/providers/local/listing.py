@@ -8,9 +8,11 @@ for valid text equals Python's code-point order), so a page can stop after
 search in each directory on the way down. A page therefore costs what it returns,
 not what the bucket holds.
 
-Sorted directory listings are cached, keyed by the directory's mtime. A directory
-modified within the last :data:`_SETTLE_SECONDS` is always re-read, because coarse
-filesystem timestamps could otherwise hide a change made in the same clock tick.
+Sorted directory listings are cached, keyed by the directory's mtime, and dropped
+when this process changes the directory. A directory modified very recently is
+always re-read, because a change by another process in the same timestamp tick
+would not change the mtime: "recently" is :data:`_SETTLE_SECONDS` on filesystems
+with sub-second timestamps, :data:`_COARSE_SETTLE_SECONDS` on those without.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .layout import decode_segment
+from .layout import decode_segment, metadata_dir_segment
 
-_SETTLE_SECONDS = 2.0
+_SETTLE_SECONDS = 0.05
+_COARSE_SETTLE_SECONDS = 2.0
 _MAX_CACHED_ENTRIES = 2_000_000
 
 
@@ -57,9 +60,18 @@ class DirectoryIndex:
                 self._cache.move_to_end(directory)
                 return cached
         listing = self._read(directory, stat.st_mtime_ns)
-        if listing is not None and time.time() - stat.st_mtime_ns / 1e9 > _SETTLE_SECONDS:
+        coarse = stat.st_mtime_ns % 1_000_000_000 == 0
+        settle = _COARSE_SETTLE_SECONDS if coarse else _SETTLE_SECONDS
+        if listing is not None and time.time() - stat.st_mtime_ns / 1e9 > settle:
             self._store(directory, listing)
         return listing
+
+    def invalidate(self, directory: str) -> None:
+        """Forget a directory this process has just changed."""
+        with self._lock:
+            old = self._cache.pop(directory, None)
+            if old is not None:
+                self._size -= len(old.names)
 
     @staticmethod
     def _read(directory: str, mtime_ns: int) -> _SortedDirectory | None:
@@ -94,11 +106,13 @@ class ListedEntry:
 
     key: str
     data_path: str | None  # None for a common prefix
+    metadata_path: str | None = None
 
 
 def walk_keys(
     index: DirectoryIndex,
     directory: str,
+    metadata_directory: str,
     dir_prefix: str,
     *,
     prefix: str,
@@ -134,10 +148,11 @@ def walk_keys(
         if local_prefix and not name.startswith(local_prefix):
             return  # sorted: nothing later can match
         key = dir_prefix + name
-        path = os.path.join(directory, listing.fs_names[i])
+        fs_name = listing.fs_names[i]
+        path = directory + "/" + fs_name
         if not name.endswith("/"):
             if key > start_after:
-                yield ListedEntry(key, path)
+                yield ListedEntry(key, path, metadata_directory + "/" + fs_name + ".json")
             continue
         if roll_up_directories:
             if key > start_after and _holds_an_object(path):
@@ -146,6 +161,7 @@ def walk_keys(
         yield from walk_keys(
             index,
             path,
+            metadata_directory + "/" + metadata_dir_segment(fs_name),
             key,
             prefix=prefix,
             start_after=start_after,

@@ -80,9 +80,20 @@ def object_info(key: str, st: os.stat_result, document: dict[str, object] | None
     return ObjectInfo(key, st.st_size, _synthetic_etag(st), _utc_from_ns(st.st_mtime_ns))
 
 
-def read_sidecar(path: Path) -> dict[str, object] | None:
+def listed_object_info(
+    key: str, st: os.stat_result, document: dict[str, object] | None
+) -> ObjectInfo:
+    """What a listing shows of an object: size, ETag and date, not its metadata."""
+    if document is not None and document.get("size") == st.st_size:
+        last_modified = datetime.fromisoformat(str(document["last_modified"]))
+        return ObjectInfo(key, st.st_size, str(document["etag"]), last_modified)
+    return ObjectInfo(key, st.st_size, _synthetic_etag(st), _utc_from_ns(st.st_mtime_ns))
+
+
+def read_sidecar(path: Path | str) -> dict[str, object] | None:
     try:
-        document = json.loads(path.read_bytes())
+        with open(path, "rb") as file:
+            document = json.loads(file.read())
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError):
         return None
     return document if isinstance(document, dict) else None
@@ -351,17 +362,30 @@ class LocalStorageProvider(StorageProvider):
     def _commit(
         self, bucket: str, key: str, paths: ObjectPaths, staged: Path, info: ObjectInfo
     ) -> None:
-        atomic.commit(
-            self._locks,
-            self.layout.objects_dir(bucket),
-            self.layout.metadata_dir(bucket),
-            bucket,
-            key,
-            paths,
-            staged,
-            metadata_document(info),
-            durable=self.durable,
-        )
+        try:
+            atomic.commit(
+                self._locks,
+                self.layout.objects_dir(bucket),
+                self.layout.metadata_dir(bucket),
+                bucket,
+                key,
+                paths,
+                staged,
+                metadata_document(info),
+                durable=self.durable,
+            )
+        finally:
+            self._forget_directories(bucket, paths)
+
+    def _forget_directories(self, bucket: str, paths: ObjectPaths) -> None:
+        """Drop cached listings of every directory from the key's up to the bucket's."""
+        stop = self.layout.objects_dir(bucket)
+        directory = paths.data.parent
+        while True:
+            self._index.invalidate(str(directory))
+            if directory == stop or stop not in directory.parents:
+                return
+            directory = directory.parent
 
     async def delete_object(self, bucket: str, key: str) -> None:
         self.check_writable()
@@ -371,6 +395,7 @@ class LocalStorageProvider(StorageProvider):
             paths = self.layout.object_paths(bucket, key)
             stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
             atomic.remove_object(self._locks, bucket, key, paths, stops)
+            self._forget_directories(bucket, paths)
 
         await self._run(delete_sync)
 
@@ -435,7 +460,7 @@ class LocalStorageProvider(StorageProvider):
             if entry.data_path is None:
                 listing.common_prefixes.append(entry.key)
             else:
-                info = self._listed_info(bucket, entry)
+                info = self._listed_info(entry)
                 if info is None:
                     continue
                 listing.objects.append(info)
@@ -447,7 +472,7 @@ class LocalStorageProvider(StorageProvider):
     ) -> Iterator[ListedEntry]:
         objects_dir = self.layout.objects_dir(bucket)
         try:
-            dir_path, dir_prefix = self.layout.prefix_dir(bucket, prefix)
+            dir_path, meta_path, dir_prefix = self.layout.prefix_dirs(bucket, prefix)
         except KeyTooLongError:  # a prefix no key can have (an over-long segment)
             return iter(())
         start = start_directory(objects_dir, dir_path)
@@ -456,6 +481,7 @@ class LocalStorageProvider(StorageProvider):
         walk = walk_keys(
             self._index,
             start,
+            str(meta_path),
             dir_prefix,
             prefix=prefix,
             start_after=start_after,
@@ -465,14 +491,14 @@ class LocalStorageProvider(StorageProvider):
             return roll_up(walk, prefix, delimiter, start_after)
         return walk
 
-    def _listed_info(self, bucket: str, entry: ListedEntry) -> ObjectInfo | None:
-        assert entry.data_path is not None
+    @staticmethod
+    def _listed_info(entry: ListedEntry) -> ObjectInfo | None:
+        assert entry.data_path is not None and entry.metadata_path is not None
         try:
             st = os.stat(entry.data_path)
         except FileNotFoundError:
             return None  # deleted since the directory was read
-        document = read_sidecar(self.layout.object_paths(bucket, entry.key).metadata)
-        return object_info(entry.key, st, document)
+        return listed_object_info(entry.key, st, read_sidecar(entry.metadata_path))
 
     # Multipart uploads -----------------------------------------------------------
 
