@@ -28,13 +28,17 @@ def build_provider(
     ``allow_bucket_creation`` tells a backend whose default bucket is special (Drime
     maps it to its root folder) which bucket mode the server runs in. ``durable=False``
     skips the local backend's fsyncs (unsafe on power loss). ``cache_db`` is the
-    metadata cache the Drime backend records MD5s in (default location if None).
+    metadata cache (default location if None): the local backend's index, the Drime
+    backend's record of MD5s.
     """
     if isinstance(settings, LocalBackendSettings):
         from pys3local.providers.local import LocalStorageProvider
 
         return LocalStorageProvider(
-            settings.path, readonly=readonly or settings.readonly, durable=durable
+            settings.path,
+            readonly=readonly or settings.readonly,
+            durable=durable,
+            cache=open_cache(cache_db),
         )
     from pys3local.providers.drime import create_drime_provider
 

@@ -359,3 +359,43 @@ async def test_listing_page_cost_does_not_grow_with_bucket(
     assert page.objects[0].key == "d2/k02501"
     assert calls == 10
     assert os.path.isdir(provider.base_path / "b" / "objects" / "d0")
+
+
+async def test_metadata_cache_indexes_writes_and_never_overrides_the_files(tmp_path: Path) -> None:
+    """Commits are recorded in the cache; a stale or missing row falls back to the files."""
+    from pys3local.cache import MetadataCache, local_store
+
+    cache = MetadataCache(tmp_path / "cache.db").open()
+    store = LocalStorageProvider(tmp_path / "data", cache=cache)
+    await store.create_bucket("b")
+    info = await store.put_object("b", "k", chunks(b"indexed"), ObjectMetadata())
+    row = cache.get(0, "b", "k", store=local_store(tmp_path / "data"))
+    assert row is not None and row.md5 == info.etag == hashlib.md5(b"indexed").hexdigest()
+    # A row that lies is ignored: the file identity no longer matches.
+    (tmp_path / "data" / "b" / "objects" / "k").write_bytes(b"changed by hand")
+    listed = (await store.list_objects("b")).objects[0]
+    assert listed.size == len(b"changed by hand") and listed.etag != info.etag
+    await store.delete_object("b", "k")
+    assert cache.get(0, "b", "k", store=local_store(tmp_path / "data")) is None
+    await store.close()
+    cache.close()
+
+
+async def test_cache_migrate_gives_hand_placed_files_an_md5_etag(tmp_path: Path) -> None:
+    from pys3local.cache import MetadataCache, local_store
+    from pys3local.migrate import migrate
+
+    cache = MetadataCache(tmp_path / "cache.db").open()
+    store = LocalStorageProvider(tmp_path / "data", cache=cache)
+    await store.create_bucket("b")
+    (tmp_path / "data" / "b" / "objects" / "dropped.bin").write_bytes(b"by hand")
+    assert (await store.head_object("b", "dropped.bin")).etag.endswith("-1")
+    await migrate(store, cache, 0, store=local_store(tmp_path / "data"))
+    md5 = hashlib.md5(b"by hand").hexdigest()
+    assert (await store.head_object("b", "dropped.bin")).etag == md5
+    assert (await store.list_objects("b")).objects[0].etag == md5
+    again = await migrate(store, cache, 0, store=local_store(tmp_path / "data"))
+    assert again.hashed == 0  # nothing left to do, and the MD5 stays
+    assert (await store.head_object("b", "dropped.bin")).etag == md5
+    await store.close()
+    cache.close()

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
+from pys3local.cache import CacheEntry, MetadataCache
 from pys3local.errors import (
     BadDigest,
     BucketAlreadyOwnedByYou,
@@ -45,6 +46,7 @@ from pys3local.providers.base import (
 
 from . import atomic
 from .atomic import IO_CHUNK, StagedFile
+from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
 from .multipart import LocalMultipartStore
@@ -67,8 +69,16 @@ def _synthetic_etag(st: os.stat_result) -> str:
     return hashlib.md5(token, usedforsecurity=False).hexdigest() + "-1"
 
 
-def object_info(key: str, st: os.stat_result, document: dict[str, object] | None) -> ObjectInfo:
-    """Combine a data file's stat with its sidecar, if the sidecar describes it."""
+def object_info(
+    key: str,
+    st: os.stat_result,
+    document: dict[str, object] | None,
+    migrated_md5: Callable[[str], str | None] = lambda etag: None,
+) -> ObjectInfo:
+    """Combine a data file's stat with its sidecar, if the sidecar describes it.
+
+    Without one, the ETag is synthetic unless ``migrated_md5`` knows the file's MD5.
+    """
     if document is not None and document.get("size") == st.st_size:
         return ObjectInfo(
             key=key,
@@ -77,17 +87,24 @@ def object_info(key: str, st: os.stat_result, document: dict[str, object] | None
             last_modified=datetime.fromisoformat(str(document["last_modified"])),
             metadata=ObjectMetadata.from_dict(document.get("metadata") or {}),  # type: ignore[arg-type]
         )
-    return ObjectInfo(key, st.st_size, _synthetic_etag(st), _utc_from_ns(st.st_mtime_ns))
+    synthetic = _synthetic_etag(st)
+    etag = migrated_md5(synthetic) or synthetic
+    return ObjectInfo(key, st.st_size, etag, _utc_from_ns(st.st_mtime_ns))
 
 
 def listed_object_info(
-    key: str, st: os.stat_result, document: dict[str, object] | None
+    key: str,
+    st: os.stat_result,
+    document: dict[str, object] | None,
+    migrated_md5: Callable[[str], str | None] = lambda etag: None,
 ) -> ObjectInfo:
     """What a listing shows of an object: size, ETag and date, not its metadata."""
     if document is not None and document.get("size") == st.st_size:
         last_modified = datetime.fromisoformat(str(document["last_modified"]))
         return ObjectInfo(key, st.st_size, str(document["etag"]), last_modified)
-    return ObjectInfo(key, st.st_size, _synthetic_etag(st), _utc_from_ns(st.st_mtime_ns))
+    synthetic = _synthetic_etag(st)
+    etag = migrated_md5(synthetic) or synthetic
+    return ObjectInfo(key, st.st_size, etag, _utc_from_ns(st.st_mtime_ns))
 
 
 def read_sidecar(path: Path | str) -> dict[str, object] | None:
@@ -117,6 +134,7 @@ class LocalStorageProvider(StorageProvider):
         durable: fsync data, metadata and directories before a write is acknowledged.
             Turning it off is only safe for data you can lose on a power failure.
         io_threads: size of the thread pool for file work.
+        cache: the metadata cache, used as an index (see :mod:`.index`); optional.
     """
 
     def __init__(
@@ -126,15 +144,17 @@ class LocalStorageProvider(StorageProvider):
         *,
         durable: bool = True,
         io_threads: int = 32,
+        cache: MetadataCache | None = None,
     ) -> None:
         super().__init__(readonly=readonly)
         self.base_path = Path(base_path).expanduser().absolute()
+        self._cache_index = LocalIndex(cache, self.base_path)
         self.durable = durable
         self.description = f"local:{self.base_path}"
         self.layout = StoreLayout(self.base_path)
         self._locks = atomic.StripedLocks(self.layout)
         self._staging = atomic.StagingArea(self.layout)
-        self._index = DirectoryIndex()
+        self._directories = DirectoryIndex()
         self._multipart = LocalMultipartStore(self.layout, self._staging, durable=durable)
         self._io_threads = io_threads
         self._executor: ThreadPoolExecutor | None = None
@@ -259,7 +279,7 @@ class LocalStorageProvider(StorageProvider):
             document = read_sidecar(paths.metadata)
         if not stat.S_ISREG(st.st_mode):
             raise NoSuchKey(Key=key)
-        return object_info(key, st, document)
+        return object_info(key, st, document, self._migrated(bucket, key))
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
         def head_sync() -> ObjectInfo:
@@ -282,7 +302,7 @@ class LocalStorageProvider(StorageProvider):
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             raise NoSuchKey(Key=key)
-        return fd, object_info(key, st, document)
+        return fd, object_info(key, st, document, self._migrated(bucket, key))
 
     async def get_object(
         self, bucket: str, key: str, byte_range: RangeRequest | None = None
@@ -376,13 +396,17 @@ class LocalStorageProvider(StorageProvider):
             )
         finally:
             self._forget_directories(bucket, paths)
+        self._cache_index.record(bucket, info, paths.data)
+
+    def _migrated(self, bucket: str, key: str) -> Callable[[str], str | None]:
+        return lambda synthetic: self._cache_index.migrated_md5(bucket, key, synthetic)
 
     def _forget_directories(self, bucket: str, paths: ObjectPaths) -> None:
         """Drop cached listings of every directory from the key's up to the bucket's."""
         stop = self.layout.objects_dir(bucket)
         directory = paths.data.parent
         while True:
-            self._index.invalidate(str(directory))
+            self._directories.invalidate(str(directory))
             if directory == stop or stop not in directory.parents:
                 return
             directory = directory.parent
@@ -396,6 +420,7 @@ class LocalStorageProvider(StorageProvider):
             stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
             atomic.remove_object(self._locks, bucket, key, paths, stops)
             self._forget_directories(bucket, paths)
+            self._cache_index.forget(bucket, key)
 
         await self._run(delete_sync)
 
@@ -452,20 +477,36 @@ class LocalStorageProvider(StorageProvider):
         listing = ObjectListing()
         if max_keys <= 0:
             return listing
-        entries = self._listed_entries(bucket, prefix, delimiter, start_after)
-        for entry in entries:
-            if len(listing.objects) + len(listing.common_prefixes) == max_keys:
+        page: list[tuple[ListedEntry, os.stat_result | None]] = []
+        for entry in self._listed_entries(bucket, prefix, delimiter, start_after):
+            if len(page) == max_keys:
                 listing.is_truncated = True
                 break
             if entry.data_path is None:
+                page.append((entry, None))
+                continue
+            try:
+                page.append((entry, os.stat(entry.data_path)))
+            except FileNotFoundError:
+                continue  # deleted since the directory was read
+        rows = self._cache_index.lookup(bucket, (e.key for e, st in page if st is not None))
+        for entry, st in page:
+            if st is None:
                 listing.common_prefixes.append(entry.key)
             else:
-                info = self._listed_info(entry)
-                if info is None:
-                    continue
-                listing.objects.append(info)
+                listing.objects.append(self._listed_info(bucket, entry, st, rows.get(entry.key)))
             listing.next_marker = entry.key
         return listing
+
+    def _listed_info(
+        self, bucket: str, entry: ListedEntry, st: os.stat_result, row: CacheEntry | None
+    ) -> ObjectInfo:
+        info = LocalIndex.listed_info(entry.key, st, row)
+        if info is not None:
+            return info
+        assert entry.metadata_path is not None
+        document = read_sidecar(entry.metadata_path)
+        return listed_object_info(entry.key, st, document, self._migrated(bucket, entry.key))
 
     def _listed_entries(
         self, bucket: str, prefix: str, delimiter: str, start_after: str
@@ -479,7 +520,7 @@ class LocalStorageProvider(StorageProvider):
         if start is None:
             return iter(())
         walk = walk_keys(
-            self._index,
+            self._directories,
             start,
             str(meta_path),
             dir_prefix,
@@ -490,15 +531,6 @@ class LocalStorageProvider(StorageProvider):
         if delimiter and delimiter != "/":
             return roll_up(walk, prefix, delimiter, start_after)
         return walk
-
-    @staticmethod
-    def _listed_info(entry: ListedEntry) -> ObjectInfo | None:
-        assert entry.data_path is not None and entry.metadata_path is not None
-        try:
-            st = os.stat(entry.data_path)
-        except FileNotFoundError:
-            return None  # deleted since the directory was read
-        return listed_object_info(entry.key, st, read_sidecar(entry.metadata_path))
 
     # Multipart uploads -----------------------------------------------------------
 
