@@ -153,8 +153,10 @@ async def plan_migration(
             entry = known.get(info.key)
             # A backend may already serve the recorded MD5 as the ETag (the local
             # backend does for files placed by hand): that object is done too.
-            if entry is not None and entry.md5 is not None and (
-                entry.matches(info.size, info.etag) or entry.md5 == info.etag
+            if (
+                entry is not None
+                and entry.md5 is not None
+                and (entry.matches(info.size, info.etag) or entry.md5 == info.etag)
             ):
                 plan.already_cached += 1
             else:

@@ -10,9 +10,10 @@ the bucket. Each folder's listing is read through every page Drime has for it.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+
+from pys3local.providers.ordering import first_entry_to_list, local_part
 
 from .folders import FolderTree
 from .models import DriveEntry
@@ -47,18 +48,10 @@ async def walk(
         + [(name + "/", entry) for name, entry in listing.folders.items()]
     )
     names = [row[0] for row in rows]
-    start = 0
-    if start_after.startswith(dir_prefix) and start_after > dir_prefix:
-        relative = start_after[len(dir_prefix) :]
-        start = bisect.bisect_left(names, relative)
-        # The folder just before may contain start_after itself.
-        if start > 0 and names[start - 1].endswith("/") and relative.startswith(names[start - 1]):
-            start -= 1
-    elif start_after > dir_prefix and not dir_prefix.startswith(start_after):
-        return  # everything here sorts before start_after
-    local_prefix = prefix[len(dir_prefix) :] if prefix.startswith(dir_prefix) else ""
-    if local_prefix:
-        start = max(start, bisect.bisect_left(names, local_prefix))
+    start = first_entry_to_list(names, dir_prefix, prefix, start_after)
+    if start is None:
+        return
+    local_prefix = local_part(dir_prefix, prefix)
     for name, entry in rows[start:]:
         if local_prefix and not name.startswith(local_prefix):
             return  # sorted: nothing later can match

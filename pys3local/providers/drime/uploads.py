@@ -23,13 +23,14 @@ import tempfile
 from collections.abc import AsyncIterable, AsyncIterator, Callable
 from typing import BinaryIO
 
+from pys3local.providers.streams import IO_CHUNK, batched
+
 from .client import DrimeClient
 from .models import DriveEntry, MultipartSession
 from .transport import DrimeAPIError, DrimeError, DrimeUnavailable
 
 log = logging.getLogger("pys3local.drime")
 
-IO_CHUNK = 1024 * 1024
 MiB = 1024 * 1024
 #: Files up to this size go through ``POST /uploads``.
 SIMPLE_UPLOAD_LIMIT = 32 * MiB
@@ -84,14 +85,8 @@ async def spool(body: AsyncIterable[bytes], directory: str) -> SpooledBody:
     file = await asyncio.to_thread(tempfile.TemporaryFile, dir=directory)
     spooled = SpooledBody(file)
     try:
-        pending = bytearray()
-        async for chunk in body:
-            pending += chunk
-            if len(pending) >= IO_CHUNK:
-                data, pending = pending, bytearray()
-                await asyncio.to_thread(spooled._write, data)
-        if pending:
-            await asyncio.to_thread(spooled._write, pending)
+        async for data in batched(body):
+            await asyncio.to_thread(spooled._write, data)
         await asyncio.to_thread(file.flush)
     except BaseException:
         spooled.close()

@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from pys3local.errors import InsufficientStorage, NoSuchBucket, ObjectNameConflict
+from pys3local.providers.streams import IO_CHUNK
 
 from .layout import LOCK_STRIPES, ObjectPaths, StoreLayout
 
@@ -44,7 +45,6 @@ log = logging.getLogger("pys3local.local")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
-IO_CHUNK = 1024 * 1024
 
 
 def fsync_dir(path: Path) -> None:

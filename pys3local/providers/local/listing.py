@@ -17,7 +17,6 @@ with sub-second timestamps, :data:`_COARSE_SETTLE_SECONDS` on those without.
 
 from __future__ import annotations
 
-import bisect
 import os
 import threading
 import time
@@ -25,6 +24,8 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+
+from pys3local.providers.ordering import first_entry_to_list, local_part
 
 from .layout import decode_segment, metadata_dir_segment
 
@@ -130,19 +131,10 @@ def walk_keys(
     if listing is None:
         return
     names = listing.names
-    # Seek: every entry before the first one that can hold a key > start_after is skipped.
-    start = 0
-    if start_after.startswith(dir_prefix) and start_after > dir_prefix:
-        relative = start_after[len(dir_prefix) :]
-        start = bisect.bisect_left(names, relative)
-        # The entry just before may be a directory that contains start_after itself.
-        if start > 0 and names[start - 1].endswith("/") and relative.startswith(names[start - 1]):
-            start -= 1
-    elif start_after > dir_prefix and not dir_prefix.startswith(start_after):
-        return  # everything here sorts before start_after
-    local_prefix = prefix[len(dir_prefix) :] if prefix.startswith(dir_prefix) else ""
-    if local_prefix:
-        start = max(start, bisect.bisect_left(names, local_prefix))
+    start = first_entry_to_list(names, dir_prefix, prefix, start_after)
+    if start is None:
+        return
+    local_prefix = local_part(dir_prefix, prefix)
     for i in range(start, len(names)):
         name = names[i]
         if local_prefix and not name.startswith(local_prefix):

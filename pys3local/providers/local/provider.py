@@ -43,9 +43,10 @@ from pys3local.providers.base import (
     StorageProvider,
     UploadedPart,
 )
+from pys3local.providers.streams import IO_CHUNK, batched
 
 from . import atomic
-from .atomic import IO_CHUNK, StagedFile
+from .atomic import StagedFile
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
@@ -340,14 +341,8 @@ class LocalStorageProvider(StorageProvider):
         """Stream a body into a new staging file; on any failure leave nothing behind."""
         staged = await self._run(self._new_staged_file)
         try:
-            pending = bytearray()
-            async for chunk in body:
-                pending += chunk
-                if len(pending) >= IO_CHUNK:
-                    data, pending = pending, bytearray()
-                    await self._run(staged.write, data)
-            if pending:
-                await self._run(staged.write, pending)
+            async for data in batched(body):
+                await self._run(staged.write, data)
             await self._run(staged.finish)
         except BaseException:
             staged.discard()
