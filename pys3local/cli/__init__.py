@@ -10,6 +10,7 @@ from pys3local import __version__
 from pys3local.cli.cache_cmd import cache
 from pys3local.cli.config_cmd import config, obscure
 from pys3local.cli.serve import serve
+from pys3local.cli.tui_cmd import tui
 
 
 class OneLineErrorGroup(click.Group):
@@ -33,13 +34,28 @@ class OneLineErrorGroup(click.Group):
         sys.exit(result if isinstance(result, int) else 0)
 
 
-@click.group(cls=OneLineErrorGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=OneLineErrorGroup,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.version_option(__version__, prog_name="pys3local")
-def main() -> None:
-    """Local S3-compatible server for backup software."""
+@click.pass_context
+def main(ctx: click.Context) -> None:
+    """Local S3-compatible server for backup software.
+
+    Without a command, on a terminal, it opens the admin console (pys3local tui).
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    if sys.stdin.isatty() and sys.stdout.isatty():
+        ctx.invoke(tui)
+    else:
+        click.echo(ctx.get_help())
 
 
 main.add_command(serve)
 main.add_command(config)
 main.add_command(obscure)
 main.add_command(cache)
+main.add_command(tui)
