@@ -1,0 +1,631 @@
+"""Turning benchmark results into the printed tables, the JSON file and the PNG chart,
+and summarising py-spy profiles.
+
+Every ratio is ``pys3local / rclone serve s3`` measured in the same run, so above 1
+means pys3local is faster (for MB/s, ops/s, keys/s) or bigger (for MiB, ms).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import shlex
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+MiB = 1024 * 1024
+RSS_LIMIT_MIB = 150
+LIST_MIN_KEYS_PER_S = 30_000
+#: "No slower per key at 100,000 keys than at 10,000": allowed shortfall for noise.
+LIST_SCALING_TOLERANCE = 0.9
+
+REF = "rclone"
+OURS = "pys3local"
+WORKERS = "workers"
+
+
+def _size_label(size: int) -> str:
+    return f"{size // (1024 * MiB)} GiB" if size >= 1024 * MiB else f"{size // MiB} MiB"
+
+
+def _phase(results: dict, server: str, phase: str) -> dict | None:
+    data = results.get("servers", {}).get(server)
+    if not data or "skipped" in data:
+        return None
+    return data.get(phase)
+
+
+def _value(phase: dict | None, field: str) -> float | None:
+    if not phase or "error" in phase:
+        return None
+    value = phase.get(field)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def _row(label: str, unit: str, ours: float | None, ref: float | None, **extra: Any) -> dict:
+    ratio = ours / ref if ours is not None and ref else None
+    return {"label": label, "unit": unit, "ours": ours, "ref": ref, "ratio": ratio, **extra}
+
+
+def build_rows(results: dict) -> list[dict]:
+    """One row per figure: ours, the reference, the ratio, the target and pass/fail."""
+    settings = results["meta"]["settings"]
+    big = _size_label(settings["object_size"])
+    part = _size_label(settings["part_size"])
+    small = f"{settings['small_size'] // 1024} KiB"
+    conns = settings["connections"]
+    rows: list[dict] = []
+
+    def latency_note(row: dict, phase: str, ours_server: str) -> None:
+        ours, ref = _phase(results, ours_server, phase), _phase(results, REF, phase)
+        if ours and ref and "p50_ms" in ours and "p50_ms" in ref:
+            row["note"] = (
+                f"p50 {ours['p50_ms']:.1f} vs {ref['p50_ms']:.1f} ms, "
+                f"p99 {ours['p99_ms']:.1f} vs {ref['p99_ms']:.1f} ms"
+            )
+
+    def ratio_row(
+        key: str,
+        phase: str,
+        field: str,
+        label: str,
+        unit: str,
+        target: float | None,
+        ours_server: str = OURS,
+    ) -> dict:
+        ours_phase = _phase(results, ours_server, phase)
+        ref_phase = _phase(results, REF, phase)
+        row = _row(label, unit, _value(ours_phase, field), _value(ref_phase, field), id=key)
+        errors = [p["error"] for p in (ours_phase, ref_phase) if p and "error" in p]
+        if errors:
+            row["error"] = "; ".join(errors)
+        if target is not None:
+            row["target"] = f">= {target:g}x"
+            if row["ours"] is not None or row["ref"] is not None or errors:
+                row["pass"] = row["ratio"] is not None and row["ratio"] >= target
+        latency_note(row, phase, ours_server)
+        return row
+
+    rows.append(
+        ratio_row("put_large", "put_large", "mb_per_s", f"PUT {big}, one stream", "MB/s", 1.25)
+    )
+    rows.append(
+        ratio_row("get_large", "get_large", "mb_per_s", f"GET {big}, one stream", "MB/s", 3.0)
+    )
+    range_row = ratio_row(
+        "range_get",
+        "range_get",
+        "seconds",
+        f"GET Range {_size_label(settings['range_length'])} of {big}",
+        "s, lower is better",
+        None,
+    )
+    ours_range = _phase(results, OURS, "range_get")
+    if ours_range and "error" not in ours_range:
+        statuses = ours_range.get("statuses", [ours_range.get("status")])
+        range_row["target"] = "206, exact bytes"
+        range_row["pass"] = all(s == 206 for s in statuses) and bool(ours_range.get("exact"))
+        ref_range = _phase(results, REF, "range_get")
+        if ref_range and "error" not in ref_range:
+            range_row["note"] = (
+                f"statuses {'/'.join(map(str, statuses))} vs "
+                f"{'/'.join(map(str, ref_range.get('statuses', [])))}; bytes exact: "
+                f"{ours_range.get('exact')} vs {ref_range.get('exact')}"
+            )
+    rows.append(range_row)
+    rows.append(
+        ratio_row(
+            "multipart_put",
+            "multipart_put",
+            "mb_per_s",
+            f"Multipart PUT {big}, {part} parts x{settings['part_parallel']}",
+            "MB/s",
+            1.5,
+        )
+    )
+    targets = {"put": 0.8, "get": 0.6, "head": 0.35}
+    for op, target in targets.items():
+        rows.append(
+            ratio_row(
+                f"small_{op}",
+                f"small_{op}",
+                "ops_per_s",
+                f"{op.upper()} {small}, {conns} connections",
+                "ops/s",
+                target,
+            )
+        )
+    list_rates: dict[int, float | None] = {}
+    for count in settings["list_sizes"]:
+        row = ratio_row(
+            f"list_{count}",
+            f"list_{count}",
+            "keys_per_s",
+            f"ListObjectsV2 {count:,} keys (files), pages of 1000",
+            "keys/s",
+            None,
+        )
+        list_rates[count] = row["ours"]
+        rows.append(row)
+    if 100_000 in list_rates and 10_000 in list_rates:
+        row = rows[-1]
+        rate_100k, rate_10k = list_rates[100_000], list_rates[10_000]
+        scaling = rate_100k / rate_10k if rate_100k and rate_10k else None
+        row["target"] = (
+            f">= {LIST_MIN_KEYS_PER_S:,} keys/s and >= {LIST_SCALING_TOLERANCE:g}x the 10k rate"
+        )
+        row["pass"] = bool(
+            rate_100k
+            and rate_100k >= LIST_MIN_KEYS_PER_S
+            and scaling
+            and scaling >= LIST_SCALING_TOLERANCE
+        )
+        row["note"] = f"per-key rate 100k/10k = {scaling:.2f}" if scaling else None
+    api = _phase(results, OURS, "list_api")
+    api_ref = _phase(results, REF, "list_api")
+    if api or api_ref:
+        counts = "/".join(str(int(p["keys"])) for p in (api, api_ref) if p and "keys" in p)
+        rows.append(
+            ratio_row(
+                "list_api",
+                "list_api",
+                "keys_per_s",
+                f"ListObjectsV2 keys PUT via the API ({counts})",
+                "keys/s",
+                None,
+            )
+        )
+    for op in targets:
+        workers = results.get("servers", {}).get(WORKERS)
+        label = f"{op.upper()} {small}, serve --workers {settings['workers']}"
+        if workers is None:
+            continue
+        if "skipped" in workers:
+            rows.append(
+                _row(
+                    label,
+                    "ops/s",
+                    None,
+                    None,
+                    id=f"workers_{op}",
+                    target=">= 1x",
+                    note=workers["skipped"],
+                )
+            )
+            continue
+        rows.append(
+            ratio_row(
+                f"workers_{op}",
+                f"small_{op}",
+                "ops_per_s",
+                label,
+                "ops/s",
+                1.0,
+                ours_server=WORKERS,
+            )
+        )
+    for key, label, phases in (
+        (
+            "rss_large",
+            f"Peak RSS during {big} transfers",
+            ("put_large", "get_large", "range_get", "multipart_put"),
+        ),
+        ("rss_small", f"Peak RSS during {small} objects", ("small_put", "small_get", "small_head")),
+    ):
+        ours = [_value(_phase(results, OURS, p), "peak_rss_mib") for p in phases]
+        ref = [_value(_phase(results, REF, p), "peak_rss_mib") for p in phases]
+        ours_max = max((v for v in ours if v is not None), default=None)
+        ref_max = max((v for v in ref if v is not None), default=None)
+        row = _row(label, "MiB, lower is better", ours_max, ref_max, id=key)
+        row["target"] = f"<= {RSS_LIMIT_MIB} MiB"
+        if ours_max is not None:
+            row["pass"] = ours_max <= RSS_LIMIT_MIB
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------- text
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit.startswith("s"):
+        return f"{value * 1000:.1f} ms"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.2f}" if abs(value) < 10 else f"{value:.1f}"
+
+
+def _table(headers: list[str], lines: list[list[str]], align: str) -> str:
+    """A plain-text table; ``align`` has one "l" or "r" per column."""
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h)
+        for i, h in enumerate(headers)
+    ]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip()]
+    out.append("  ".join("-" * w for w in widths))
+    for line in lines:
+        cells = [
+            cell.rjust(w) if a == "r" else cell.ljust(w)
+            for cell, w, a in zip(line, widths, align, strict=True)
+        ]
+        out.append("  ".join(cells).rstrip())
+    return "\n".join(out)
+
+
+def ceiling_line(ceiling: dict) -> str:
+    cpu = "/".join(
+        f"{ceiling.get(f'small_{op}_client_cpu_pct', 0):.0f}%" for op in ("put", "get", "head")
+    )
+    return (
+        "client ceiling vs trivial ASGI app (uvicorn+httptools+uvloop, 1 process, discards "
+        f"bodies): PUT large {ceiling['put_large_mb_per_s']:,.0f} MB/s, GET large "
+        f"{ceiling['get_large_mb_per_s']:,.0f} MB/s, 4 KiB PUT "
+        f"{ceiling['small_put_ops_per_s']:,.0f} / GET {ceiling['small_get_ops_per_s']:,.0f} / "
+        f"HEAD {ceiling['small_head_ops_per_s']:,.0f} ops/s (client CPU {cpu})"
+    )
+
+
+def describe_phase(result: dict) -> str:
+    parts = []
+    for field, unit in (("mb_per_s", "MB/s"), ("ops_per_s", "ops/s"), ("keys_per_s", "keys/s")):
+        if field in result:
+            parts.append(f"{result[field]:,.0f} {unit}")
+    if "p50_ms" in result:
+        parts.append(f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms")
+    if "repeat_keys_per_s" in result:
+        parts.append(f"repeat {result['repeat_keys_per_s']:,.0f} keys/s")
+    if "range" in result:
+        parts.append(f"{result['range']} -> {result['status']}, {result['seconds'] * 1000:.1f} ms")
+    parts.append(f"peak RSS {result['peak_rss_mib']:.0f} MiB")
+    if result.get("server_cpu_ms_per_op") is not None:
+        parts.append(f"server CPU {result['server_cpu_ms_per_op']:.3f} ms/op")
+    if result.get("errors"):
+        parts.append(f"{result['errors']} errors")
+    return ", ".join(parts)
+
+
+_PHASES = [
+    ("put_large", "PUT large (per MiB)"),
+    ("get_large", "GET large (per MiB)"),
+    ("range_get", "GET Range"),
+    ("multipart_put", "Multipart PUT (per MiB)"),
+    ("small_put", "PUT 4 KiB"),
+    ("small_get", "GET 4 KiB"),
+    ("small_head", "HEAD 4 KiB"),
+    ("list_10000", "List 10k (per page)"),
+    ("list_100000", "List 100k (per page)"),
+    ("list_api", "List API keys (per page)"),
+]
+
+
+def format_report(results: dict) -> str:
+    meta = results["meta"]
+    lines = [
+        f"pys3local {meta['pys3local']} vs {meta['reference']} "
+        f"({meta['mode']} run, {meta['machine']}, Python {meta['python']})",
+        f"rclone serve s3 flags: {shlex.join(meta['rclone_flags']) or '(none)'}; "
+        f"client: {meta['client']}",
+        f"machine load average (1 min): {meta.get('load_average_at_start', 0):.1f} at start, "
+        f"{meta.get('load_average_at_end', 0):.1f} at end (other work shares this machine)",
+    ]
+    if "ceiling" in results:
+        lines.append(ceiling_line(results["ceiling"]))
+    lines.append("")
+    table = []
+    for row in results["rows"]:
+        result = "-"
+        if "pass" in row:
+            result = "PASS" if row["pass"] else "FAIL"
+        note = row.get("error") or row.get("note") or ""
+        table.append(
+            [
+                row["label"],
+                row["unit"],
+                _fmt(row["ours"], row["unit"]),
+                _fmt(row["ref"], row["unit"]),
+                f"{row['ratio']:.2f}x" if row["ratio"] is not None else "-",
+                row.get("target", ""),
+                result,
+                note[:120],
+            ]
+        )
+    headers = ["workload", "unit", "pys3local", "rclone", "ratio", "target", "result", "note"]
+    lines.append(_table(headers, table, "llrrrlll"))
+    lines.append("")
+    lines.append(
+        "4 KiB latency (ms) and per-phase resources "
+        "(server CPU per operation; RSS sampled every 50 ms)"
+    )
+    detail = []
+    servers = [s for s in (OURS, REF, WORKERS) if _has(results, s)]
+    for phase, label in _PHASES:
+        for server in servers:
+            data = _phase(results, server, phase)
+            if not data:
+                continue
+            name = {OURS: "pys3local", REF: "rclone", WORKERS: "pys3local workers"}[server]
+            if "error" in data:
+                detail.append([label, name, "-", "-", "-", "-", "-", data["error"][:60]])
+                continue
+            client_pct = 100 * data["client_cpu_seconds"] / data["wall_seconds"]
+            detail.append(
+                [
+                    label,
+                    name,
+                    _fmt(data.get("p50_ms")),
+                    _fmt(data.get("p99_ms")),
+                    f"{data['peak_rss_mib']:.0f}",
+                    _fmt(data.get("server_cpu_ms_per_op")),
+                    f"{100 * data['server_cpu_seconds'] / data['wall_seconds']:.0f}%",
+                    f"{client_pct:.0f}%",
+                ]
+            )
+    lines.append(
+        _table(
+            [
+                "phase",
+                "server",
+                "p50 ms",
+                "p99 ms",
+                "peak RSS MiB",
+                "CPU ms/op",
+                "server CPU",
+                "client CPU",
+            ],
+            detail,
+            "llrrrrrr",
+        )
+    )
+    passed = sum(1 for r in results["rows"] if r.get("pass") is True)
+    judged = sum(1 for r in results["rows"] if "pass" in r)
+    lines.append("")
+    lines.append(f"targets met: {passed}/{judged}; total time {meta.get('total_seconds', 0):.0f} s")
+    return "\n".join(lines)
+
+
+def _has(results: dict, server: str) -> bool:
+    data = results.get("servers", {}).get(server)
+    return bool(data) and "skipped" not in data
+
+
+# --------------------------------------------------------------------------- files
+
+
+def write_outputs(results: dict, out: Path) -> tuple[Path, Path | None]:
+    out.mkdir(parents=True, exist_ok=True)
+    stem = "results" if results["meta"]["mode"] == "full" else "results-quick"
+    json_path = out / f"{stem}.json"
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    png_path = out / ("chart.png" if stem == "results" else "chart-quick.png")
+    try:
+        write_chart(results, png_path)
+    except ImportError:
+        print("matplotlib is not installed (pip install matplotlib): no chart written")
+        return json_path, None
+    return json_path, png_path
+
+
+def write_chart(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in results["rows"] if r["unit"] in ("MB/s", "ops/s", "keys/s")]
+    rss = [r for r in results["rows"] if r["id"].startswith("rss_")]
+    fig, (ax, ax2) = plt.subplots(
+        1, 2, figsize=(12, 5.2), gridspec_kw={"width_ratios": [3.4, 1.1]}, dpi=100
+    )
+    labels = [r["label"] for r in rows][::-1]
+    values = [r["ratio"] or 0 for r in rows][::-1]
+    colors = []
+    for r in rows[::-1]:
+        if r.get("pass") is None:
+            colors.append("#9e9e9e")
+        else:
+            colors.append("#2e7d32" if r["pass"] else "#c62828")
+    y = range(len(rows))
+    ax.barh(list(y), values, color=colors, height=0.6)
+    for i, r in enumerate(rows[::-1]):
+        target = re.match(r">= ([\d.]+)x", r.get("target", ""))
+        if target:
+            t = float(target[1])
+            ax.plot([t, t], [i - 0.4, i + 0.4], color="black", linewidth=2)
+        if r["ratio"]:
+            text = f"{r['ratio']:.2f}x"
+            if r.get("target") and not target:  # an absolute target: show the figure
+                text += f" ({_fmt(r['ours'])} {r['unit']}; {r['target'].split(' and ')[0]})"
+            ax.text(r["ratio"] * 1.03, i, text, va="center", fontsize=7)
+    ax.axvline(1.0, color="#555555", linestyle=":", linewidth=1)
+    ax.set_xscale("log")
+    finite = [v for v in values if v > 0] or [1.0]
+    ax.set_xlim(min(0.1, min(finite) / 1.5), max(10, max(finite) * 2) * 12)
+    ax.set_yticks(list(y))
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("pys3local / rclone serve s3 (same run; black tick = target)")
+    ax.set_title("Throughput ratio (green: target met, red: missed, grey: no target)", fontsize=9)
+
+    names = [r["label"].replace("Peak RSS during ", "") for r in rss]
+    xs = range(len(rss))
+    ax2.bar(
+        [x - 0.2 for x in xs],
+        [r["ours"] or 0 for r in rss],
+        width=0.4,
+        label="pys3local",
+        color="#1565c0",
+    )
+    ax2.bar(
+        [x + 0.2 for x in xs],
+        [r["ref"] or 0 for r in rss],
+        width=0.4,
+        label="rclone serve s3",
+        color="#ef6c00",
+    )
+    ax2.axhline(RSS_LIMIT_MIB, color="black", linewidth=1.5, linestyle="--")
+    ax2.text(-0.45, RSS_LIMIT_MIB * 1.02, f"target {RSS_LIMIT_MIB} MiB", fontsize=7)
+    ax2.set_xticks(list(xs))
+    ax2.set_xticklabels(names, fontsize=8)
+    ax2.set_ylabel("peak RSS (MiB)")
+    ax2.set_title("Server peak RSS", fontsize=9)
+    ax2.legend(fontsize=7)
+    meta = results["meta"]
+    fig.suptitle(
+        f"pys3local vs rclone serve s3 - {meta['mode']} run, {meta['date']}, {meta['machine']}",
+        fontsize=9,
+    )
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+# --------------------------------------------------------------------------- profiles
+
+
+#: Frames every stack passes through: they say nothing about where the time goes.
+_BOILERPLATE = (
+    "<frozen runpy>",
+    "click/",
+    "pys3local/__main__.py",
+    "pys3local/cli/",
+    "pys3local/runner.py:EmbeddedServer.run",
+    "uvicorn/server.py",
+    "uvicorn/_compat.py",
+    "uvicorn/middleware/proxy_headers.py",
+    "uvicorn/protocols/http/httptools_impl.py:RequestResponseCycle.run_asgi",
+    "asyncio/runners.py:Runner.run",
+    "threading.py:Thread._bootstrap",
+    "threading.py:Thread.run",
+    "concurrent/futures/thread.py:_worker",
+    "fastapi/",
+    "starlette/applications.py",
+    "starlette/middleware/",
+    "starlette/routing.py",
+    "starlette/_exception_handler.py",
+)
+#: Self samples on these lines are threads waiting, not working: a pool thread in
+#: ``work_queue.get`` (woken and waiting for the GIL, or idle), the event loop in
+#: uvloop's C code (epoll, socket I/O and its own callbacks).
+_WAITING = {
+    "concurrent/futures/thread.py:_worker:81": "pool thread waiting for work or for the GIL",
+    "asyncio/runners.py:Runner.run:118": "event loop in uvloop C code (epoll, socket I/O)",
+}
+
+
+def _parse_frame(frame: str) -> tuple[str, str]:
+    """``func (/long/path/pkg/mod.py:12)`` -> (``pkg/mod.py:func``, ``pkg/mod.py:func:12``)."""
+    match = re.match(r"(.*) \((.*?):(\d+)\)$", frame)
+    if not match:
+        return frame, frame
+    function, filename, line = match[1], match[2], match[3]
+    for marker in ("site-packages/", "/lib/python3.11/", "/work/main/"):
+        if marker in filename:
+            filename = filename.split(marker, 1)[1]
+            break
+    return f"{filename}:{function}", f"{filename}:{function}:{line}"
+
+
+#: Where a sample's time goes: the first category (in this order) whose pattern
+#: matches a frame of its stack. Patterns are prefixes of ``file:function``.
+CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
+    ("request ids (uuid4)", ("uuid.py:uuid4",)),
+    ("access log", ("pys3local/s3/access_log.py:log_access", "logging/")),
+    ("SigV4 check", ("pys3local/s3/auth.py:", "pys3local/s3/signing.py:")),
+    ("request parsing", ("pys3local/s3/request.py:", "pys3local/s3/routes.py:")),
+    ("body decode + payload hashes", ("pys3local/s3/body.py:", "pys3local/s3/chunked.py:")),
+    ("body batching (providers/streams.py)", ("pys3local/providers/streams.py:",)),
+    (
+        "thread hop (submit, wake, result)",
+        (
+            "concurrent/futures/thread.py:ThreadPoolExecutor.submit",
+            "concurrent/futures/_base.py:",
+            "asyncio/futures.py:",
+            "asyncio/base_futures.py:",
+            "threading.py:Condition",
+        ),
+    ),
+    ("provider work in I/O threads", ("concurrent/futures/thread.py:_WorkItem.run",)),
+    (
+        "response send",
+        (
+            "starlette/responses.py:",
+            "pys3local/server.py:S3Application.__call__.<locals>.counting_send",
+        ),
+    ),
+    ("metadata cache (SQLite)", ("pys3local/cache.py:",)),
+    ("S3 handlers + provider (event loop)", ("pys3local/s3/", "pys3local/providers/")),
+    ("S3Application (server.py)", ("pys3local/server.py:",)),
+    ("FastAPI/Starlette layers", ("fastapi/", "starlette/", "anyio/")),
+    ("uvicorn HTTP protocol", ("uvicorn/protocols/",)),
+    ("pool thread waiting (woken or idle)", ("concurrent/futures/thread.py:_worker",)),
+    ("event loop (uvloop C: epoll, socket I/O)", ("asyncio/runners.py:Runner.run",)),
+]
+
+
+def categorize(path: Path) -> tuple[int, Counter[str]]:
+    """Samples of a raw py-spy profile by :data:`CATEGORIES`."""
+    counts: Counter[str] = Counter()
+    samples = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        samples += count
+        functions = [_parse_frame(f)[0] for f in stack.split(";")]
+        for name, patterns in CATEGORIES:
+            if any(f.startswith(patterns) for f in functions):
+                counts[name] += count
+                break
+        else:
+            counts["other"] += count
+    return samples, counts
+
+
+def summarize_profile(path: Path, top: int = 15) -> str:
+    """Where the samples of a ``py-spy record --format raw`` file go: by line of
+    self time, and by function including callees (pys3local and library code only,
+    not the wrappers every request passes through)."""
+    self_counts: Counter[str] = Counter()
+    total_counts: Counter[str] = Counter()
+    samples = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        # py-spy puts "process ..." / "thread ..." pseudo-frames first.
+        frames = [
+            _parse_frame(f) for f in stack.split(";") if not f.startswith(("process ", "thread "))
+        ]
+        if not frames:
+            continue
+        samples += count
+        self_counts[frames[-1][1]] += count
+        for function in {f[0] for f in frames}:
+            if not function.startswith(_BOILERPLATE):
+                total_counts[function] += count
+    if not samples:
+        return f"### {path.stem}\n\nno samples"
+    out = [f"### {path.stem}: {samples} samples", "", "by category:", ""]
+    _, categories = categorize(path)
+    for name, count in categories.most_common():
+        out.append(f"    {100 * count / samples:5.1f}%  {name}")
+    out += ["", "self time by line:", ""]
+    for name, count in self_counts.most_common(top):
+        note = f"  ({_WAITING[name]})" if name in _WAITING else ""
+        out.append(f"    {100 * count / samples:5.1f}%  {name}{note}")
+    out += ["", "including callees, by function:", ""]
+    for name, count in total_counts.most_common(top):
+        out.append(f"    {100 * count / samples:5.1f}%  {name}")
+    return "\n".join(out)
+
+
+def summarize_profiles(directory: Path) -> str:
+    parts = [summarize_profile(p) for p in sorted(directory.glob("*.txt")) if p.stat().st_size]
+    text = "\n\n".join(parts)
+    (directory / "summary.md").write_text(text + "\n")
+    return text
