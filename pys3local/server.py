@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -30,7 +29,7 @@ from pys3local.providers.base import StorageProvider
 from pys3local.s3 import buckets, listing, multipart, objects, xml
 from pys3local.s3.access_log import AccessRecord, ServerStats, log_access
 from pys3local.s3.auth import RequestAuthenticator, SignedRequest
-from pys3local.s3.request import S3Request, parse_request
+from pys3local.s3.request import S3Request, new_request_id, parse_request
 from pys3local.s3.service import RequestPayload, S3Service, ServiceSettings
 
 log = logging.getLogger("pys3local.server")
@@ -173,7 +172,9 @@ class S3Application:
         request: S3Request | None = None
         resource = http.url.path
         try:
-            request = parse_request(http, self.service.settings.virtual_host_domains)
+            request = parse_request(
+                http, self.service.settings.virtual_host_domains, outcome.request_id
+            )
             outcome.request = request
             resource = request.resource
             auth = self.authenticator.authenticate(
@@ -237,7 +238,7 @@ class _Outcome:
         self.request: S3Request | None = None
         self.payload: RequestPayload | None = None
         self.error_code: str | None = None
-        self.request_id = uuid.uuid4().hex[:16].upper()
+        self.request_id = new_request_id()
 
 
 def _resource_type(request: S3Request) -> str:
@@ -254,6 +255,21 @@ def _has_unread_body(http: Request, outcome: _Outcome) -> bool:
     if length is not None and length.strip() not in ("", "0"):
         return True
     return "chunked" in headers.get("transfer-encoding", "").lower()
+
+
+class S3FastAPI(FastAPI):
+    """The FastAPI app of the S3 server.
+
+    Every path belongs to S3, so HTTP requests go straight to the S3 application
+    (which renders every error itself) instead of through a router with one
+    catch-all route; FastAPI keeps the lifespan (opening and closing the provider).
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.state.s3(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 def create_s3_app(
@@ -293,7 +309,7 @@ def create_s3_app(
         finally:
             await s3.stop()
 
-    app = FastAPI(
+    app = S3FastAPI(
         title="pys3local",
         docs_url=None,
         redoc_url=None,
@@ -301,5 +317,4 @@ def create_s3_app(
         lifespan=lifespan,
     )
     app.state.s3 = s3
-    app.mount("/", s3)
     return app

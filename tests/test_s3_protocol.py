@@ -98,7 +98,8 @@ def test_virtual_hosted_style(open_server) -> None:
 def test_unread_body_closes_the_connection(open_server) -> None:
     """An early error on a PUT with a body must not leave the body in the connection."""
     with httpx.Client() as client:
-        response = client.put(open_server.endpoint + "/nobucket/k", content=b"x" * 100_000)
+        # "-bad" can never be a bucket: refused before a byte of the body is read.
+        response = client.put(open_server.endpoint + "/-bad/k", content=b"x" * 100_000)
         assert response.status_code == 404
         assert response.headers.get("connection") == "close"
         assert client.get(open_server.endpoint + "/raw/vhost-key").status_code in (200, 404)
@@ -118,3 +119,14 @@ def test_no_auth_still_decodes_aws_chunked(open_server) -> None:
     )
     assert response.status_code == 200, response.text
     assert httpx.get(open_server.endpoint + "/raw/chunked").content == b"hello"
+
+
+def test_DeleteObjects_bad_Content_MD5_is_BadDigest(open_server) -> None:
+    body = b"<Delete><Object><Key>vhost-key</Key></Object></Delete>"
+    response = httpx.post(
+        open_server.endpoint + "/raw?delete",
+        content=body,
+        headers={"Content-MD5": "1B2M2Y8AsgTpgAmY7PhCfg=="},  # MD5 of nothing
+    )
+    assert response.status_code == 400
+    assert parse_error(response)["Code"] == "BadDigest"

@@ -171,17 +171,25 @@ class ObjectReader:
     The stream always belongs to the version that ``info`` describes, even if the
     key is overwritten while it is being read. ``byte_range`` is the resolved range
     being streamed, or None for the whole body. Call :meth:`aclose` when done.
+
+    A provider that already holds the (small) body can pass it as ``body``; the
+    server then answers without streaming.
     """
 
     def __init__(
         self,
         info: ObjectInfo,
-        chunks: AsyncIterator[bytes],
+        chunks: AsyncIterator[bytes] | None = None,
         byte_range: ByteRange | None = None,
+        *,
+        body: bytes | None = None,
     ) -> None:
+        if chunks is None and body is None:
+            raise ValueError("an ObjectReader needs chunks or a body")
         self.info = info
         self.byte_range = byte_range
-        self._chunks = chunks
+        self.body = body
+        self._chunks = chunks if chunks is not None else _once(body or b"")
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self._chunks
@@ -190,6 +198,10 @@ class ObjectReader:
         aclose = getattr(self._chunks, "aclose", None)
         if aclose is not None:
             await aclose()
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
 
 
 def multipart_etag(part_md5_hex: list[str]) -> str:

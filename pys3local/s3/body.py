@@ -225,6 +225,7 @@ def open_request_body(
     chunks: AsyncIterator[bytes],
     *,
     max_length: int | None = None,
+    check_content_md5: bool = True,
 ) -> RequestBody:
     """Wrap the raw HTTP body in a decoding, verifying :class:`RequestBody`.
 
@@ -233,6 +234,9 @@ def open_request_body(
         headers: Request headers, lower-case names.
         chunks: The raw body as the server reads it (e.g. Starlette ``request.stream()``).
         max_length: Largest payload accepted; more raises EntityTooLarge while streaming.
+        check_content_md5: False when the consumer verifies ``Content-MD5`` itself (a
+            provider hashes an object with MD5 anyway, for its ETag), so that the
+            body is not hashed twice. A malformed value is rejected either way.
 
     Malformed headers (an unknown checksum algorithm, a bad checksum or Content-MD5
     value, a non-numeric length) raise InvalidRequest / InvalidDigest /
@@ -256,6 +260,7 @@ def open_request_body(
     if max_length is not None and expected_length is not None and expected_length > max_length:
         raise EntityTooLarge(ProposedSize=str(expected_length), MaxSizeAllowed=str(max_length))
     is_digest = is_sha256_hex(content_sha256)
+    content_md5 = _content_md5(headers.get("content-md5"))
     return RequestBody(
         chunks,
         decoder=decoder,
@@ -263,7 +268,7 @@ def open_request_body(
         expected_sha256=content_sha256.lower() if is_digest else None,
         expected_length=expected_length,
         expected_raw_length=_length(headers, "content-length") if chunked else None,
-        content_md5=_content_md5(headers.get("content-md5")),
+        content_md5=content_md5 if check_content_md5 else None,
         header_checksums=header_checksums,
         computed=computed,
         trailer_algorithms=trailer_algorithms,

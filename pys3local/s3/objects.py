@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
 
 from pys3local.errors import (
-    BadDigest,
     InvalidArgument,
     InvalidRequest,
     NoSuchKey,
@@ -79,6 +77,9 @@ async def get_object(service: S3Service, request: S3Request) -> Response:
         headers["content-length"] = str(span.length)
     else:
         headers["content-length"] = str(info.size)
+    if reader.body is not None:  # a small object the provider has read already
+        await reader.aclose()
+        return Response(reader.body, status_code=status, headers=headers)
     return StreamingResponse(_stream(reader), status_code=status, headers=headers)
 
 
@@ -125,10 +126,7 @@ async def delete_objects(
 ) -> Response:
     bucket = service.bucket_name(request)
     await service.provider.get_bucket(bucket)
-    body = await payload.read_all(MAX_DELETE_BODY)
-    md5 = content_md5(request.http.headers)
-    if md5 is not None and hashlib.md5(body, usedforsecurity=False).digest() != md5:
-        raise BadDigest()
+    body = await payload.read_all(MAX_DELETE_BODY)  # Content-MD5 checked while read
     delete = xml.parse_delete(body)
     deleted: list[str] = []
     errors: list[tuple[str, S3Error]] = []

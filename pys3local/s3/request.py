@@ -7,8 +7,9 @@ another is a classic source of traversal bugs in S3 servers).
 
 from __future__ import annotations
 
+import itertools
 import re
-import uuid
+import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_to_bytes
 
@@ -28,6 +29,16 @@ _IP_ADDRESS = re.compile(r"\d+\.\d+\.\d+\.\d+")
 _EXISTING_BUCKET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
 # XML 1.0 cannot carry these characters, so a key holding one could never be listed.
 _UNLISTABLE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+_REQUEST_ID_PREFIX = secrets.token_hex(4).upper()
+_request_numbers = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A request id unique across processes and restarts: a random per-process prefix
+    and a counter (cheaper than a fresh random id for every request)."""
+    return f"{_REQUEST_ID_PREFIX}{next(_request_numbers):08X}"
 
 
 def validate_new_bucket_name(name: str) -> None:
@@ -73,7 +84,7 @@ class S3Request:
     query: dict[str, str]
     operation: str
     bucket_from_host: bool = False
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex[:16].upper())
+    request_id: str = field(default_factory=lambda: new_request_id())
 
     @property
     def resource(self) -> str:
@@ -95,7 +106,9 @@ def bucket_from_host(host: str, domains: tuple[str, ...]) -> str | None:
     return None
 
 
-def parse_request(http: Request, virtual_host_domains: tuple[str, ...]) -> S3Request:
+def parse_request(
+    http: Request, virtual_host_domains: tuple[str, ...], request_id: str | None = None
+) -> S3Request:
     scope = http.scope
     raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
     raw_path = raw_path.split("?", 1)[0]
@@ -133,4 +146,5 @@ def parse_request(http: Request, virtual_host_domains: tuple[str, ...]) -> S3Req
         query=query,
         operation=operation,
         bucket_from_host=host_bucket is not None,
+        request_id=request_id or new_request_id(),
     )

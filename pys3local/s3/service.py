@@ -68,6 +68,10 @@ class S3Service:
             await self.provider.create_bucket(DEFAULT_BUCKET)
 
 
+_timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
+_PROVIDER_CHECKS_MD5 = frozenset({"PutObject", "UploadPart"})
+
+
 class RequestPayload:
     """A request's decoded body, with the server's size limit applied while it streams.
 
@@ -84,6 +88,8 @@ class RequestPayload:
             request.http.headers,
             _with_read_timeout(request.http.stream(), read_timeout),
             max_length=max_size,
+            # Object bodies are hashed with MD5 by the provider, which checks it.
+            check_content_md5=request.operation not in _PROVIDER_CHECKS_MD5,
         )
         self.received = 0
         self.finished = False
@@ -121,7 +127,12 @@ async def _with_read_timeout(chunks: AsyncIterator[bytes], seconds: float) -> As
     iterator = chunks.__aiter__()
     while True:
         try:
-            chunk = await asyncio.wait_for(iterator.__anext__(), seconds)
+            if _timeout is not None:
+                # asyncio.timeout costs a timer per chunk; wait_for, a task per chunk.
+                async with _timeout(seconds):
+                    chunk = await iterator.__anext__()
+            else:
+                chunk = await asyncio.wait_for(iterator.__anext__(), seconds)
         except StopAsyncIteration:
             return
         except asyncio.TimeoutError:

@@ -15,6 +15,7 @@ space). Trying two or three HMACs costs microseconds and spares users mysterious
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 from collections.abc import Iterable, Iterator, Mapping
@@ -149,8 +150,13 @@ def v4_signature(key: bytes, string_to_sign: str) -> str:
     return hmac_sha256(key, string_to_sign).hex()
 
 
+@functools.lru_cache(maxsize=64)
 def signing_key(secret_key: str, date: str, region: str, service: str = "s3") -> bytes:
-    """The SigV4 signing key for a credential scope ``date/region/service/aws4_request``."""
+    """The SigV4 signing key for a credential scope ``date/region/service/aws4_request``.
+
+    Cached: it changes once a day, and four HMACs per request are a measurable part
+    of a small request's cost.
+    """
     key = hmac_sha256(utf8("AWS4" + secret_key), date)
     key = hmac_sha256(key, region)
     key = hmac_sha256(key, service)
@@ -357,7 +363,16 @@ def parse_amz_date(value: str) -> datetime | None:
     if value[15] != "Z" or not value.isascii():
         return None
     try:
-        return datetime.strptime(value, _AMZ_DATE_FORMAT).replace(tzinfo=timezone.utc)
+        # Slicing instead of strptime, which is slow enough to show in profiles.
+        return datetime(
+            int(value[0:4]),
+            int(value[4:6]),
+            int(value[6:8]),
+            int(value[9:11]),
+            int(value[11:13]),
+            int(value[13:15]),
+            tzinfo=timezone.utc,
+        )
     except ValueError:
         return None
 

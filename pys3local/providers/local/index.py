@@ -79,7 +79,11 @@ class LocalIndex:
         """The MD5 ``cache migrate`` recorded for a hand-placed file, if still current."""
         if self._view is None:
             return None
-        row = self._view.get(bucket, key)
+        return self.md5_of(self._view.get(bucket, key), synthetic_etag)
+
+    @staticmethod
+    def md5_of(row: CacheEntry | None, synthetic_etag: str) -> str | None:
+        """The MD5 in ``row`` if it was recorded for the file with ``synthetic_etag``."""
         if row is None or row.md5 is None or row.etag != synthetic_etag:
             return None
         return row.md5

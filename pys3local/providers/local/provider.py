@@ -53,6 +53,8 @@ from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
 from .multipart import LocalMultipartStore
 
 T = TypeVar("T")
+#: Objects (or ranges) up to this size are read whole when opened.
+SMALL_READ = 256 * 1024
 
 
 def _utc_from_ns(ns: int) -> datetime:
@@ -117,8 +119,11 @@ def read_sidecar(path: Path | str) -> dict[str, object] | None:
     return document if isinstance(document, dict) else None
 
 
-def metadata_document(info: ObjectInfo) -> dict[str, object]:
+def metadata_document(info: ObjectInfo, inode: int) -> dict[str, object]:
     return {
+        # The data file's inode: a reader that sees the same inode in the sidecar
+        # and on the data file knows the two belong together without taking a lock.
+        "ino": inode,
         "size": info.size,
         "etag": info.etag,
         "last_modified": info.last_modified.isoformat(),
@@ -144,7 +149,7 @@ class LocalStorageProvider(StorageProvider):
         readonly: bool = False,
         *,
         durable: bool = True,
-        io_threads: int = 32,
+        io_threads: int = 16,
         cache: MetadataCache | None = None,
     ) -> None:
         super().__init__(readonly=readonly)
@@ -271,6 +276,17 @@ class LocalStorageProvider(StorageProvider):
     # Objects -------------------------------------------------------------------
 
     def _read_object_info(self, bucket: str, key: str, paths: ObjectPaths) -> ObjectInfo:
+        # First without the lock: a sidecar naming the data file's inode belongs to it.
+        try:
+            st = os.stat(paths.data)
+        except (FileNotFoundError, NotADirectoryError):
+            self._bucket_or_raise(bucket)
+            raise NoSuchKey(Key=key) from None
+        document = read_sidecar(paths.metadata)
+        if document is not None and document.get("ino") == st.st_ino and stat.S_ISREG(st.st_mode):
+            return object_info(key, st, document, self._migrated(bucket, key))
+        # A commit in progress, or a store copied elsewhere (new inodes): ask again
+        # under the lock, which no commit holds halfway.
         with self._locks.hold(bucket, key, exclusive=False):
             try:
                 st = os.stat(paths.data)
@@ -308,16 +324,22 @@ class LocalStorageProvider(StorageProvider):
     async def get_object(
         self, bucket: str, key: str, byte_range: RangeRequest | None = None
     ) -> ObjectReader:
-        fd, info = await self._run(self._open_object, bucket, key)
-        if byte_range is None:
-            return ObjectReader(info, self._read_chunks(fd, 0, info.size))
+        return await self._run(self._open_reader, bucket, key, byte_range)
+
+    def _open_reader(self, bucket: str, key: str, byte_range: RangeRequest | None) -> ObjectReader:
+        fd, info = self._open_object(bucket, key)
         try:
-            resolved = byte_range.resolve(info.size)
+            span = byte_range.resolve(info.size) if byte_range is not None else None
+            start, length = (span.start, span.length) if span is not None else (0, info.size)
+            if length <= SMALL_READ:
+                # Small objects are read in the same thread hop that opened them.
+                body = os.pread(fd, length, start)
+                os.close(fd)
+                return ObjectReader(info, byte_range=span, body=body)
         except BaseException:
             os.close(fd)
             raise
-        chunks = self._read_chunks(fd, resolved.start, resolved.length)
-        return ObjectReader(info, chunks, resolved)
+        return ObjectReader(info, self._read_chunks(fd, start, length), span)
 
     async def _read_chunks(self, fd: int, offset: int, length: int) -> AsyncIterator[bytes]:
         # The fd pins the version that was opened: a concurrent overwrite renames a
@@ -333,8 +355,11 @@ class LocalStorageProvider(StorageProvider):
         finally:
             os.close(fd)
 
-    def _new_staged_file(self) -> StagedFile:
+    def _new_staged_file(self, bucket: str | None = None) -> StagedFile:
+        """A new staging file; with ``bucket``, first check that the bucket exists."""
         self._ensure_open()
+        if bucket is not None:
+            self._bucket_or_raise(bucket)
         return StagedFile(self._staging.new_name(), durable=self.durable)
 
     async def _stage(self, body: AsyncIterable[bytes]) -> StagedFile:
@@ -360,18 +385,59 @@ class LocalStorageProvider(StorageProvider):
     ) -> ObjectInfo:
         self.check_writable()
         paths = self.layout.object_paths(bucket, key)
-        await self._run(self._bucket_or_raise, bucket)
-        staged = await self._stage(body)
-        try:
-            if content_md5 is not None and staged.md5.digest() != content_md5:
-                raise BadDigest()
-            info = ObjectInfo(
-                key, staged.size, staged.md5.hexdigest(), datetime.now(timezone.utc), metadata
+        pieces = batched(body)
+        first = await anext(pieces, bytearray())
+        second = await anext(pieces, None)
+        if second is None:
+            # The whole body fits in one piece: everything happens in one thread hop.
+            return await self._run(
+                self._store_small, bucket, key, paths, first, metadata, content_md5
             )
-            await self._run(self._commit, bucket, key, paths, staged.path, info)
+        staged = await self._run(self._new_staged_file, bucket)
+        try:
+            await self._run(staged.write, first)
+            await self._run(staged.write, second)
+            async for data in pieces:
+                await self._run(staged.write, data)
+            return await self._run(
+                self._finish_and_commit, bucket, key, paths, staged, metadata, content_md5
+            )
         except BaseException:
             staged.discard()
             raise
+
+    def _store_small(
+        self,
+        bucket: str,
+        key: str,
+        paths: ObjectPaths,
+        data: bytearray,
+        metadata: ObjectMetadata,
+        content_md5: bytes | None,
+    ) -> ObjectInfo:
+        staged = self._new_staged_file(bucket)
+        try:
+            staged.write(data)
+            return self._finish_and_commit(bucket, key, paths, staged, metadata, content_md5)
+        except BaseException:
+            staged.discard()
+            raise
+
+    def _finish_and_commit(
+        self,
+        bucket: str,
+        key: str,
+        paths: ObjectPaths,
+        staged: StagedFile,
+        metadata: ObjectMetadata,
+        content_md5: bytes | None,
+    ) -> ObjectInfo:
+        staged.finish()
+        if content_md5 is not None and staged.md5.digest() != content_md5:
+            raise BadDigest()
+        now = datetime.now(timezone.utc)
+        info = ObjectInfo(key, staged.size, staged.md5.hexdigest(), now, metadata)
+        self._commit(bucket, key, paths, staged.path, info)
         return info
 
     def _commit(
@@ -386,7 +452,7 @@ class LocalStorageProvider(StorageProvider):
                 key,
                 paths,
                 staged,
-                metadata_document(info),
+                metadata_document(info, os.stat(staged).st_ino),
                 durable=self.durable,
             )
         finally:
@@ -501,7 +567,9 @@ class LocalStorageProvider(StorageProvider):
             return info
         assert entry.metadata_path is not None
         document = read_sidecar(entry.metadata_path)
-        return listed_object_info(entry.key, st, document, self._migrated(bucket, entry.key))
+        return listed_object_info(
+            entry.key, st, document, lambda synthetic: LocalIndex.md5_of(row, synthetic)
+        )
 
     def _listed_entries(
         self, bucket: str, prefix: str, delimiter: str, start_after: str
