@@ -8,6 +8,8 @@ and binding port 0 tells the caller which port it got.
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import queue
 import socket
 import sys
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from pys3local.http_protocol import (
     configure_header_limits,
     http_protocol,
 )
+from pys3local.s3.access_log import ACCESS_LOGGER
 
 #: How long in-flight requests may run after a shutdown signal before they are
 #: cancelled (a cancelled upload leaves nothing behind).
@@ -75,7 +78,17 @@ def bind_socket(address: ListenAddress) -> socket.socket:
     return sock
 
 
+_log_listener: logging.handlers.QueueListener | None = None
+
+
 def configure_logging(debug: bool) -> None:
+    """Log to stderr; the per-request access lines from a background thread.
+
+    Every request is logged, and formatting and writing each line on the event loop
+    would cost a noticeable share of a small request; other messages are rare and
+    stay synchronous, so nothing is lost when the process ends on a signal.
+    """
+    global _log_listener
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
@@ -86,6 +99,14 @@ def configure_logging(debug: bool) -> None:
     # Third-party debug chatter (HTTP parsers, asyncio) is not what --debug is for.
     for noisy in ("asyncio", "uvicorn.error", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.INFO)
+    if _log_listener is not None:
+        _log_listener.stop()
+    access_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
+    _log_listener = logging.handlers.QueueListener(access_queue, handler)
+    _log_listener.start()
+    access = logging.getLogger(ACCESS_LOGGER)
+    access.handlers[:] = [logging.handlers.QueueHandler(access_queue)]
+    access.propagate = False
 
 
 class EmbeddedServer:

@@ -13,7 +13,8 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 
-access_logger = logging.getLogger("pys3local.access")
+ACCESS_LOGGER = "pys3local.access"
+access_logger = logging.getLogger(ACCESS_LOGGER)
 
 
 @dataclass(frozen=True, slots=True)

@@ -509,6 +509,8 @@ def _v4_request_date(headers: Mapping[str, str]) -> tuple[str, datetime]:
     moment = parse_amz_date(raw) if raw is not None else parse_http_date(headers.get("date", ""))
     if moment is None:
         raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
+    if raw is not None:
+        return raw.strip(), moment  # already the basic form; formatting it again is costly
     return format_amz_date(moment), moment
 
 
