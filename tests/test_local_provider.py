@@ -399,3 +399,13 @@ async def test_cache_migrate_gives_hand_placed_files_an_md5_etag(tmp_path: Path)
     assert (await store.head_object("b", "dropped.bin")).etag == md5
     await store.close()
     cache.close()
+
+
+async def test_readonly_store_never_served_before_can_be_read(tmp_path: Path) -> None:
+    """A read-only provider on a directory no writer ever opened (no lock files)."""
+    (tmp_path / "default" / "objects").mkdir(parents=True)
+    (tmp_path / "default" / "objects" / "a.txt").write_bytes(b"hello")
+    readonly = LocalStorageProvider(tmp_path, readonly=True)
+    assert await read_all(readonly, "default", "a.txt") == b"hello"
+    assert (await readonly.head_object("default", "a.txt")).size == 5
+    await readonly.close()

@@ -73,6 +73,10 @@ class ServerStats:
         self.recent.append(record.timestamp)
 
     def requests_per_second(self, window: float = 5.0, now: float | None = None) -> float:
+        """Requests completed per second over the last ``window`` seconds.
+
+        Call it on the server's event loop only: it walks a deque that loop appends to.
+        """
         now = time.time() if now is None else now
         count = sum(1 for t in reversed(self.recent) if now - t <= window)
         return count / window

@@ -90,12 +90,28 @@ class StripedLocks:
 
     @contextlib.contextmanager
     def hold(self, bucket: str, key: str, *, exclusive: bool) -> Iterator[None]:
-        fd = os.open(self._layout.lock_file(bucket, key), os.O_RDWR | os.O_CREAT, FILE_MODE)
+        fd = self._open(self._layout.lock_file(bucket, key))
+        if fd is None:
+            # No lock files and no way to create them: a read-only store that no
+            # writer has ever served, so there is no writer to exclude.
+            yield
+            return
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
         finally:
             os.close(fd)  # closing releases the lock
+
+    def _open(self, path: Path) -> int | None:
+        try:
+            return os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except FileNotFoundError:
+            pass
+        try:
+            ensure_dir(self._layout.locks)
+            return os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        except OSError:
+            return None
 
 
 class StagingArea:

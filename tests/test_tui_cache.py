@@ -1,0 +1,195 @@
+"""The Cache tab against a real SQLite cache: stats, cleanup, vacuum, migrate."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from datetime import datetime, timezone
+
+import pytest
+from test_tui_support import SIZE, make_app, wait_for
+from textual.widgets import DataTable, Input, RadioButton, Static
+
+from pys3local.cache import CacheEntry, MetadataCache, local_store
+from pys3local.providers.base import ObjectMetadata
+from pys3local.providers.local import LocalStorageProvider
+from tui import cache_jobs
+from tui.panes import cache as cache_pane
+from tui.screens.cache_dialogs import CleanupDialog, MigrateDialog
+from tui.screens.confirm import ConfirmDialog
+
+WHEN = datetime(2025, 12, 16, 16, 38, 11, tzinfo=timezone.utc)
+
+
+def entry(workspace: int, bucket: str, key: str, size: int = 100) -> CacheEntry:
+    return CacheEntry(workspace, bucket, key, "0" * 32, size, f"etag-{key}", None, WHEN, WHEN)
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    path = tmp_path / "config" / "metadata.db"
+    with MetadataCache(path) as db:
+        db.put_many(
+            [
+                entry(0, "default", "a.txt"),
+                entry(1465, "photos", "b.jpg", 2000),
+                entry(1465, "docs", "c.pdf", 3000),
+            ]
+        )
+    return path
+
+
+def stats_of(path):
+    with MetadataCache(path) as db:
+        return db.stats()
+
+
+def result_text(app) -> str:
+    return str(app.query_one("#cache-result", Static).render())
+
+
+async def test_stats_are_shown_overall_and_per_workspace(tmp_path, db_path):
+    """The tab shows what `cache stats` reports, one row per workspace."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        table = app.query_one("#cache-table", DataTable)
+        await wait_for(lambda: table.row_count == 2, pilot, what="rows")
+        assert [table.get_row_at(i)[:3] for i in range(2)] == [
+            ["0", "1", "100 Bytes"],
+            ["1465", "2", "5.0 KB"],
+        ]
+        overall = str(app.query_one("#cache-overall", Static).render())
+        assert "3 files" in overall and "5.1 KB" in overall and "2025-12-16 16:38:11" in overall
+
+
+async def test_cleanup_asks_and_removes_only_the_chosen_scope(tmp_path, db_path):
+    """Cleanup of one bucket, then of a workspace, each confirmed; "no" changes nothing."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await pilot.press("l")
+        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
+        app.screen.query_one("#cl-bucket-scope", RadioButton).value = True
+        app.screen.query_one("#cl-workspace", Input).value = "1465"
+        app.screen.query_one("#cl-bucket", Input).value = "photos"
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("n")
+        await wait_for(lambda: "cancelled" in result_text(app), pilot)
+        assert stats_of(db_path).overall.files == 3
+
+        await pilot.press("l")
+        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
+        app.screen.query_one("#cl-bucket-scope", RadioButton).value = True
+        app.screen.query_one("#cl-workspace", Input).value = "1465"
+        app.screen.query_one("#cl-bucket", Input).value = "photos"
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(lambda: "Removed 1 entries" in result_text(app), pilot)
+        assert stats_of(db_path).workspaces[1465].files == 1
+
+        await pilot.press("l")
+        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
+        app.screen.query_one("#cl-workspace", Input).value = "1465"
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        assert "1 entries of workspace 1465" in str(app.screen.query_one(".dialog-body").render())
+        await pilot.press("y")
+        await wait_for(lambda: "workspace 1465)" in result_text(app), pilot)
+        assert list(stats_of(db_path).workspaces) == [0]
+
+        await pilot.press("l")
+        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
+        app.screen.query_one("#cl-all-scope", RadioButton).value = True
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(lambda: "every entry" in result_text(app), pilot)
+        assert stats_of(db_path).overall.files == 0
+        table = app.query_one("#cache-table", DataTable)
+        await wait_for(lambda: table.row_count == 0, pilot)
+
+
+async def test_vacuum_shows_before_after_and_saved(tmp_path, db_path):
+    """After deleting many rows, vacuum reports a smaller file and what it saved."""
+    with MetadataCache(db_path) as db:
+        db.put_many(entry(7, "bulk", f"key-{i:05d}", 10) for i in range(5000))
+        db.cleanup(7)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await pilot.press("v")
+        await wait_for(lambda: "optimized" in result_text(app), pilot)
+        text = result_text(app)
+        assert "Before:" in text and "After:" in text and "Saved:" in text
+        assert "Saved: 0 Bytes" not in text
+    assert stats_of(db_path).overall.files == 3  # vacuum keeps every entry
+
+
+async def _put(provider: LocalStorageProvider, key: str, data: bytes) -> None:
+    async def body():
+        yield data
+
+    await provider.put_object("default", key, body(), ObjectMetadata())
+
+
+async def test_migrate_dry_run_then_real_run(tmp_path):
+    """Dry run changes nothing; the real run records the MD5 of every object."""
+    data = tmp_path / "data"
+    provider = LocalStorageProvider(data, durable=False)
+    await provider.open()
+    await provider.create_bucket("default")
+    contents = {f"file-{i}.bin": bytes([i]) * (1000 + i) for i in range(5)}
+    for key, body in contents.items():
+        await _put(provider, key, body)
+    await provider.close()
+
+    db_path = tmp_path / "config" / "metadata.db"
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        for dry_run in (True, False):
+            await pilot.press("m")
+            await wait_for(lambda: isinstance(app.screen, MigrateDialog), pilot)
+            assert app.screen.query_one("#mg-path", Input).value == str(data)
+            app.screen.query_one("#mg-dry-run").value = dry_run
+            await pilot.press("ctrl+s")
+            expected = "Dry run" if dry_run else "Migrated: 5"
+            await wait_for(lambda e=expected: e in result_text(app), pilot, what=expected)
+            assert "Found 5 objects" in result_text(app)
+            if dry_run:
+                assert stats_of(db_path).overall.files == 0
+    with MetadataCache(db_path) as db:
+        found = db.get_many(0, "default", list(contents), store=local_store(data))
+    assert {k: e.md5 for k, e in found.items()} == {
+        k: hashlib.md5(v).hexdigest() for k, v in contents.items()
+    }
+
+
+async def test_migrate_can_be_cancelled(tmp_path, monkeypatch):
+    """c sets the cancel flag the engine polls; the outcome says it was cancelled."""
+    started = threading.Event()
+
+    def slow_migration(db, request, progress, cancel):
+        started.set()
+        for done in range(1000):
+            if cancel.wait(0.01):
+                return cache_jobs.MigrationOutcome(["Cancelled: run it again."], True, True)
+            progress("hashing", done, 1000, done * 10, 10_000)
+        return cache_jobs.MigrationOutcome(["finished"], True, False)
+
+    monkeypatch.setattr(cache_pane, "run_migration", slow_migration)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("4")
+        await pilot.press("m")
+        await wait_for(lambda: isinstance(app.screen, MigrateDialog), pilot)
+        await pilot.press("ctrl+s")
+        await wait_for(started.is_set, pilot)
+        label = app.query_one("#mg-label")
+        await wait_for(lambda: "/1,000 files" in str(label.render()), pilot, what="progress")
+        await pilot.press("c")
+        await wait_for(lambda: "Cancelled" in result_text(app), pilot)
+        assert not app.query_one("#cache-pane").migrating

@@ -1,0 +1,322 @@
+"""The pys3local admin console: a thin composer of the tabs and the app-wide actions.
+
+Threads: the S3 server runs in one thread worker (``ServerController.run``); it and
+the log bridge only ever *post messages* here. Counters are plain integers the
+dashboard reads once a second. Nothing outside the UI thread touches a widget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from pathlib import Path
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
+from textual.worker import Worker
+
+from pys3local import paths
+from pys3local.config import ConfigStore
+from pys3local.settings import DEFAULT_PATH, DEFAULT_SECRET_KEY
+
+from .commands import ConsoleCommands
+from .log_bridge import LogBridge, Throttle
+from .messages import BackendsChanged, LogLinesWaiting, ServerStateChanged
+from .panes.backends import BackendsPane
+from .panes.cache import CachePane
+from .panes.dashboard import Dashboard
+from .panes.rclone import RclonePane, RemoteTarget
+from .panes.request_log import RequestLog
+from .panes.server import ServerPane
+from .rclone_conf import default_rclone_config
+from .screens.confirm import ConfirmDialog
+from .screens.help import HelpScreen
+from .server_worker import ServerController, ServerState, ServerStatus, StartError
+
+TABS = Binding.Group("Tabs", compact=True)
+#: Tab id -> (label, selector of the widget that gets the focus there).
+TAB_FOCUS = {
+    "dashboard": ("Dashboard", "#log-lines"),
+    "server": ("Server", "#start"),
+    "backends": ("Backends", "#backends-table"),
+    "cache": ("Cache", "#cache-table"),
+    "rclone": ("rclone", "#rc-block-box"),
+}
+#: Seconds between two drains of the log bridge (at most 5 redraws per second).
+LOG_DRAIN_INTERVAL = 0.2
+
+
+class AdminApp(App[None]):
+    """Dashboard, server control, backends, cache maintenance and rclone copy-out."""
+
+    CSS_PATH = "app.tcss"
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+    TITLE = "pys3local"
+    SUB_TITLE = "admin console"
+    BINDINGS = [
+        *(
+            # Not in the footer: the tab labels show these keys ("1 Dashboard" ...).
+            Binding(str(n), f"show_tab('{tab}')", label, group=TABS, show=False)
+            for n, (tab, (label, _)) in enumerate(TAB_FOCUS.items(), start=1)
+        ),
+        Binding("s", "start_server", "Start"),
+        Binding("x", "stop_server", "Stop"),
+        Binding("question_mark,f1", "help", "Help", key_display="?"),
+        Binding("q", "quit", "Quit"),
+        Binding("escape", "leave_field", "Leave field", show=False),
+    ]
+
+    def __init__(
+        self,
+        *,
+        config_dir: Path | None = None,
+        cache_db: Path | None = None,
+        rclone_config: Path | None = None,
+        data_path: Path | None = None,
+        listen: str | None = None,
+        log_capacity: int = 1000,
+    ) -> None:
+        super().__init__()
+        self.store = ConfigStore(config_dir)
+        self.cache_db = cache_db or paths.cache_db_path()
+        self.rclone_config = rclone_config or default_rclone_config()
+        self.data_path = data_path or Path(DEFAULT_PATH)
+        self.listen = listen
+        self.log_capacity = log_capacity
+        # Both callbacks run on other threads: post_message is thread-safe and never
+        # blocks (call_from_thread would wait for this thread, which may be waiting
+        # for the server to stop).
+        self.server = ServerController(
+            lambda status: self.post_message(ServerStateChanged(status)), cache_db=self.cache_db
+        )
+        self.log_bridge = LogBridge(lambda: self.post_message(LogLinesWaiting()), log_capacity * 2)
+        self._throttle = Throttle(LOG_DRAIN_INTERVAL)
+        self._drain_scheduled = False
+        self._server_worker: Worker[None] | None = None
+        self._exit_stack = contextlib.ExitStack()
+
+    # ------------------------------------------------------------------ layout
+
+    def compose(self) -> ComposeResult:
+        yield Header(icon="◆")  # the default icon is missing from common terminal fonts
+        with TabbedContent(initial="dashboard", id="tabs"):
+            with TabPane("1 Dashboard", id="dashboard"):
+                yield Dashboard(self.server, log_capacity=self.log_capacity, id="dash")
+            with TabPane("2 Server", id="server"):
+                yield ServerPane(
+                    self.store, data_path=self.data_path, listen=self.listen, id="server-pane"
+                )
+            with TabPane("3 Backends", id="backends"):
+                yield BackendsPane(self.store, id="backends-pane")
+            with TabPane("4 Cache", id="cache"):
+                yield CachePane(
+                    self.cache_db, self.store, default_path=self.data_path, id="cache-pane"
+                )
+            with TabPane("5 rclone", id="rclone"):
+                yield RclonePane(self.rclone_config, id="rclone-pane")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self._exit_stack.enter_context(self.log_bridge.attached())
+        self.query_one("#log-lines").focus()
+        self._update_rclone()
+
+    def on_unmount(self) -> None:
+        # Tests and Ctrl+C paths end here too: never leave a server thread behind.
+        self.server.stop()
+        self.server.wait(10)
+        self._exit_stack.close()
+
+    @property
+    def dashboard(self) -> Dashboard:
+        return self.query_one(Dashboard)
+
+    @property
+    def server_pane(self) -> ServerPane:
+        return self.query_one(ServerPane)
+
+    @property
+    def request_log(self) -> RequestLog:
+        return self.query_one(RequestLog)
+
+    # ------------------------------------------------------------------ server
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Show Start or Stop in the footer, whichever applies.
+        if action == "start_server":
+            return not self.server.status.is_active
+        if action == "stop_server":
+            return self.server.status.is_active
+        return True
+
+    def action_start_server(self) -> None:
+        if self._server_worker is not None and self._server_worker.is_running:
+            # A thread cannot be cancelled: wait for the old server to finish stopping.
+            self.notify("The server is still running or stopping.", severity="warning")
+            return
+        pane = self.server_pane
+        try:
+            status = self.server.prepare(pane.options())
+        except StartError as exc:
+            pane.show_message(str(exc), error=True)
+            self.notify(str(exc), title="Cannot start the server", severity="error")
+            return
+        self.dashboard.server_started()
+        self._warn_if_exposed(status)
+        self._server_worker = self.run_worker(
+            self.server.run, name="s3-server", group="server", thread=True, exit_on_error=False
+        )
+
+    def _warn_if_exposed(self, status: ServerStatus) -> None:
+        options, address = status.options, status.address
+        if options is None or address is None or address.is_loopback:
+            return
+        if options.no_auth:
+            warning = "no-auth on a public address: anyone who can reach it can change your data."
+        elif options.secret_key == DEFAULT_SECRET_KEY:
+            warning = "default credentials on a public address: set your own keys."
+        else:
+            return
+        self.notify(warning, title=f"Listening on {address.host}", severity="warning")
+
+    def action_stop_server(self) -> None:
+        self.server.stop()
+
+    def on_server_state_changed(self, message: ServerStateChanged) -> None:
+        status = message.status
+        if not self._panes_mounted():
+            return
+        self.server_pane.show_status(status)
+        self.dashboard.refresh_status()
+        self._update_rclone()
+        self.refresh_bindings()
+        if status.state is ServerState.RUNNING:
+            self.sub_title = f"running on {status.endpoint}"
+        else:
+            self.sub_title = status.state.value
+        if status.state is ServerState.ERROR:
+            self.notify(status.message, title="Server error", severity="error")
+
+    def _update_rclone(self) -> None:
+        status = self.server.status
+        running = status.state is ServerState.RUNNING and status.options is not None
+        if running:
+            assert status.options is not None
+            options = status.options
+            target = RemoteTarget(
+                status.endpoint or "",
+                options.access_key or "test",
+                options.secret_key or "test",
+                options.region,
+            )
+        else:
+            target = self.server_pane.remote_target()
+        self.query_one(RclonePane).show_target(target, running)
+
+    # ------------------------------------------------------------------ request log
+
+    def on_log_lines_waiting(self, _message: LogLinesWaiting) -> None:
+        if self._drain_scheduled:
+            return
+        delay = self._throttle.delay()
+        if delay <= 0:
+            self._drain_log()
+        else:
+            self._drain_scheduled = True
+            self.set_timer(delay, self._drain_log)
+
+    def _drain_log(self) -> None:
+        self._drain_scheduled = False
+        self._throttle.mark()
+        drained = self.log_bridge.drain()
+        if (drained.items or drained.dropped) and self._panes_mounted():
+            self.request_log.add(drained.items, drained.dropped)
+
+    def _panes_mounted(self) -> bool:
+        # Messages from the server thread can still arrive while the app shuts down.
+        return bool(self.query(TabbedContent))
+
+    # ------------------------------------------------------------------ tabs and focus
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+        self._focus_tab(tab)
+
+    def _focus_tab(self, tab: str) -> None:
+        if self.query_one(TabbedContent).active != tab:
+            return  # a late activation message for a tab that is no longer shown
+        widget = self.query_one(TAB_FOCUS[tab][1])
+        if widget.disabled and tab == "server":
+            widget = self.query_one("#stop")
+        widget.focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        tab = event.pane.id or "dashboard"
+        if tab == "rclone":
+            self._update_rclone()
+        self.call_after_refresh(self._focus_tab, tab)
+
+    def action_leave_field(self) -> None:
+        if isinstance(self.focused, Input):
+            self._focus_tab(self.query_one(TabbedContent).active or "dashboard")
+
+    def use_backend(self, name: str) -> None:
+        """Choose a saved backend for the next start (Backends tab, key u)."""
+        self.server_pane.use_backend(name)
+        self.action_show_tab("server")
+        self.notify(f"Backend '{name}' chosen: press s to start the server.")
+
+    def on_backends_changed(self, _message: BackendsChanged) -> None:
+        self.server_pane.reload_backends()
+
+    # ------------------------------------------------------------------ help, quit, palette
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_sections()))
+
+    def help_sections(self) -> list[tuple[str, Iterable[BindingType]]]:
+        """The help screen's sections: the same bindings the footer shows, by tab."""
+        from .screens.backend_form import BackendForm
+
+        return [
+            ("Everywhere", self.BINDINGS),
+            ("Dashboard: request log", RequestLog.BINDINGS),
+            ("Backends", BackendsPane.BINDINGS),
+            ("Backend form", BackendForm.BINDINGS),
+            ("Cache", CachePane.BINDINGS),
+            ("rclone", RclonePane.BINDINGS),
+        ]
+
+    async def action_quit(self) -> None:
+        status = self.server.status
+        if not status.is_active:
+            self.exit()
+            return
+
+        async def answered(stop: bool | None) -> None:
+            if stop:
+                await self.stop_server_and_wait()
+                self.exit()
+
+        await self.push_screen(
+            ConfirmDialog(
+                "Quit",
+                f"The server on {status.endpoint} is {status.state.value}.\n"
+                "Stop it (in-flight requests finish) and quit?",
+                "Stop and quit",
+            ),
+            answered,
+        )
+
+    async def stop_server_and_wait(self, timeout: float = 40.0) -> bool:
+        """Stop the server and wait (without blocking the UI) until its port is free."""
+        self.server.stop()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not self.server.wait(0):
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.05)
+        return True

@@ -1,0 +1,1 @@
+"""The console's tabs: dashboard, server, backends, cache and rclone."""

@@ -1,0 +1,303 @@
+"""Cache maintenance: what ``pys3local cache stats`` shows, and cleanup, vacuum, migrate.
+
+Every database call is blocking SQLite, so each one runs in a short thread hop; a
+migration reads whole objects, so it runs in its own thread worker (with its own
+event loop for the provider) and reports through messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Button, DataTable, Label, ProgressBar, Static
+
+from pys3local.cache import CacheError, CacheStats, MetadataCache
+from pys3local.config import ConfigStore
+
+from ..cache_jobs import MigrationOutcome, MigrationRequest, run_migration
+from ..figures import format_size
+from ..messages import MigrationFinished, MigrationProgress
+from ..screens.cache_dialogs import CleanupDialog, CleanupScope, MigrateDialog
+from ..screens.confirm import ConfirmDialog
+
+#: Seconds between two progress messages from the migration thread.
+PROGRESS_INTERVAL = 0.1
+
+
+def _when(moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+class CachePane(Vertical):
+    """Statistics overall and per workspace, and the maintenance actions."""
+
+    BINDINGS = [
+        Binding("r", "refresh", "Refresh"),
+        Binding("l", "cleanup", "Cleanup"),
+        Binding("v", "vacuum", "Vacuum"),
+        Binding("m", "migrate", "Migrate"),
+        Binding("c", "cancel_migration", "Cancel"),
+    ]
+
+    def __init__(
+        self, cache_path: Path, store: ConfigStore, *, default_path: Path, id: str
+    ) -> None:
+        super().__init__(id=id)
+        self.db = MetadataCache(cache_path)
+        self.store = store
+        self.default_path = default_path
+        self.stats: CacheStats | None = None
+        self._cancel: threading.Event | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Label(f"Cache database {self.db.path}", classes="pane-title", id="cache-title")
+        yield Static("", id="cache-overall")
+        yield DataTable(id="cache-table", cursor_type="row", zebra_stripes=True)
+        with Horizontal(classes="buttons"):
+            yield Button("Refresh (r)", id="ca-refresh", compact=True)
+            yield Button("Cleanup (l)", id="ca-cleanup", compact=True, variant="error")
+            yield Button("Vacuum (v)", id="ca-vacuum", compact=True)
+            yield Button("Migrate (m)", id="ca-migrate", compact=True, variant="primary")
+            yield Button("Cancel (c)", id="ca-cancel", compact=True, disabled=True)
+        with Horizontal(id="migration-row"):
+            yield ProgressBar(id="mg-progress", show_eta=False)
+            yield Label("", id="mg-label")
+        yield Static("", id="cache-result", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#cache-table", DataTable).add_columns(
+            "Workspace", "Files", "Size", "With MD5", "Oldest (UTC)", "Newest (UTC)"
+        )
+        self.query_one("#migration-row").display = False
+        self.action_refresh()
+
+    def on_unmount(self) -> None:
+        if self._cancel is not None:
+            self._cancel.set()
+        self.db.close()
+
+    @property
+    def migrating(self) -> bool:
+        return self._cancel is not None
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # "Cancel" is in the footer only while there is something to cancel.
+        return self.migrating if action == "cancel_migration" else True
+
+    def show_result(self, text: str, error: bool = False) -> None:
+        result = self.query_one("#cache-result", Static)
+        result.update(text)
+        result.set_class(error, "error")
+
+    async def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        """Run a blocking cache call in a thread, opening the database first."""
+
+        def call():  # type: ignore[no-untyped-def]
+            self.db.open()
+            return fn(*args, **kwargs)
+
+        return await asyncio.to_thread(call)
+
+    # ------------------------------------------------------------------ stats
+
+    @work(exclusive=True, group="cache-stats", exit_on_error=False)
+    async def action_refresh(self) -> None:
+        try:
+            stats, size = await self._call(lambda: (self.db.stats(), self.db.file_size()))
+        except CacheError as exc:
+            self.show_result(f"Cannot read the cache: {exc}", error=True)
+            return
+        self.stats = stats
+        self._show_stats(stats, size)
+
+    def _show_stats(self, stats: CacheStats, size: int) -> None:
+        overall = stats.overall
+        if overall.files:
+            text = (
+                f"Overall: {overall.files:,} files, {format_size(overall.size)}, "
+                f"{overall.with_md5:,} with MD5; oldest {_when(overall.oldest)}, "
+                f"newest {_when(overall.newest)}. Database file: {format_size(size)}"
+            )
+        else:
+            text = f"Cache is empty. Database file: {format_size(size)}"
+        self.query_one("#cache-overall", Static).update(text)
+        table = self.query_one("#cache-table", DataTable)
+        table.clear()
+        for workspace, figures in stats.workspaces.items():
+            table.add_row(
+                str(workspace),
+                f"{figures.files:,}",
+                format_size(figures.size),
+                f"{figures.with_md5:,}",
+                _when(figures.oldest),
+                _when(figures.newest),
+                key=str(workspace),
+            )
+
+    # ------------------------------------------------------------------ cleanup, vacuum
+
+    @work(exclusive=True, group="cache-action", exit_on_error=False)
+    async def action_cleanup(self) -> None:
+        workspaces = list(self.stats.workspaces) if self.stats else []
+        scope: CleanupScope | None = await self.app.push_screen_wait(CleanupDialog(workspaces))
+        if scope is None:
+            return
+        try:
+            if scope.bucket is None:
+                workspace = None if scope.everything else scope.workspace
+                count = (await self._call(self.db.stats, workspace)).overall.files
+                if not count:
+                    self.show_result(f"No entries found for {scope.describe()}.")
+                    return
+                what = (
+                    f"all {count:,} entries"
+                    if scope.everything
+                    else (f"{count:,} entries of workspace {scope.workspace}")
+                )
+            else:
+                what = f"the entries of {scope.describe()}"
+        except CacheError as exc:
+            self.show_result(str(exc), error=True)
+            return
+        body = f"Remove {what} from the cache?\nStored objects are not touched."
+        if not await self.app.push_screen_wait(ConfirmDialog("Clean up", body, "Remove")):
+            self.show_result("Cleanup cancelled.")
+            return
+        try:
+            if scope.everything:
+                removed = await self._call(self.db.cleanup, all=True)
+            else:
+                removed = await self._call(self.db.cleanup, scope.workspace, scope.bucket)
+        except CacheError as exc:
+            self.show_result(str(exc), error=True)
+            return
+        self.show_result(f"✓ Removed {removed:,} entries ({scope.describe()}).")
+        self.action_refresh()
+
+    @work(exclusive=True, group="cache-action", exit_on_error=False)
+    async def action_vacuum(self) -> None:
+        self.show_result("Optimizing cache database...")
+        try:
+            before, after = await self._call(self.db.vacuum)
+        except CacheError as exc:
+            self.show_result(str(exc), error=True)
+            return
+        self.show_result(
+            f"✓ Database optimized. Before: {format_size(before)}  After: {format_size(after)}"
+            f"  Saved: {format_size(max(before - after, 0))}"
+        )
+        self.action_refresh()
+
+    # ------------------------------------------------------------------ migrate
+
+    @work(exclusive=True, group="cache-action", exit_on_error=False)
+    async def action_migrate(self) -> None:
+        if self.migrating:
+            self.show_result("A migration is already running (c cancels it).", error=True)
+            return
+        dialog = MigrateDialog(self.store, self.default_path)
+        request: MigrationRequest | None = await self.app.push_screen_wait(dialog)
+        if request is not None:
+            self.start_migration(request)
+
+    def start_migration(self, request: MigrationRequest) -> None:
+        """Run a migration in a thread worker; progress arrives as messages."""
+        self._cancel = threading.Event()
+        self.query_one("#migration-row").display = True
+        self.query_one("#mg-progress", ProgressBar).update(total=None, progress=0)
+        self.query_one("#mg-label", Label).update("listing...")
+        self.query_one("#ca-cancel", Button).disabled = False
+        self.query_one("#ca-migrate", Button).disabled = True
+        self.refresh_bindings()
+        mode = "Dry run" if request.dry_run else "Migrating"
+        self.show_result(
+            f"{mode}: {request.label}" + (f" bucket {request.bucket}" if request.bucket else "")
+        )
+        cancel = self._cancel
+        self.run_worker(
+            lambda: self._migrate_in_thread(request, cancel),
+            thread=True,
+            group="migrate",
+            exit_on_error=False,
+        )
+
+    def _migrate_in_thread(self, request: MigrationRequest, cancel: threading.Event) -> None:
+        # Runs in a worker thread: it only ever posts messages (thread-safe).
+        last = 0.0
+
+        def progress(phase: str, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+            nonlocal last
+            now = time.monotonic()
+            if now - last >= PROGRESS_INTERVAL or (total and done == total):
+                last = now
+                self.post_message(MigrationProgress(phase, done, total, done_bytes, total_bytes))
+
+        try:
+            self.db.open()
+            outcome = run_migration(self.db, request, progress, cancel)
+        except NotImplementedError as exc:
+            self.post_message(MigrationFinished(None, str(exc) or "backend not available"))
+        except Exception as exc:  # a failing backend or cache is a message, not a crash
+            self.post_message(MigrationFinished(None, f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(MigrationFinished(outcome))
+
+    def on_migration_progress(self, message: MigrationProgress) -> None:
+        bar = self.query_one("#mg-progress", ProgressBar)
+        label = self.query_one("#mg-label", Label)
+        if message.phase == "listing":
+            label.update(f"listing: {message.done:,} objects")
+            return
+        bar.update(total=max(message.total_bytes, 1), progress=message.done_bytes)
+        label.update(
+            f"{message.done:,}/{message.total:,} files  "
+            f"{format_size(message.done_bytes)}/{format_size(message.total_bytes)}"
+        )
+
+    def on_migration_finished(self, message: MigrationFinished) -> None:
+        self._cancel = None
+        self.query_one("#ca-cancel", Button).disabled = True
+        self.query_one("#ca-migrate", Button).disabled = False
+        self.refresh_bindings()
+        outcome: MigrationOutcome | None = message.outcome
+        if outcome is None:
+            self.query_one("#migration-row").display = False
+            self.show_result(f"Migration failed: {message.error}", error=True)
+        else:
+            bar = self.query_one("#mg-progress", ProgressBar)
+            label = self.query_one("#mg-label", Label)
+            if bar.total is None:  # no hashing started: a dry run, or nothing to do
+                bar.update(total=1, progress=1)
+                label.update("dry run" if outcome.lines[0].startswith("Dry run") else "done")
+            if outcome.cancelled:
+                label.update("cancelled")
+            self.show_result("\n".join(outcome.lines), error=not outcome.ok)
+        self.action_refresh()
+
+    def action_cancel_migration(self) -> None:
+        if self._cancel is None:
+            self.show_result("No migration is running.")
+            return
+        self._cancel.set()
+        self.query_one("#mg-label", Label).update("cancelling after the current object...")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        actions = {
+            "ca-refresh": self.action_refresh,
+            "ca-cleanup": self.action_cleanup,
+            "ca-vacuum": self.action_vacuum,
+            "ca-migrate": self.action_migrate,
+            "ca-cancel": self.action_cancel_migration,
+        }
+        actions[str(event.button.id)]()

@@ -1,0 +1,61 @@
+"""The help screen (``?``): what each tab is for and every key, read from the bindings."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Grid, Vertical, VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Label, Static
+
+INTRO = (
+    "pys3local runs a local S3 server for backup tools. Start it on the Server tab "
+    "(or press s on any tab), watch requests on the Dashboard, manage saved backends, "
+    "maintain the metadata cache and copy an rclone remote for the server. The mouse "
+    "works too, and ctrl+p searches every action. Keys typed into a text field go to "
+    "the field: press tab or escape to leave it."
+)
+
+
+def key_name(binding: Binding) -> str:
+    if binding.key_display:
+        return binding.key_display
+    return binding.key.split(",")[0].replace("question_mark", "?")
+
+
+def bindings_section(title: str, bindings: Iterable[BindingType]) -> Content:
+    """One section: a heading and ``key  action`` lines for the described bindings."""
+    rows = [
+        Content.assemble((f"  {key_name(b):<8}", "bold $text-accent"), b.description)
+        for b in bindings
+        if isinstance(b, Binding) and b.description
+    ]
+    return Content("\n").join([Content.styled(title, "bold $text-primary"), *rows])
+
+
+class HelpScreen(ModalScreen[None]):
+    """Keys by tab, built from the same bindings the footer shows."""
+
+    BINDINGS = [Binding("escape,q,question_mark,f1", "dismiss", "Close")]
+
+    def __init__(self, sections: list[tuple[str, Iterable[BindingType]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    @property
+    def text(self) -> Content:
+        """Everything the screen says, in one piece (for tests and searching)."""
+        parts = [Content(INTRO)] + [bindings_section(t, b) for t, b in self.sections]
+        return Content("\n\n").join(parts)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide tall"):
+            yield Label("Help (escape closes)", classes="dialog-title")
+            with VerticalScroll(id="help-text"):
+                yield Static(INTRO, id="help-intro")
+                with Grid(id="help-keys"):
+                    for title, bindings in self.sections:
+                        yield Static(bindings_section(title, bindings))
