@@ -10,7 +10,8 @@ import time
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from test_tui_support import (
+from textual.widgets import Input, Static
+from tui_support import (
     SIZE,
     call,
     log_text,
@@ -20,7 +21,6 @@ from test_tui_support import (
     stop_server,
     wait_for,
 )
-from textual.widgets import Input, Static
 
 from pys3local.cache import MetadataCache, local_store
 from pys3local.config import ConfigStore

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fake_drime import FakeDrime
 from fake_drime.testing import files_named, path_of
-from test_tui_support import (
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
+from tui_support import (
     SIZE,
     call,
     log_text,
@@ -18,7 +19,6 @@ from test_tui_support import (
     stop_server,
     wait_for,
 )
-from textual.widgets import Checkbox, DataTable, Input, Select, Static
 
 from pys3local.config import MASK, ConfigStore, reveal_secret
 from tui.screens.backend_form import BackendForm

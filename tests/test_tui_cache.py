@@ -7,8 +7,8 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
-from test_tui_support import SIZE, make_app, wait_for
 from textual.widgets import DataTable, Input, RadioButton, Static
+from tui_support import SIZE, make_app, wait_for
 
 from pys3local.cache import CacheEntry, MetadataCache, local_store
 from pys3local.providers.base import ObjectMetadata

@@ -8,8 +8,8 @@ import threading
 import time
 
 from rich.text import Text
-from test_tui_support import SIZE, log_text, make_app, wait_for
 from textual.widgets import Input, Log
+from tui_support import SIZE, log_text, make_app, wait_for
 
 from pys3local.s3.access_log import AccessRecord, log_access
 from tui.screens.help import HelpScreen
