@@ -81,6 +81,16 @@ if HttpToolsProtocol is not None:
             super().connection_made(transport)
             self._start_header_timer()  # a client that connects and says nothing
 
+        def shutdown(self) -> None:
+            # An idle TLS connection closed politely waits for the client's
+            # close_notify, which an idle client never sends: the server would wait
+            # out the whole shutdown timeout. Nothing is in flight, so abort it.
+            idle = self.cycle is None or self.cycle.response_complete
+            if idle and self.transport.get_extra_info("sslcontext") is not None:
+                self.transport.abort()
+                return
+            super().shutdown()
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_header_timer()
             super().connection_lost(exc)

@@ -3,6 +3,7 @@ ListMultipartUploads."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from starlette.responses import Response
@@ -12,7 +13,13 @@ from pys3local.providers.base import MAX_PART_NUMBER, RangeRequest
 
 from . import xml
 from .buckets import xml_response
-from .headers import check_preconditions, content_md5, metadata_from_headers, parse_int
+from .headers import (
+    byte_position,
+    check_preconditions,
+    content_md5,
+    metadata_from_headers,
+    parse_int,
+)
 from .objects import parse_copy_source
 from .request import S3Request
 from .service import RequestPayload, S3Service
@@ -72,9 +79,11 @@ async def upload_part_copy(
     copy_range = request.header("x-amz-copy-source-range")
     if copy_range is not None:
         match = _COPY_RANGE.fullmatch(copy_range.strip())
-        if match is None or int(match[2]) < int(match[1]):
+        first = byte_position(match[1]) if match else 0
+        last = byte_position(match[2]) if match else -1
+        if match is None or last < first:
             raise InvalidArgument("The x-amz-copy-source-range value must be bytes=first-last.")
-        byte_range = RangeRequest(int(match[1]), int(match[2]))
+        byte_range = RangeRequest(first, last)
     reader = await service.provider.get_object(src_bucket, src_key, byte_range)
     try:
         check_preconditions(request.http.headers, reader.info, prefix="x-amz-copy-source-")
@@ -95,7 +104,7 @@ async def complete_multipart_upload(
     bucket = service.bucket_name(request)
     assert request.key is not None
     body = await payload.read_all(MAX_COMPLETE_BODY)
-    parts = xml.parse_complete_multipart_upload(body)
+    parts = await asyncio.to_thread(xml.parse_complete_multipart_upload, body)
     previous = 0
     for part in parts:
         if not 1 <= part.part_number <= MAX_PART_NUMBER:

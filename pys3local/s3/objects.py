@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 from starlette.responses import Response, StreamingResponse
@@ -127,7 +128,8 @@ async def delete_objects(
     bucket = service.bucket_name(request)
     await service.provider.get_bucket(bucket)
     body = await payload.read_all(MAX_DELETE_BODY)  # Content-MD5 checked while read
-    delete = xml.parse_delete(body)
+    # Parsed in a thread: a hostile document must not stall other requests.
+    delete = await asyncio.to_thread(xml.parse_delete, body)
     deleted: list[str] = []
     errors: list[tuple[str, S3Error]] = []
     for key in delete.keys:

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from urllib.parse import quote
+from xml.parsers import expat
 from xml.sax.saxutils import escape
 
 import defusedxml.ElementTree as SafeET
@@ -330,20 +331,48 @@ def list_multipart_uploads_result(
 # Parsing ----------------------------------------------------------------------
 
 
-def _parse(body: bytes) -> ET.Element:
+class _Refused(Exception):
+    pass
+
+
+def _check_shape(body: bytes) -> None:
+    """Refuse a DTD or nesting deeper than any S3 document before building a tree.
+
+    This streaming pass keeps memory flat: a few megabytes nested a few hundred
+    thousand levels deep would otherwise become a tree of that many elements.
+    """
+    parser = expat.ParserCreate()
+    depth = 0
+
+    def start(_name: str, _attributes: dict[str, str]) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > _MAX_DEPTH:
+            raise _Refused
+
+    def end(_name: str) -> None:
+        nonlocal depth
+        depth -= 1
+
+    def refuse(*_args: object) -> None:
+        raise _Refused  # no DTDs: they carry entity bombs and external entities
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
     try:
-        root = SafeET.fromstring(body, forbid_dtd=True)
+        parser.Parse(body, True)
+    except (expat.ExpatError, _Refused, ValueError) as exc:
+        raise MalformedXML() from exc
+
+
+def _parse(body: bytes) -> ET.Element:
+    _check_shape(body)
+    try:
+        return SafeET.fromstring(body, forbid_dtd=True)
     except (ET.ParseError, DefusedXmlException, ValueError) as exc:
         raise MalformedXML() from exc
-    if _depth(root) > _MAX_DEPTH:
-        raise MalformedXML()
-    return root
-
-
-def _depth(element: ET.Element, level: int = 1) -> int:
-    if level > _MAX_DEPTH:
-        return level
-    return max([level, *(_depth(child, level + 1) for child in element)])
 
 
 def _local(tag: str) -> str:
@@ -366,6 +395,7 @@ class DeleteRequest:
 
 
 def parse_delete(body: bytes, max_keys: int = 1000) -> DeleteRequest:
+    """Parse a DeleteObjects document (blocking: call it off the event loop)."""
     root = _parse(body)
     if _local(root.tag) != "Delete":
         raise MalformedXML()
@@ -383,6 +413,7 @@ def parse_delete(body: bytes, max_keys: int = 1000) -> DeleteRequest:
 
 
 def parse_complete_multipart_upload(body: bytes) -> list[CompletedPart]:
+    """Parse a CompleteMultipartUpload document (blocking: call it off the event loop)."""
     root = _parse(body)
     if _local(root.tag) != "CompleteMultipartUpload":
         raise MalformedXML()

@@ -222,24 +222,29 @@ def make_parents(base: Path, path: Path) -> None:
 
     Unlike ``os.makedirs`` this never creates ``base`` itself: when a bucket has just
     been deleted, a late writer fails with NoSuchBucket instead of resurrecting it.
+    A concurrent delete may prune a directory we have just made (it was empty); that
+    is retried, as long as ``base`` itself still exists.
     """
-    missing = []
-    parent = path.parent
-    while parent != base:
-        if parent.is_dir():
-            break
-        missing.append(parent)
-        parent = parent.parent
-    for directory in reversed(missing):
+    for _ in range(10):
+        missing = []
+        parent = path.parent
+        while parent != base and not parent.is_dir():
+            missing.append(parent)
+            parent = parent.parent
         try:
-            os.mkdir(directory, DIR_MODE)
-        except FileExistsError:
-            if not directory.is_dir():
-                raise ObjectNameConflict() from None
+            for directory in reversed(missing):
+                try:
+                    os.mkdir(directory, DIR_MODE)
+                except FileExistsError:
+                    if not directory.is_dir():
+                        raise ObjectNameConflict() from None
+            return
         except FileNotFoundError:
-            raise NoSuchBucket() from None
+            if not base.is_dir():
+                raise NoSuchBucket() from None
         except NotADirectoryError:
             raise ObjectNameConflict() from None
+    raise OSError(errno.EAGAIN, f"could not create the parent directories of {path}")
 
 
 def _rename_into_place(src: Path, dst: Path, base: Path) -> None:

@@ -25,6 +25,7 @@ from typing import TypeVar
 from pys3local.cache import CacheEntry, MetadataCache
 from pys3local.errors import (
     BadDigest,
+    BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
     KeyTooLongError,
@@ -243,8 +244,12 @@ class LocalStorageProvider(StorageProvider):
         def create_sync() -> Bucket:
             self._ensure_open()
             directory = self.layout.bucket_dir(bucket)
-            atomic.ensure_dir(directory)
-            atomic.ensure_dir(directory / ".metadata")
+            try:
+                atomic.ensure_dir(directory)
+                atomic.ensure_dir(directory / ".metadata")
+            except (FileExistsError, NotADirectoryError):
+                # Something that is not a bucket (a file) already has this name.
+                raise BucketAlreadyExists(BucketName=bucket) from None
             try:
                 os.mkdir(directory / "objects", atomic.DIR_MODE)
             except FileExistsError:
@@ -269,7 +274,11 @@ class LocalStorageProvider(StorageProvider):
                     os.rmdir(root)
                 except OSError:
                     raise BucketNotEmpty(BucketName=bucket) from None
-            shutil.rmtree(directory, ignore_errors=True)
+            # Only what the bucket consists of goes: files someone else keeps in the
+            # bucket's directory stay (and so does the directory, then).
+            shutil.rmtree(directory / ".metadata", ignore_errors=True)
+            with contextlib.suppress(OSError):
+                os.rmdir(directory)
 
         await self._run(delete_sync)
 
