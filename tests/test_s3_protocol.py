@@ -130,3 +130,36 @@ def test_DeleteObjects_bad_Content_MD5_is_BadDigest(open_server) -> None:
     )
     assert response.status_code == 400
     assert parse_error(response)["Code"] == "BadDigest"
+
+
+def test_DeleteObjects_empty_key_is_a_per_key_error(open_server) -> None:
+    body = b"<Delete><Object><Key></Key></Object></Delete>"
+    response = httpx.post(open_server.endpoint + "/raw?delete", content=body)
+    assert response.status_code == 200
+    root = ET.fromstring(response.content)
+    errors = [child for child in root if child.tag.endswith("Error")]
+    assert len(errors) == 1
+
+
+def test_trickling_body_is_abandoned(make_server) -> None:
+    """A body sent a few bytes at a time (never idle long enough to time out) is cut."""
+    import contextlib
+    import socket
+    import time
+
+    server = make_server("--read-timeout", "2", auth=False)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(b"PUT /default/trickle HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n")
+        answer = b""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and not answer:
+            try:
+                sock.sendall(b"x" * 10)
+            except OSError:
+                break
+            sock.settimeout(0.3)
+            with contextlib.suppress(TimeoutError):
+                answer = sock.recv(4096)
+    assert b" 400 " in answer.split(b"\r\n", 1)[0]
+    assert b"RequestTimeout" in answer
+    assert httpx.get(server.endpoint + "/default/trickle").status_code == 404

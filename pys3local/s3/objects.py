@@ -134,6 +134,8 @@ async def delete_objects(
     errors: list[tuple[str, S3Error]] = []
     for key in delete.keys:
         try:
+            if not key:
+                raise InvalidArgument("A key must be specified.")
             validate_key(key)
             await service.provider.delete_object(bucket, key)
         except S3Error as error:

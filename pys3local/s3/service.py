@@ -118,12 +118,21 @@ class RequestPayload:
         return bytes(data)
 
 
+#: A body must arrive at least this fast, on average over each read-timeout window,
+#: or the request is abandoned: 1 KiB/s is slower than any real uplink, and a client
+#: trickling a byte now and then would otherwise hold a connection for good.
+MIN_BODY_RATE = 1024
+
+
 async def _with_read_timeout(chunks: AsyncIterator[bytes], seconds: float) -> AsyncIterator[bytes]:
-    """Pass chunks through, failing with RequestTimeout when the client goes quiet.
+    """Pass chunks through, failing with RequestTimeout when the client goes quiet
+    or slows to a trickle.
 
     uvicorn waits for a body forever; a client that stops mid-upload would otherwise
     hold its connection (and a temporary file) for good.
     """
+    loop = asyncio.get_running_loop()
+    window_start, window_bytes = loop.time(), 0
     iterator = chunks.__aiter__()
     while True:
         try:
@@ -137,6 +146,12 @@ async def _with_read_timeout(chunks: AsyncIterator[bytes], seconds: float) -> As
             return
         except asyncio.TimeoutError:
             raise RequestTimeout() from None
+        window_bytes += len(chunk)
+        now = loop.time()
+        if now - window_start >= seconds:
+            if window_bytes < MIN_BODY_RATE * (now - window_start):
+                raise RequestTimeout("The request body arrived too slowly.")
+            window_start, window_bytes = now, 0
         yield chunk
 
 
