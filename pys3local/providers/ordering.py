@@ -38,3 +38,9 @@ def first_entry_to_list(
 def local_part(dir_prefix: str, prefix: str) -> str:
     """The part of ``prefix`` an entry name of this folder must start with."""
     return prefix[len(dir_prefix) :] if prefix.startswith(dir_prefix) else ""
+
+
+def common_prefix(key: str, prefix: str, delimiter: str) -> str | None:
+    """The common prefix ``key`` rolls up into under ``delimiter``, or None."""
+    cut = key.find(delimiter, len(prefix))
+    return None if cut < 0 else key[: cut + len(delimiter)]

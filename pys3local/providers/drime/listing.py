@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from pys3local.providers.ordering import first_entry_to_list, local_part
+from pys3local.providers.ordering import common_prefix, first_entry_to_list, local_part
 
 from .folders import FolderTree
 from .models import DriveEntry
@@ -81,12 +81,10 @@ async def roll_up(
     """Roll keys up into common prefixes for a delimiter other than ``/``."""
     last_prefix = None
     async for item in items:
-        rest = item.key[len(prefix) :]
-        cut = rest.find(delimiter)
-        if cut < 0:
+        common = common_prefix(item.key, prefix, delimiter)
+        if common is None:
             yield item
             continue
-        common = prefix + rest[: cut + len(delimiter)]
         if common != last_prefix and common > start_after:
             last_prefix = common
             yield Listed(common, None)

@@ -44,6 +44,7 @@ from pys3local.providers.base import (
     StorageProvider,
     UploadedPart,
 )
+from pys3local.providers.ordering import common_prefix
 from pys3local.providers.streams import IO_CHUNK, batched
 
 from . import atomic
@@ -697,12 +698,10 @@ def roll_up(
     """Roll keys up into common prefixes for a delimiter other than ``/``."""
     last_prefix = None
     for entry in entries:
-        rest = entry.key[len(prefix) :]
-        cut = rest.find(delimiter)
-        if cut < 0:
+        common = common_prefix(entry.key, prefix, delimiter)
+        if common is None:
             yield entry
             continue
-        common = prefix + rest[: cut + len(delimiter)]
         if common != last_prefix and common > start_after:
             last_prefix = common
             yield ListedEntry(common, None)
