@@ -25,9 +25,9 @@ class OneLineErrorGroup(click.Group):
         except click.ClickException as exc:
             exc.show()
             sys.exit(exc.exit_code)
-        except click.Abort:  # Ctrl-C, also after a server's graceful stop
+        except click.Abort:  # a declined confirmation, or Ctrl-C at a prompt
             click.echo("Aborted!", err=True)
-            sys.exit(130)
+            sys.exit(1)
         except KeyboardInterrupt:
             sys.exit(130)
         # Without standalone mode click returns ctx.exit()'s code instead of exiting.
