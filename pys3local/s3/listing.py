@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 
 from starlette.responses import Response
 
@@ -51,14 +52,15 @@ def _common(request: S3Request) -> tuple[str, str, int, str | None]:
     )
 
 
-async def list_objects(service: S3Service, request: S3Request) -> Response:
-    bucket = service.bucket_name(request)
+async def _listed(
+    service: S3Service, request: S3Request, bucket: str, start_after: str
+) -> xml.ListObjectsResult:
+    """One page of the bucket, with the fields both listing versions show."""
     prefix, delimiter, max_keys, encoding_type = _common(request)
-    marker = request.query.get("marker", "")
     page = await service.provider.list_objects(
-        bucket, prefix=prefix, delimiter=delimiter, start_after=marker, max_keys=max_keys
+        bucket, prefix=prefix, delimiter=delimiter, start_after=start_after, max_keys=max_keys
     )
-    result = xml.ListObjectsResult(
+    return xml.ListObjectsResult(
         bucket=bucket,
         prefix=prefix,
         delimiter=delimiter,
@@ -67,37 +69,29 @@ async def list_objects(service: S3Service, request: S3Request) -> Response:
         objects=page.objects,
         common_prefixes=page.common_prefixes,
         is_truncated=page.is_truncated,
-        marker=marker,
         next_marker=page.next_marker if page.is_truncated else None,
     )
-    return xml_response(xml.list_objects_result(result))
+
+
+async def list_objects(service: S3Service, request: S3Request) -> Response:
+    bucket = service.bucket_name(request)
+    marker = request.query.get("marker", "")
+    result = await _listed(service, request, bucket, marker)
+    return xml_response(xml.list_objects_result(dataclasses.replace(result, marker=marker)))
 
 
 async def list_objects_v2(service: S3Service, request: S3Request) -> Response:
     bucket = service.bucket_name(request)
-    prefix, delimiter, max_keys, encoding_type = _common(request)
     start_after = request.query.get("start-after", "")
     token = request.query.get("continuation-token")
     resume_after = decode_continuation_token(token) if token is not None else start_after
-    page = await service.provider.list_objects(
-        bucket,
-        prefix=prefix,
-        delimiter=delimiter,
-        start_after=max(resume_after, start_after),
-        max_keys=max_keys,
-    )
+    result = await _listed(service, request, bucket, max(resume_after, start_after))
     next_token = None
-    if page.is_truncated and page.next_marker is not None:
-        next_token = encode_continuation_token(page.next_marker)
-    result = xml.ListObjectsResult(
-        bucket=bucket,
-        prefix=prefix,
-        delimiter=delimiter,
-        max_keys=max_keys,
-        encoding_type=encoding_type,
-        objects=page.objects,
-        common_prefixes=page.common_prefixes,
-        is_truncated=page.is_truncated,
+    if result.next_marker is not None:
+        next_token = encode_continuation_token(result.next_marker)
+    result = dataclasses.replace(
+        result,
+        next_marker=None,
         start_after=start_after or None,
         continuation_token=token,
         next_continuation_token=next_token,

@@ -79,34 +79,22 @@ def object_info(
     st: os.stat_result,
     document: dict[str, object] | None,
     migrated_md5: Callable[[str], str | None] = lambda etag: None,
+    *,
+    with_metadata: bool = True,
 ) -> ObjectInfo:
     """Combine a data file's stat with its sidecar, if the sidecar describes it.
 
     Without one, the ETag is synthetic unless ``migrated_md5`` knows the file's MD5.
+    A listing passes ``with_metadata=False``: it shows size, ETag and date only.
     """
     if document is not None and document.get("size") == st.st_size:
-        return ObjectInfo(
-            key=key,
-            size=st.st_size,
-            etag=str(document["etag"]),
-            last_modified=datetime.fromisoformat(str(document["last_modified"])),
-            metadata=ObjectMetadata.from_dict(document.get("metadata") or {}),  # type: ignore[arg-type]
+        metadata = (
+            ObjectMetadata.from_dict(document.get("metadata") or {})  # type: ignore[arg-type]
+            if with_metadata
+            else ObjectMetadata()
         )
-    synthetic = _synthetic_etag(st)
-    etag = migrated_md5(synthetic) or synthetic
-    return ObjectInfo(key, st.st_size, etag, _utc_from_ns(st.st_mtime_ns))
-
-
-def listed_object_info(
-    key: str,
-    st: os.stat_result,
-    document: dict[str, object] | None,
-    migrated_md5: Callable[[str], str | None] = lambda etag: None,
-) -> ObjectInfo:
-    """What a listing shows of an object: size, ETag and date, not its metadata."""
-    if document is not None and document.get("size") == st.st_size:
         last_modified = datetime.fromisoformat(str(document["last_modified"]))
-        return ObjectInfo(key, st.st_size, str(document["etag"]), last_modified)
+        return ObjectInfo(key, st.st_size, str(document["etag"]), last_modified, metadata)
     synthetic = _synthetic_etag(st)
     etag = migrated_md5(synthetic) or synthetic
     return ObjectInfo(key, st.st_size, etag, _utc_from_ns(st.st_mtime_ns))
@@ -577,8 +565,12 @@ class LocalStorageProvider(StorageProvider):
             return info
         assert entry.metadata_path is not None
         document = read_sidecar(entry.metadata_path)
-        return listed_object_info(
-            entry.key, st, document, lambda synthetic: LocalIndex.md5_of(row, synthetic)
+        return object_info(
+            entry.key,
+            st,
+            document,
+            lambda synthetic: LocalIndex.md5_of(row, synthetic),
+            with_metadata=False,
         )
 
     def _listed_entries(
