@@ -93,6 +93,8 @@ class StoreLayout:
         self.staging = self.internal / "staging"
         self.uploads = self.internal / "uploads"
         self.locks = self.internal / "locks"
+        #: bucket -> (objects dir, metadata dir) with a trailing "/", for object_files.
+        self._bucket_bases: dict[str, tuple[str, str]] = {}
 
     def bucket_dir(self, bucket: str) -> Path:
         # Bucket names are validated by the protocol layer (S3 naming rules), which
@@ -109,11 +111,23 @@ class StoreLayout:
         return self.bucket_dir(bucket) / ".metadata"
 
     def object_paths(self, bucket: str, key: str) -> ObjectPaths:
+        data, metadata = self.object_files(bucket, key)
+        return ObjectPaths(Path(data), Path(metadata))
+
+    def object_files(self, bucket: str, key: str) -> tuple[str, str]:
+        """The data file and sidecar of a key, as strings (:meth:`object_paths` without
+        the cost of building ``Path`` objects, for the per-request read path)."""
+        bases = self._bucket_bases.get(bucket)
+        if bases is None:
+            bases = (f"{self.objects_dir(bucket)}/", f"{self.metadata_dir(bucket)}/")
+            if len(self._bucket_bases) < 1024:
+                self._bucket_bases[bucket] = bases
         segments = [encode_segment(s) for s in key.split("/")]
-        data = self.objects_dir(bucket).joinpath(*segments)
-        meta_dirs = [metadata_dir_segment(s) for s in segments[:-1]]
-        metadata = self.metadata_dir(bucket).joinpath(*meta_dirs, segments[-1] + ".json")
-        return ObjectPaths(data, metadata)
+        meta_dirs = [metadata_dir_segment(s) + "/" for s in segments[:-1]]
+        return (
+            bases[0] + "/".join(segments),
+            bases[1] + "".join(meta_dirs) + segments[-1] + ".json",
+        )
 
     def prefix_dirs(self, bucket: str, prefix: str) -> tuple[Path, Path, str]:
         """The deepest directory that holds every key starting with ``prefix``.
