@@ -14,9 +14,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from starlette.requests import ClientDisconnect, Request
-from starlette.responses import Response
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from pys3local.errors import (
     InternalError,
@@ -29,12 +27,13 @@ from pys3local.providers.base import StorageProvider
 from pys3local.s3 import buckets, listing, multipart, objects, xml
 from pys3local.s3.access_log import AccessRecord, ServerStats, log_access
 from pys3local.s3.auth import RequestAuthenticator, SignedRequest
+from pys3local.s3.http import ClientDisconnect, HttpRequest, HttpResponse
 from pys3local.s3.request import S3Request, new_request_id, parse_request
 from pys3local.s3.service import RequestPayload, S3Service, ServiceSettings
 
 log = logging.getLogger("pys3local.server")
 
-Handler = Callable[..., Awaitable[Response]]
+Handler = Callable[..., Awaitable[HttpResponse]]
 
 #: Operation -> (handler, whether it takes the request body).
 OPERATIONS: dict[str, tuple[Handler, bool]] = {
@@ -86,16 +85,16 @@ _WRITE_OPERATIONS = frozenset(
 )
 
 
-def error_response(error: S3Error, resource: str, request_id: str, method: str) -> Response:
+def error_response(error: S3Error, resource: str, request_id: str, method: str) -> HttpResponse:
     """The one place where an S3Error becomes an HTTP answer."""
     headers = {"x-amz-request-id": request_id}
     if isinstance(error, NotModified):
         headers.update({"etag": error.etag, "last-modified": error.last_modified})
-        return Response(status_code=304, headers=headers)
+        return HttpResponse(304, headers)
     if method == "HEAD":
-        return Response(status_code=error.status, headers=headers)
+        return HttpResponse(error.status, headers)
     body = xml.error_document(error, resource, request_id)
-    return Response(body, status_code=error.status, media_type="application/xml", headers=headers)
+    return HttpResponse(error.status, headers, body, media_type="application/xml")
 
 
 class S3Application:
@@ -134,20 +133,13 @@ class S3Application:
         if not self._started:
             await self.start()
         started = time.perf_counter()
-        http = Request(scope, receive)
+        http = HttpRequest(scope, receive)
         outcome = _Outcome()
         response = await self._respond(http, outcome)
         sent = 0
-        status = response.status_code
-
-        async def counting_send(message: Message) -> None:
-            nonlocal sent
-            if message["type"] == "http.response.body":
-                sent += len(message.get("body", b""))
-            await send(message)
-
+        status = response.status
         try:
-            await response(scope, receive, counting_send)
+            sent = await response.send(send, receive, head=scope["method"] == "HEAD")
         finally:
             request = outcome.request
             client = scope.get("client")
@@ -168,9 +160,10 @@ class S3Application:
             self.stats.record(record)
             log_access(record)
 
-    async def _respond(self, http: Request, outcome: _Outcome) -> Response:
+    async def _respond(self, http: HttpRequest, outcome: _Outcome) -> HttpResponse:
         request: S3Request | None = None
-        resource = http.url.path
+        method = http.scope["method"]
+        resource = http.scope["path"]
         try:
             request = parse_request(
                 http, self.service.settings.virtual_host_domains, outcome.request_id
@@ -202,26 +195,24 @@ class S3Application:
             else:
                 response = await handler(self.service, request)
             response.headers["x-amz-request-id"] = request.request_id
-            if request.method == "HEAD":
-                response.body = b""
             return response
         except S3Error as error:
             outcome.error_code = error.code
-            log.debug("%s %s -> %s: %s", http.method, resource, error.code, error.message)
+            log.debug("%s %s -> %s: %s", method, resource, error.code, error.message)
             response = error_response(
                 error,
                 resource,
                 request.request_id if request else outcome.request_id,
-                http.method,
+                method,
             )
         except ClientDisconnect:
             outcome.error_code = "ClientDisconnect"
-            return Response(status_code=400, headers={"connection": "close"})
+            return HttpResponse(400, {"connection": "close"})
         except Exception:
             request_id = request.request_id if request else outcome.request_id
-            log.exception("internal error in request %s (%s %s)", request_id, http.method, resource)
+            log.exception("internal error in request %s (%s %s)", request_id, method, resource)
             outcome.error_code = "InternalError"
-            response = error_response(InternalError(), resource, request_id, http.method)
+            response = error_response(InternalError(), resource, request_id, method)
         if _has_unread_body(http, outcome):
             # Answering before the body was read: close the connection rather than
             # leave the rest of the body to be parsed as the next request.
@@ -247,7 +238,7 @@ def _resource_type(request: S3Request) -> str:
     return "BUCKET" if request.key is None else "OBJECT"
 
 
-def _has_unread_body(http: Request, outcome: _Outcome) -> bool:
+def _has_unread_body(http: HttpRequest, outcome: _Outcome) -> bool:
     if outcome.payload is not None and outcome.payload.finished:
         return False
     headers = http.headers

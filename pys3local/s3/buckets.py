@@ -8,8 +8,6 @@ DeleteBucket of ``default`` is refused with BucketNotEmpty.
 
 from __future__ import annotations
 
-from starlette.responses import Response
-
 from pys3local.errors import (
     BucketNotEmpty,
     NoSuchBucket,
@@ -23,17 +21,18 @@ from pys3local.errors import (
 )
 
 from . import xml
+from .http import HttpResponse
 from .request import S3Request, validate_new_bucket_name
 from .service import DEFAULT_BUCKET, RequestPayload, S3Service
 
 XML = "application/xml"
 
 
-def xml_response(body: bytes, status: int = 200) -> Response:
-    return Response(body, status_code=status, media_type=XML)
+def xml_response(body: bytes, status: int = 200) -> HttpResponse:
+    return HttpResponse(status, body=body, media_type=XML)
 
 
-async def list_buckets(service: S3Service, request: S3Request) -> Response:
+async def list_buckets(service: S3Service, request: S3Request) -> HttpResponse:
     buckets = await service.provider.list_buckets()
     if not service.settings.allow_bucket_creation:
         buckets = [b for b in buckets if b.name == DEFAULT_BUCKET]
@@ -42,7 +41,7 @@ async def list_buckets(service: S3Service, request: S3Request) -> Response:
 
 async def create_bucket(
     service: S3Service, request: S3Request, payload: RequestPayload
-) -> Response:
+) -> HttpResponse:
     # The body may carry a CreateBucketConfiguration; the region is ours anyway.
     await payload.read_all(64 * 1024)
     bucket = request.bucket or ""
@@ -52,41 +51,41 @@ async def create_bucket(
         # worked, but no bucket other than "default" exists in this mode.
         if bucket != DEFAULT_BUCKET:
             validate_new_bucket_name(bucket)
-        return Response(status_code=200, headers=headers)
+        return HttpResponse(200, headers)
     validate_new_bucket_name(bucket)
     await service.provider.create_bucket(bucket)
-    return Response(status_code=200, headers=headers)
+    return HttpResponse(200, headers)
 
 
-async def delete_bucket(service: S3Service, request: S3Request) -> Response:
+async def delete_bucket(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     if not service.settings.allow_bucket_creation:
         raise BucketNotEmpty(
             "The default bucket cannot be deleted in default mode.", BucketName=bucket
         )
     await service.provider.delete_bucket(bucket)
-    return Response(status_code=204)
+    return HttpResponse(204)
 
 
-async def head_bucket(service: S3Service, request: S3Request) -> Response:
+async def head_bucket(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     await service.provider.get_bucket(bucket)
-    return Response(status_code=200, headers={"x-amz-bucket-region": service.settings.region})
+    return HttpResponse(200, {"x-amz-bucket-region": service.settings.region})
 
 
-async def get_bucket_location(service: S3Service, request: S3Request) -> Response:
+async def get_bucket_location(service: S3Service, request: S3Request) -> HttpResponse:
     # minio-go (restic) signs every later request with the region answered here.
     bucket = service.bucket_name(request)
     await service.provider.get_bucket(bucket)
     return xml_response(xml.location_constraint(service.settings.region))
 
 
-async def get_bucket_versioning(service: S3Service, request: S3Request) -> Response:
+async def get_bucket_versioning(service: S3Service, request: S3Request) -> HttpResponse:
     await service.provider.get_bucket(service.bucket_name(request))
     return xml_response(xml.versioning_configuration())
 
 
-async def get_acl(service: S3Service, request: S3Request) -> Response:
+async def get_acl(service: S3Service, request: S3Request) -> HttpResponse:
     """GetBucketAcl and GetObjectAcl: the owner, with full control, is all there is."""
     bucket = service.bucket_name(request)
     if request.key is None:
@@ -106,7 +105,7 @@ _ABSENT_CONFIGURATIONS: dict[str, type[S3Error]] = {
 }
 
 
-async def get_absent_configuration(service: S3Service, request: S3Request) -> Response:
+async def get_absent_configuration(service: S3Service, request: S3Request) -> HttpResponse:
     """Bucket configurations we never have: the bucket exists, the document does not."""
     bucket = service.bucket_name(request)
     if not await service.provider.bucket_exists(bucket):

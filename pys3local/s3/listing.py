@@ -6,13 +6,12 @@ import base64
 import binascii
 import dataclasses
 
-from starlette.responses import Response
-
 from pys3local.errors import InvalidArgument
 
 from . import xml
 from .buckets import xml_response
 from .headers import parse_int
+from .http import HttpResponse
 from .request import S3Request
 from .service import S3Service
 
@@ -73,14 +72,14 @@ async def _listed(
     )
 
 
-async def list_objects(service: S3Service, request: S3Request) -> Response:
+async def list_objects(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     marker = request.query.get("marker", "")
     result = await _listed(service, request, bucket, marker)
     return xml_response(xml.list_objects_result(dataclasses.replace(result, marker=marker)))
 
 
-async def list_objects_v2(service: S3Service, request: S3Request) -> Response:
+async def list_objects_v2(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     start_after = request.query.get("start-after", "")
     token = request.query.get("continuation-token")

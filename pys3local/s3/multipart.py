@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import re
 
-from starlette.responses import Response
-
 from pys3local.errors import InvalidArgument, InvalidPartOrder, InvalidRange
 from pys3local.providers.base import MAX_PART_NUMBER, RangeRequest
 
@@ -20,6 +18,7 @@ from .headers import (
     metadata_from_headers,
     parse_int,
 )
+from .http import HttpResponse
 from .objects import parse_copy_source
 from .request import S3Request
 from .service import RequestPayload, S3Service
@@ -40,7 +39,7 @@ def _part_number(request: S3Request) -> int:
 
 async def create_multipart_upload(
     service: S3Service, request: S3Request, payload: RequestPayload
-) -> Response:
+) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     await payload.read_all(0)
@@ -49,7 +48,9 @@ async def create_multipart_upload(
     return xml_response(xml.initiate_multipart_upload_result(upload))
 
 
-async def upload_part(service: S3Service, request: S3Request, payload: RequestPayload) -> Response:
+async def upload_part(
+    service: S3Service, request: S3Request, payload: RequestPayload
+) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     part_number = _part_number(request)
@@ -64,12 +65,12 @@ async def upload_part(service: S3Service, request: S3Request, payload: RequestPa
     headers = {"etag": f'"{part.etag}"'}
     for algorithm, value in payload.checksums.items():
         headers[f"x-amz-checksum-{algorithm.lower()}"] = value
-    return Response(status_code=200, headers=headers)
+    return HttpResponse(200, headers)
 
 
 async def upload_part_copy(
     service: S3Service, request: S3Request, payload: RequestPayload
-) -> Response:
+) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     await payload.read_all(0)
@@ -100,7 +101,7 @@ async def upload_part_copy(
 
 async def complete_multipart_upload(
     service: S3Service, request: S3Request, payload: RequestPayload
-) -> Response:
+) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     body = await payload.read_all(MAX_COMPLETE_BODY)
@@ -119,14 +120,14 @@ async def complete_multipart_upload(
     return xml_response(xml.complete_multipart_upload_result(location, bucket, info))
 
 
-async def abort_multipart_upload(service: S3Service, request: S3Request) -> Response:
+async def abort_multipart_upload(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     await service.provider.abort_multipart_upload(bucket, request.key, _upload_id(request))
-    return Response(status_code=204)
+    return HttpResponse(204)
 
 
-async def list_parts(service: S3Service, request: S3Request) -> Response:
+async def list_parts(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     max_parts = parse_int(
@@ -154,7 +155,7 @@ async def list_parts(service: S3Service, request: S3Request) -> Response:
     )
 
 
-async def list_multipart_uploads(service: S3Service, request: S3Request) -> Response:
+async def list_multipart_uploads(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     prefix = request.query.get("prefix", "")
     max_uploads = parse_int(

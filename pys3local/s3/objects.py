@@ -5,8 +5,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from starlette.responses import Response, StreamingResponse
-
 from pys3local.errors import (
     InvalidArgument,
     InvalidRequest,
@@ -26,6 +24,7 @@ from .headers import (
     object_headers,
     parse_range,
 )
+from .http import HttpResponse
 from .request import S3Request, decode_component, validate_key
 from .service import RequestPayload, S3Service
 
@@ -43,7 +42,7 @@ def _refuse_part_number(request: S3Request) -> None:
         raise NotImplementedOperation("GetObject by part number is not supported.")
 
 
-async def head_object(service: S3Service, request: S3Request) -> Response:
+async def head_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     _refuse_part_number(request)
@@ -51,10 +50,10 @@ async def head_object(service: S3Service, request: S3Request) -> Response:
     check_preconditions(request.http.headers, info)
     headers = object_headers(info, with_checksums=_wants_checksums(request))
     headers["content-length"] = str(info.size)
-    return Response(status_code=200, headers=headers)
+    return HttpResponse(200, headers)
 
 
-async def get_object(service: S3Service, request: S3Request) -> Response:
+async def get_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     _refuse_part_number(request)
@@ -80,8 +79,8 @@ async def get_object(service: S3Service, request: S3Request) -> Response:
         headers["content-length"] = str(info.size)
     if reader.body is not None:  # a small object the provider has read already
         await reader.aclose()
-        return Response(reader.body, status_code=status, headers=headers)
-    return StreamingResponse(_stream(reader), status_code=status, headers=headers)
+        return HttpResponse(status, headers, reader.body)
+    return HttpResponse(status, headers, chunks=_stream(reader))
 
 
 async def _stream(reader: ObjectReader) -> AsyncIterator[bytes]:
@@ -92,7 +91,9 @@ async def _stream(reader: ObjectReader) -> AsyncIterator[bytes]:
         await reader.aclose()
 
 
-async def put_object(service: S3Service, request: S3Request, payload: RequestPayload) -> Response:
+async def put_object(
+    service: S3Service, request: S3Request, payload: RequestPayload
+) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     headers = request.http.headers
@@ -105,7 +106,7 @@ async def put_object(service: S3Service, request: S3Request, payload: RequestPay
     info = await service.provider.put_object(
         bucket, request.key, payload.chunks(metadata), metadata, content_md5=md5
     )
-    return Response(status_code=200, headers=_write_headers(info))
+    return HttpResponse(200, _write_headers(info))
 
 
 def _write_headers(info: ObjectInfo) -> dict[str, str]:
@@ -115,16 +116,16 @@ def _write_headers(info: ObjectInfo) -> dict[str, str]:
     return headers
 
 
-async def delete_object(service: S3Service, request: S3Request) -> Response:
+async def delete_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     await service.provider.delete_object(bucket, request.key)
-    return Response(status_code=204)
+    return HttpResponse(204)
 
 
 async def delete_objects(
     service: S3Service, request: S3Request, payload: RequestPayload
-) -> Response:
+) -> HttpResponse:
     bucket = service.bucket_name(request)
     await service.provider.get_bucket(bucket)
     body = await payload.read_all(MAX_DELETE_BODY)  # Content-MD5 checked while read
@@ -159,7 +160,9 @@ def parse_copy_source(service: S3Service, request: S3Request) -> tuple[str, str]
     return service.check_bucket(bucket), key
 
 
-async def copy_object(service: S3Service, request: S3Request, payload: RequestPayload) -> Response:
+async def copy_object(
+    service: S3Service, request: S3Request, payload: RequestPayload
+) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     await payload.read_all(0)

@@ -13,11 +13,10 @@ import secrets
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, unquote_to_bytes
 
-from starlette.requests import Request
-
 from pys3local.errors import InvalidArgument, InvalidBucketName, KeyTooLongError
 from pys3local.providers.base import MAX_KEY_BYTES
 
+from .http import HttpRequest
 from .routes import resolve_operation
 
 # S3's rules for new buckets: 3-63 characters of a-z, 0-9, '.', '-'; alphanumeric at
@@ -75,7 +74,7 @@ def decode_component(raw: str) -> str:
 class S3Request:
     """One request in S3 terms."""
 
-    http: Request
+    http: HttpRequest
     method: str
     raw_path: str
     raw_query: str
@@ -107,7 +106,7 @@ def bucket_from_host(host: str, domains: tuple[str, ...]) -> str | None:
 
 
 def parse_request(
-    http: Request, virtual_host_domains: tuple[str, ...], request_id: str | None = None
+    http: HttpRequest, virtual_host_domains: tuple[str, ...], request_id: str | None = None
 ) -> S3Request:
     scope = http.scope
     raw_path = scope.get("raw_path", scope["path"].encode()).decode("latin-1")
