@@ -736,6 +736,12 @@ class CacheView:
 
         return self._call(False, put)
 
+    def put_many(self, entries: list[CacheEntry]) -> int:
+        """Record entries built with :meth:`entry` in one transaction; returns how many."""
+        for entry in entries:
+            self._own(entry)
+        return self._call(0, self.cache.put_many, entries)
+
     def delete(self, bucket: str, key: str) -> bool:
         ws, store = self.workspace_id, self.store
         return self._call(False, self.cache.delete, ws, bucket, key, store=store)

@@ -369,6 +369,7 @@ async def test_metadata_cache_indexes_writes_and_never_overrides_the_files(tmp_p
     store = LocalStorageProvider(tmp_path / "data", cache=cache)
     await store.create_bucket("b")
     info = await store.put_object("b", "k", chunks(b"indexed"), ObjectMetadata())
+    store.flush_index()  # rows are written behind the commits
     row = cache.get(0, "b", "k", store=local_store(tmp_path / "data"))
     assert row is not None and row.md5 == info.etag == hashlib.md5(b"indexed").hexdigest()
     # A row that lies is ignored: the file identity no longer matches.
@@ -376,8 +377,31 @@ async def test_metadata_cache_indexes_writes_and_never_overrides_the_files(tmp_p
     listed = (await store.list_objects("b")).objects[0]
     assert listed.size == len(b"changed by hand") and listed.etag != info.etag
     await store.delete_object("b", "k")
+    store.flush_index()
     assert cache.get(0, "b", "k", store=local_store(tmp_path / "data")) is None
     await store.close()
+    cache.close()
+
+
+async def test_index_rows_are_written_behind_in_order_and_survive_close(tmp_path: Path) -> None:
+    """Concurrent commits all reach the index; the last change of a key wins; close()
+    writes what is still queued."""
+    from pys3local.cache import MetadataCache, local_store
+
+    cache = MetadataCache(tmp_path / "cache.db").open()
+    store = LocalStorageProvider(tmp_path / "data", cache=cache)
+    await store.create_bucket("b")
+    keys = [f"k{i:03d}" for i in range(64)]
+    await asyncio.gather(
+        *(store.put_object("b", k, chunks(k.encode()), ObjectMetadata()) for k in keys)
+    )
+    await store.delete_object("b", "k000")
+    await store.put_object("b", "k001", chunks(b"second"), ObjectMetadata())
+    await store.close()  # no flush: close must write the queue
+    rows = cache.get_many(0, "b", keys, store=local_store(tmp_path / "data"))
+    assert sorted(rows) == keys[1:]
+    assert rows["k001"].md5 == hashlib.md5(b"second").hexdigest()
+    assert rows["k002"].md5 == hashlib.md5(b"k002").hexdigest()
     cache.close()
 
 

@@ -56,7 +56,7 @@ def is_usable_bucket_name(name: str) -> bool:
 
 
 def validate_key(key: str) -> None:
-    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+    if (len(key) if key.isascii() else len(key.encode("utf-8"))) > MAX_KEY_BYTES:
         raise KeyTooLongError(Size=str(len(key.encode("utf-8"))), MaxSizeAllowed="1024")
     if _UNLISTABLE.search(key):
         raise InvalidArgument("Object key contains a control character that S3 cannot list.")
@@ -64,6 +64,8 @@ def validate_key(key: str) -> None:
 
 def decode_component(raw: str) -> str:
     """Percent-decode one URL component as strict UTF-8 (``+`` stays ``+``)."""
+    if "%" not in raw and raw.isascii():
+        return raw
     try:
         return unquote_to_bytes(raw).decode("utf-8")
     except UnicodeDecodeError:

@@ -61,6 +61,8 @@ def wire_bytes(text: str) -> bytes:
     The protocol layer hands over wire bytes decoded as latin-1, so encoding back gives
     the exact bytes; text that is not latin-1 (tests, other callers) is taken as UTF-8.
     """
+    if text.isascii():
+        return text.encode("ascii")
     try:
         return text.encode("latin-1")
     except UnicodeEncodeError:
@@ -73,6 +75,8 @@ def wire_text(text: str) -> str:
     Undecodable bytes become surrogate escapes, which :func:`utf8` turns back into the
     same bytes, so a client that signed raw non-UTF-8 bytes still matches.
     """
+    if text.isascii():
+        return text
     return wire_bytes(text).decode("utf-8", "surrogateescape")
 
 
@@ -130,6 +134,8 @@ def decode_component(raw: str, *, plus_is_space: bool = False) -> bytes:
 
 def decode_text(raw: str) -> str:
     """Percent-decode one component to text (undecodable bytes kept as escapes)."""
+    if "%" not in raw and raw.isascii():
+        return raw
     return decode_component(raw).decode("utf-8", "surrogateescape")
 
 
@@ -163,16 +169,20 @@ def signing_key(secret_key: str, date: str, region: str, service: str = "s3") ->
     return hmac_sha256(key, "aws4_request")
 
 
-def canonical_uri_candidates(raw_path: str) -> list[str]:
+def canonical_uri_candidates(raw_path: str) -> Iterator[str]:
     """Canonical URIs a client may have signed for a path, most likely first.
 
     S3 signs the path as sent (no double encoding, no normalisation). Some clients send
     characters raw that they escaped when signing, or lower-case escapes; the AWS
-    re-encoding of the decoded path covers them and names the same key.
+    re-encoding of the decoded path covers them and names the same key. It is only
+    computed if the path as sent did not match.
     """
     raw_path = raw_path or "/"
+    as_sent = wire_text(raw_path)
+    yield as_sent
     reencoded = uri_encode(unquote_to_bytes(wire_bytes(raw_path)), keep_slash=True)
-    return _unique([wire_text(raw_path), reencoded])
+    if reencoded != as_sent:
+        yield reencoded
 
 
 def canonical_query_string(

@@ -7,6 +7,12 @@ sidecar; anything else (no row, another identity, no cache at all) falls back to
 the sidecar, so a stale or missing index can slow a listing down but never make it
 wrong. ``pys3local cache rebuild`` re-creates the rows from the files.
 
+Because a missing row is harmless, rows are written behind: commits and deletes are
+queued and a background thread writes them in one transaction per batch. Writing
+each commit's row in its own transaction made concurrent PUTs queue for SQLite's
+write lock (and sleep in its busy handler), which cost more than the PUT itself.
+A crash loses at most the last batch of rows, which then fall back to the sidecars.
+
 Files put into ``objects/`` by hand have no sidecar and so no MD5; once
 ``pys3local cache migrate`` has recorded one (against the file's synthetic ETag,
 which changes whenever the file does), it is served as the ETag.
@@ -15,6 +21,8 @@ which changes whenever the file does), it is served as the ETag.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -22,6 +30,9 @@ from pys3local.cache import CacheEntry, CacheView, MetadataCache, local_store
 from pys3local.providers.base import ObjectInfo
 
 _PLAIN_MD5_LENGTH = 32
+#: Most rows written in one transaction.
+_BATCH = 1000
+_STOP = object()
 
 
 def file_identity(st: os.stat_result) -> str:
@@ -36,8 +47,12 @@ class LocalIndex:
         self._view: CacheView | None = (
             cache.view(0, local_store(base_path)) if cache is not None else None
         )
+        # Items: CacheEntry (record), (bucket, key) (forget), Event (flush), _STOP.
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._writer_lock = threading.Lock()
 
-    def record(self, bucket: str, info: ObjectInfo, data_path: Path) -> None:
+    def record(self, bucket: str, info: ObjectInfo, data_path: Path | str) -> None:
         if self._view is None:
             return
         try:
@@ -45,21 +60,80 @@ class LocalIndex:
         except OSError:
             return
         md5 = info.etag if len(info.etag) == _PLAIN_MD5_LENGTH else None
-        self._view.put(
-            self._view.entry(
-                bucket,
-                info.key,
-                md5=md5,
-                size=info.size,
-                etag=info.etag,
-                last_modified=info.last_modified,
-                file_id=file_identity(st),
-            )
+        entry = self._view.entry(
+            bucket,
+            info.key,
+            md5=md5,
+            size=info.size,
+            etag=info.etag,
+            last_modified=info.last_modified,
+            file_id=file_identity(st),
         )
+        self._submit(entry)
 
     def forget(self, bucket: str, key: str) -> None:
         if self._view is not None:
-            self._view.delete(bucket, key)
+            self._submit((bucket, key))
+
+    def flush(self) -> None:
+        """Wait until every row queued so far is written."""
+        if self._writer is None:
+            return
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait()
+
+    def close(self) -> None:
+        """Write what is queued and stop the writer thread."""
+        with self._writer_lock:
+            writer, self._writer = self._writer, None
+        if writer is not None:
+            self._queue.put(_STOP)
+            writer.join()
+
+    def _submit(self, item: object) -> None:
+        if self._writer is None:
+            with self._writer_lock:
+                if self._writer is None:
+                    self._writer = threading.Thread(
+                        target=self._write_behind, name="pys3local-index", daemon=True
+                    )
+                    self._writer.start()
+        self._queue.put(item)
+
+    def _write_behind(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while len(batch) < _BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            self._write(batch)
+            for item in batch:
+                if isinstance(item, threading.Event):
+                    item.set()
+            if _STOP in batch:
+                return
+
+    def _write(self, batch: list[object]) -> None:
+        """Apply a batch; the last change of each key wins, so order within it is kept."""
+        assert self._view is not None
+        latest: dict[tuple[str, str], CacheEntry | None] = {}
+        for item in batch:
+            if isinstance(item, CacheEntry):
+                latest[(item.bucket, item.key)] = item
+            elif isinstance(item, tuple):
+                latest[item] = None
+        puts = [entry for entry in latest.values() if entry is not None]
+        if puts:
+            self._view.put_many(puts)
+        deletes: dict[str, list[str]] = {}
+        for (bucket, key), entry in latest.items():
+            if entry is None:
+                deletes.setdefault(bucket, []).append(key)
+        for bucket, keys in deletes.items():
+            self._view.delete_many(bucket, keys)
 
     def lookup(self, bucket: str, keys: Iterable[str]) -> dict[str, CacheEntry]:
         if self._view is None:

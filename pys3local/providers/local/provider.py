@@ -223,6 +223,11 @@ class LocalStorageProvider(StorageProvider):
         if self._executor is not None:
             self._executor.shutdown(wait=False)
             self._executor = None
+        await asyncio.to_thread(self._cache_index.close)
+
+    def flush_index(self) -> None:
+        """Wait until the metadata cache holds every commit and delete made so far."""
+        self._cache_index.flush()
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
         if self._executor is None:
