@@ -8,11 +8,10 @@ and binding port 0 tells the caller which port it got.
 from __future__ import annotations
 
 import logging
-import logging.handlers
-import queue
 import socket
 import sys
 from dataclasses import dataclass
+from typing import TextIO
 
 import uvicorn
 from fastapi import FastAPI
@@ -78,34 +77,58 @@ def bind_socket(address: ListenAddress) -> socket.socket:
     return sock
 
 
-_log_listener: logging.handlers.QueueListener | None = None
+class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Collects formatted lines and writes them with one call on ``flush()``.
+
+    The access log delivers its records in batches followed by a flush (see
+    :mod:`pys3local.s3.access_log`); a line per write would cost a system call per
+    request.
+    """
+
+    def __init__(self, stream: TextIO) -> None:
+        super().__init__(stream)
+        self._lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self._lines.append(self.format(record))
+        except Exception:
+            self.handleError(record)
+
+    def flush(self) -> None:
+        with self.lock:  # type: ignore[union-attr]
+            if not self._lines:
+                return
+            text = "\n".join(self._lines) + "\n"
+            self._lines.clear()
+            try:
+                self.stream.write(text)
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # stderr gone (closed pipe): the server goes on without its log
+
+
+_LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
 def configure_logging(debug: bool) -> None:
-    """Log to stderr; the per-request access lines from a background thread.
+    """Log to stderr; per-request access lines in batches from a background thread.
 
-    Every request is logged, and formatting and writing each line on the event loop
-    would cost a noticeable share of a small request; other messages are rare and
-    stay synchronous, so nothing is lost when the process ends on a signal.
+    Other messages are rare and stay synchronous, so nothing is lost when the
+    process ends on a signal.
     """
-    global _log_listener
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s")
-    )
+    handler.setFormatter(logging.Formatter(_LOG_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if debug else logging.INFO)
     # Third-party debug chatter (HTTP parsers, asyncio) is not what --debug is for.
     for noisy in ("asyncio", "uvicorn.error", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.INFO)
-    if _log_listener is not None:
-        _log_listener.stop()
-    access_queue: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    _log_listener = logging.handlers.QueueListener(access_queue, handler)
-    _log_listener.start()
+    access_handler = BatchedStreamHandler(sys.stderr)
+    access_handler.setFormatter(logging.Formatter(_LOG_FORMAT))
     access = logging.getLogger(ACCESS_LOGGER)
-    access.handlers[:] = [logging.handlers.QueueHandler(access_queue)]
+    access.handlers[:] = [access_handler]
     access.propagate = False
 
 

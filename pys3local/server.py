@@ -25,7 +25,7 @@ from pys3local.errors import (
 )
 from pys3local.providers.base import StorageProvider
 from pys3local.s3 import buckets, listing, multipart, objects, xml
-from pys3local.s3.access_log import AccessRecord, ServerStats, log_access
+from pys3local.s3.access_log import AccessRecord, ServerStats, flush_access_log, log_access
 from pys3local.s3.auth import RequestAuthenticator, SignedRequest
 from pys3local.s3.http import ClientDisconnect, HttpRequest, HttpResponse
 from pys3local.s3.request import S3Request, new_request_id, parse_request
@@ -123,6 +123,7 @@ class S3Application:
             self._started = True
 
     async def stop(self) -> None:
+        flush_access_log()
         if self._started:
             await self.service.provider.close()
             self._started = False

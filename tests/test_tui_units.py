@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from pys3local.cli.tui_cmd import tui
 from pys3local.config import LocalBackendSettings
-from pys3local.s3.access_log import AccessRecord, access_logger, log_access
+from pys3local.s3.access_log import AccessRecord, access_logger, flush_access_log, log_access
 from tui import server_worker
 from tui.figures import RateSeries, directory_size, format_uptime, short_size
 from tui.log_bridge import LogBridge, ServerNote, Throttle
@@ -36,11 +36,13 @@ def test_bridge_notifies_once_per_drain_and_stays_bounded():
     with bridge.attached():
         for i in range(10_000):
             log_access(record(key=str(i)))
+        flush_access_log()  # records are delivered in batches from a background thread
     drained = bridge.drain()
     assert len(wakeups) == 1
     assert len(drained.items) == 100 and drained.dropped == 9_900
     assert drained.items[-1].key == "9999"  # the newest survive
     log_access(record())  # detached: nothing arrives
+    flush_access_log()
     assert bridge.drain().items == []
 
 
@@ -73,6 +75,7 @@ def test_bridge_is_thread_safe():
             time.sleep(0.001)
         for thread in threads:
             thread.join()
+        flush_access_log()
     seen += bridge.drain().items
     assert len(seen) == 8000
 

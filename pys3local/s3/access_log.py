@@ -4,11 +4,19 @@ Records go to the ``pys3local.access`` logger with the record attached as
 ``extra={"access": AccessRecord}``, so any ``logging.Handler`` (the console's, a
 file) gets structured data without parsing text. Credentials never appear: only the
 method, the path and the outcome are recorded.
+
+The request path only appends the record to a queue. A background thread hands the
+queued records to the logger's handlers every :data:`DELIVERY_INTERVAL` seconds and
+then flushes them, so a handler can write a whole batch at once. Waking a thread
+and writing a line for every request cost a third of a small request's time on a
+2-core machine.
 """
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -82,6 +90,74 @@ class ServerStats:
         return count / window
 
 
+#: Longest wait of an access record before it reaches the handlers (seconds).
+DELIVERY_INTERVAL = 0.05
+#: Records kept while the handlers cannot keep up; beyond it they are counted, not kept.
+MAX_PENDING = 100_000
+
+
+class _AccessDelivery:
+    """The queue between the request path and the access logger's handlers."""
+
+    def __init__(self) -> None:
+        self._pending: deque[AccessRecord] = deque()
+        self._dropped = 0
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._deliver_lock = threading.Lock()
+
+    def submit(self, record: AccessRecord) -> None:
+        if len(self._pending) >= MAX_PENDING:
+            self._dropped += 1
+            return
+        self._pending.append(record)
+        if self._thread is None:
+            self._start()
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="pys3local-access-log", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(DELIVERY_INTERVAL)
+            self.deliver()
+
+    def deliver(self) -> None:
+        """Hand every queued record to the handlers, then flush them."""
+        with self._deliver_lock:
+            if not self._pending and not self._dropped:
+                return
+            pending = self._pending
+            while pending:
+                record = pending.popleft()
+                log_record = access_logger.makeRecord(
+                    ACCESS_LOGGER, logging.INFO, __file__, 0, record.format(), None, None,
+                    extra={"access": record},
+                )  # fmt: skip
+                log_record.created = record.timestamp
+                log_record.msecs = (record.timestamp - int(record.timestamp)) * 1000
+                access_logger.handle(log_record)
+            if self._dropped:
+                dropped, self._dropped = self._dropped, 0
+                access_logger.warning("%d access log records dropped: output too slow", dropped)
+            for handler in access_logger.handlers:
+                handler.flush()
+
+
+_delivery = _AccessDelivery()
+atexit.register(_delivery.deliver)
+
+
 def log_access(record: AccessRecord) -> None:
     if access_logger.isEnabledFor(logging.INFO):
-        access_logger.info(record.format(), extra={"access": record})
+        _delivery.submit(record)
+
+
+def flush_access_log() -> None:
+    """Deliver the queued records now (at shutdown, in tests)."""
+    _delivery.deliver()

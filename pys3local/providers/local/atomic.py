@@ -70,6 +70,10 @@ def translate_os_errors() -> Iterator[None]:
         raise
 
 
+class LockBusy(Exception):
+    """The key's lock is held and the caller asked not to wait."""
+
+
 class StripedLocks:
     """Per-key reader/writer locks that work across threads and processes.
 
@@ -89,7 +93,8 @@ class StripedLocks:
                 path.touch(mode=FILE_MODE)
 
     @contextlib.contextmanager
-    def hold(self, bucket: str, key: str, *, exclusive: bool) -> Iterator[None]:
+    def hold(self, bucket: str, key: str, *, exclusive: bool, wait: bool = True) -> Iterator[None]:
+        """Hold the key's lock; with ``wait=False`` raise LockBusy if it is taken."""
         fd = self._open(self._layout.lock_file(bucket, key))
         if fd is None:
             # No lock files and no way to create them: a read-only store that no
@@ -97,7 +102,11 @@ class StripedLocks:
             yield
             return
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            operation = fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH
+            try:
+                fcntl.flock(fd, operation if wait else operation | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise LockBusy() from None
             yield
         finally:
             os.close(fd)  # closing releases the lock
@@ -194,6 +203,15 @@ class StagedFile:
                 os.fsync(self._fd)
         self.close()
 
+    @property
+    def fd(self) -> int:
+        return self._fd
+
+    def detach(self) -> int:
+        """Hand the open descriptor over to the caller, who closes it."""
+        fd, self._fd = self._fd, -1
+        return fd
+
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
@@ -279,31 +297,101 @@ def commit(
     durable: bool,
 ) -> None:
     """Make a staged data file the current version of ``key`` (steps 2 and 3 above)."""
-    staged_meta = staged_data.with_suffix(".meta")
+    staged_meta = journal_path(staged_data)
+    try:
+        fd = write_journal_entry(staged_meta, bucket, key, metadata_document)
+        try:
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    except BaseException:
+        discard_staged(staged_data, staged_meta)
+        raise
+    publish(locks, objects_dir, metadata_dir, bucket, key, paths, staged_data, staged_meta)
+    if durable:
+        sync_parents(paths)
+
+
+def sync_and_close(*fds: int) -> None:
+    """fsync then close descriptors (the thread that syncs them owns them)."""
+    try:
+        with translate_os_errors():
+            for fd in fds:
+                os.fsync(fd)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def journal_path(staged_data: Path | str) -> str:
+    return os.path.splitext(staged_data)[0] + ".meta"
+
+
+def write_journal_entry(
+    path: str, bucket: str, key: str, metadata_document: dict[str, object]
+) -> int:
+    """Write step 2's file (not yet fsynced); returns its open descriptor."""
+    document = {"bucket": bucket, "key": key, **metadata_document}
+    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    try:
+        with translate_os_errors():
+            os.write(fd, data)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def discard_staged(*paths: Path | str) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def publish(
+    locks: StripedLocks,
+    objects_dir: Path,
+    metadata_dir: Path,
+    bucket: str,
+    key: str,
+    paths: ObjectPaths,
+    staged_data: Path | str,
+    staged_meta: Path | str,
+    *,
+    wait: bool = True,
+) -> None:
+    """Step 3 without the directory fsyncs: both renames under the key's lock.
+
+    Both staged files must already be durable. With ``wait=False`` a busy lock raises
+    LockBusy and leaves everything as it was.
+    """
     data_renamed = False
     try:
-        document = {"bucket": bucket, "key": key, **metadata_document}
-        write_json(staged_meta, document, durable=durable)
-        with locks.hold(bucket, key, exclusive=True):
+        with locks.hold(bucket, key, exclusive=True, wait=wait):
             # The sidecar's directory first: after the data rename nothing may fail.
             make_parents(metadata_dir, paths.metadata)
             _rename_into_place(staged_data, paths.data, objects_dir)
             data_renamed = True
             _rename_into_place(staged_meta, paths.metadata, metadata_dir)
+    except LockBusy:
+        raise
     except BaseException:
         if data_renamed:
             # The old version is already replaced, so there is nothing to roll back
             # to: the journal entry stays for recovery to roll forward.
             log.error("metadata commit of %s/%s failed; recovery will finish it", bucket, key)
         else:
-            for leftover in (staged_meta, staged_data):
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(leftover)
+            discard_staged(staged_meta, staged_data)
             prune_empty_dirs(paths.metadata.parent, metadata_dir)
         raise
-    if durable:
-        fsync_dir(paths.data.parent)
-        fsync_dir(paths.metadata.parent)
+
+
+def sync_parents(paths: ObjectPaths) -> None:
+    """Make the renames of a publish durable."""
+    fsync_dir(paths.data.parent)
+    fsync_dir(paths.metadata.parent)
 
 
 def remove_object(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -32,6 +33,9 @@ from pys3local.providers.base import ObjectInfo
 _PLAIN_MD5_LENGTH = 32
 #: Most rows written in one transaction.
 _BATCH = 1000
+#: How long the writer lets rows gather before a transaction: one wakeup and one
+#: transaction for all the commits of that time.
+_GATHER_SECONDS = 0.05
 _STOP = object()
 
 
@@ -52,13 +56,18 @@ class LocalIndex:
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
 
-    def record(self, bucket: str, info: ObjectInfo, data_path: Path | str) -> None:
+    def record(
+        self, bucket: str, info: ObjectInfo, data_path: Path | str, st: os.stat_result | None = None
+    ) -> None:
+        """Queue a row for a committed object; ``st`` is its data file's stat if known
+        (a rename keeps the inode and mtime, so the staged file's stat will do)."""
         if self._view is None:
             return
-        try:
-            st = os.stat(data_path)
-        except OSError:
-            return
+        if st is None:
+            try:
+                st = os.stat(data_path)
+            except OSError:
+                return
         md5 = info.etag if len(info.etag) == _PLAIN_MD5_LENGTH else None
         entry = self._view.entry(
             bucket,
@@ -104,6 +113,8 @@ class LocalIndex:
     def _write_behind(self) -> None:
         while True:
             batch = [self._queue.get()]
+            if batch[0] is not _STOP and not isinstance(batch[0], threading.Event):
+                time.sleep(_GATHER_SECONDS)
             while len(batch) < _BATCH:
                 try:
                     batch.append(self._queue.get_nowait())
