@@ -157,6 +157,8 @@ class EmbeddedServer:
             log_config=None,
             access_log=False,
             server_header=False,
+            # Clients are never trusted to name their own address (X-Forwarded-For).
+            proxy_headers=False,
             date_header=True,
             timeout_keep_alive=timeout_keep_alive,
             timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,

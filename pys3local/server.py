@@ -257,9 +257,11 @@ class S3FastAPI(FastAPI):
     catch-all route; FastAPI keeps the lifespan (opening and closing the provider).
     """
 
+    s3: S3Application
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            await self.state.s3(scope, receive, send)
+            await self.s3(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 
@@ -308,5 +310,5 @@ def create_s3_app(
         openapi_url=None,
         lifespan=lifespan,
     )
-    app.state.s3 = s3
+    app.state.s3 = app.s3 = s3
     return app

@@ -44,6 +44,7 @@ def run_workers(settings: ServerSettings, sock: socket.socket, workers: int) -> 
         log_config=None,
         access_log=False,
         server_header=False,
+        proxy_headers=False,
         timeout_keep_alive=settings.idle_timeout,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
         ssl_certfile=settings.tls_cert,

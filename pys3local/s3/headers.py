@@ -7,7 +7,7 @@ import binascii
 import re
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from email.utils import format_datetime, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 
 from pys3local.errors import (
     InvalidArgument,
@@ -48,8 +48,18 @@ RESPONSE_OVERRIDES = {
 }
 
 
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(moment: datetime) -> str:
-    return format_datetime(moment.astimezone(timezone.utc).replace(microsecond=0), usegmt=True)
+    """RFC 9110 IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``), written out by hand:
+    ``email.utils.format_datetime`` showed in the profile of every HEAD and GET."""
+    utc = moment.astimezone(timezone.utc)
+    return (
+        f"{_WEEKDAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} "
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} GMT"
+    )
 
 
 def parse_http_date(value: str | None) -> datetime | None:

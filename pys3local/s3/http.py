@@ -114,11 +114,14 @@ class HttpResponse:
         start = {"type": "http.response.start", "status": self.status}
         start["headers"] = self._raw_headers()
         await send(start)
-        if head or self.chunks is None:
+        if self.chunks is None:
             body = b"" if head else self.body
             await send({"type": "http.response.body", "body": body})
-            await self.close()
             return len(body)
+        if head:
+            await send({"type": "http.response.body", "body": b""})
+            await self.close()
+            return 0
         return await self._send_chunks(send, receive)
 
     async def _send_chunks(self, send: Any, receive: Any) -> int:

@@ -148,7 +148,7 @@ def _unique(items: Iterable[str]) -> list[str]:
 
 def hmac_sha256(key: bytes, message: str) -> bytes:
     """HMAC-SHA256 of a string: the one primitive every V4 signature uses."""
-    return hmac.new(key, utf8(message), hashlib.sha256).digest()
+    return hmac.digest(key, utf8(message), "sha256")
 
 
 def v4_signature(key: bytes, string_to_sign: str) -> str:
@@ -215,6 +215,8 @@ def canonical_query_candidates(
     SDKs send a space as ``%20``; a raw "+" is ambiguous (form encoding), so both
     readings are tried.
     """
+    if not raw_query:
+        return [""]
     pairs = parse_query(raw_query)
     candidates = [canonical_query_string(pairs, exclude=exclude)]
     if "+" in raw_query:
