@@ -33,6 +33,7 @@ import logging
 import os
 import secrets
 import shutil
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,10 @@ log = logging.getLogger("pys3local.local")
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
+#: A durable staged file hands each this many bytes to the disk as it goes.
+WRITEBACK_CHUNK = 8 * 1024 * 1024
+_FADVISE = getattr(os, "posix_fadvise", None)
+_DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
 
 
 def fsync_dir(path: Path) -> None:
@@ -157,30 +162,47 @@ class StagingArea:
 
 
 class StagedFile:
-    """A file being written in the staging area, hashed as it grows (sync; one thread
-    at a time)."""
+    """A file being written in the staging area, hashed as it grows.
+
+    Writes come from one thread at a time; :meth:`discard` may come from another (a
+    request cancelled while its write runs) and waits for that write, because closing
+    a descriptor in use would let its number be reused by another file under it.
+    """
 
     def __init__(self, path: Path, *, durable: bool) -> None:
         self.path = path
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
+        self._written_back = 0
         self._durable = durable
+        self._in_use = threading.Lock()
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        with translate_os_errors():
+        with self._in_use, translate_os_errors():
             self.md5.update(data)
             view = memoryview(data)
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
             self.size += len(data)
+            if self._durable and self.size - self._written_back >= WRITEBACK_CHUNK:
+                self._start_writeback()
+
+    def _start_writeback(self) -> None:
+        # Start writing what we have to disk now, while the rest of the body arrives,
+        # so that the fsync at the end waits for the last few MiB, not the whole file.
+        # (POSIX_FADV_DONTNEED starts writeback of dirty pages without waiting for it.)
+        if _FADVISE is not None:
+            with contextlib.suppress(OSError):
+                _FADVISE(self._fd, self._written_back, self.size - self._written_back, _DONTNEED)
+        self._written_back = self.size
 
     def copy_from(self, src_fd: int, size: int) -> None:
         """Append ``size`` bytes of ``src_fd`` without hashing them (a copy keeps its
         source's ETag), in the kernel where the filesystem allows it."""
         offset = 0
-        with translate_os_errors():
+        with self._in_use, translate_os_errors():
             while offset < size:
                 try:
                     copied = os.copy_file_range(src_fd, self._fd, size - offset, offset)
@@ -198,10 +220,11 @@ class StagedFile:
         self.size += offset
 
     def finish(self) -> None:
-        with translate_os_errors():
-            if self._durable:
-                os.fsync(self._fd)
-        self.close()
+        with self._in_use:
+            with translate_os_errors():
+                if self._durable:
+                    os.fsync(self._fd)
+            self._close()
 
     @property
     def fd(self) -> int:
@@ -213,6 +236,10 @@ class StagedFile:
         return fd
 
     def close(self) -> None:
+        with self._in_use:
+            self._close()
+
+    def _close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1

@@ -8,6 +8,7 @@ thread hop is paid once per MiB, not once per network read.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import functools
 import hashlib
@@ -16,7 +17,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -59,6 +60,15 @@ T = TypeVar("T")
 SMALL_READ = 256 * 1024
 #: Bodies up to this size are written from the event loop (see _store_small).
 INLINE_WRITE = 64 * 1024
+
+
+async def _chain(
+    first: Iterable[bytearray], rest: AsyncIterable[bytearray]
+) -> AsyncIterator[bytearray]:
+    for piece in first:
+        yield piece
+    async for piece in rest:
+        yield piece
 
 
 def _utc_from_ns(ns: int) -> datetime:
@@ -231,11 +241,14 @@ class LocalStorageProvider(StorageProvider):
         """Wait until the metadata cache holds every commit and delete made so far."""
         self._cache_index.flush()
 
-    async def _run(self, fn: Callable[..., T], *args: object) -> T:
+    def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(self._io_threads, thread_name_prefix="pys3local-io")
+        return self._executor
+
+    async def _run(self, fn: Callable[..., T], *args: object) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args))
+        return await loop.run_in_executor(self._pool(), functools.partial(fn, *args))
 
     # Buckets -------------------------------------------------------------------
 
@@ -462,9 +475,8 @@ class LocalStorageProvider(StorageProvider):
     async def _stage(self, body: AsyncIterable[bytes]) -> StagedFile:
         """Stream a body into a new staging file; on any failure leave nothing behind."""
         staged = await self._run(self._new_staged_file)
+        await self._write_staged(staged, batched(body))
         try:
-            async for data in batched(body):
-                await self._run(staged.write, data)
             await self._run(staged.finish)
         except BaseException:
             staged.discard()
@@ -488,16 +500,28 @@ class LocalStorageProvider(StorageProvider):
         if second is None:
             return await self._store_small(bucket, key, paths, first, metadata, content_md5)
         staged = await self._run(self._new_staged_file, bucket)
+        await self._write_staged(staged, _chain((first, second), pieces))
         try:
-            await self._run(staged.write, first)
-            await self._run(staged.write, second)
-            async for data in pieces:
-                await self._run(staged.write, data)
             return await self._run(
                 self._finish_and_commit, bucket, key, paths, staged, metadata, content_md5
             )
         except BaseException:
             staged.discard()
+            raise
+
+    async def _write_staged(self, staged: StagedFile, pieces: AsyncIterable[bytearray]) -> None:
+        """Write pieces to a staged file, receiving the next piece while the last one is
+        written (so at most two are in memory). On failure the file is removed."""
+        in_flight: concurrent.futures.Future[None] | None = None
+        try:
+            async for data in pieces:
+                if in_flight is not None:
+                    await asyncio.wrap_future(in_flight)
+                in_flight = self._pool().submit(staged.write, data)
+            if in_flight is not None:
+                await asyncio.wrap_future(in_flight)
+        except BaseException:
+            staged.discard()  # waits for a write still running
             raise
 
     async def _store_small(
