@@ -198,9 +198,14 @@ def kill_at_staged_size(
     return size
 
 
-def create_upload(server: RunningServer, key: str, label: bytes, parts: int) -> tuple[str, Version]:
+def create_upload(
+    server: RunningServer, key: str, label: bytes, parts: int, *, in_place: bool = True
+) -> tuple[str, Version]:
     """A multipart upload of ``parts`` parts of PART bytes (the first starts with
-    ``label``); returns the upload id and the version Complete will make."""
+    ``label``); returns the upload id and the version Complete will make.
+
+    With ``in_place=False`` the first part is uploaded twice: the second copy is
+    stored in a file of its own, so Complete has to copy the parts together."""
     base = f"{server.endpoint}/{BUCKET}/{key}"
     created = HTTP.post(base + "?uploads", timeout=30)
     assert created.status_code == 200, created.text
@@ -215,6 +220,9 @@ def create_upload(server: RunningServer, key: str, label: bytes, parts: int) -> 
         )
         assert response.status_code == 200, response.text
         etags.append(response.headers["etag"].strip('"'))
+    if not in_place:
+        again = HTTP.put(base, params={"partNumber": 1, "uploadId": upload_id}, content=first)
+        assert again.status_code == 200 and again.headers["etag"].strip('"') == etags[0]
     return upload_id, Version(first[:16], parts * PART, multipart_etag(etags))
 
 
@@ -361,9 +369,10 @@ def test_PutObject_kill9_while_the_file_is_written(make_server, fraction: float)
 
 
 def test_CompleteMultipartUpload_kill9_is_old_or_new_and_keeps_the_upload(make_server) -> None:
-    """kill -9 while CompleteMultipartUpload assembles a 200 MiB object (at several
-    sizes of the assembled file, and once it is whole): the key is the old version or
-    the complete new one, and while it is old the upload and all its parts survive."""
+    """kill -9 while CompleteMultipartUpload copies a 200 MiB object together (at
+    several sizes of the assembled file, and once it is whole): the key is the old
+    version or the complete new one, and while it is old the upload and all its parts
+    survive."""
     parts = PARTS
     total = parts * PART
     server = start(make_server)
@@ -375,7 +384,8 @@ def test_CompleteMultipartUpload_kill9_is_old_or_new_and_keeps_the_upload(make_s
     # is removed (the last step: the object must be the new one by then).
     for attempt, fraction in enumerate([0.05, 0.35, 0.7, 1.0, None]):
         if upload is None:
-            upload = create_upload(server, "mp", f"mp-version-{attempt}".encode(), parts)
+            label = f"mp-version-{attempt}".encode()
+            upload = create_upload(server, "mp", label, parts, in_place=False)
         upload_id, new = upload
         sock = connect(server.port)
         sock.sendall(complete_request(server, "mp", upload_id))
@@ -414,6 +424,50 @@ def test_CompleteMultipartUpload_kill9_is_old_or_new_and_keeps_the_upload(make_s
         )
         assert response.status_code == 200, response.text
         assert current_version(server, "mp", [upload[1]]) == upload[1]
+    assert check_store(server.data_dir, part_sizes={"mp": PART}).problems == []
+
+
+def test_CompleteMultipartUpload_in_place_kill9_is_old_or_new_and_keeps_the_upload(
+    make_server,
+) -> None:
+    """The same for an upload whose parts tile its data file (Complete commits that file
+    instead of copying): killed at several moments of Complete, the key is old or new,
+    an old key keeps its whole upload, and that upload completes after the restart."""
+    parts = PARTS
+    server = start(make_server)
+    HTTP.put(f"{server.endpoint}/{BUCKET}")
+    current = put(server, "mp", pattern_block(b"old-mp", 100 * KiB))
+    upload: tuple[str, Version] | None = None
+    outcomes = set()
+    for attempt, delay in enumerate([0.0, 0.002, 0.01, 0.03, 0.1, 0.3]):
+        if upload is None:
+            upload = create_upload(server, "mp", f"mp-in-place-{attempt}".encode(), parts)
+        upload_id, new = upload
+        request = complete_request(server, "mp", upload_id)
+        sock = connect(server.port)
+        sock.sendall(request)
+        time.sleep(delay)
+        kill9(server)
+        sock.close()
+        server = start(make_server, server.data_dir)
+        assert_clean_restart(server, part_sizes={"mp": PART})
+        found = current_version(server, "mp", [current, new])
+        remaining = upload_parts(server, "mp", upload_id)
+        outcomes.add(found == new)
+        if found != new:
+            assert remaining == parts, "the object is old but the upload's parts are gone"
+            response = HTTP.post(
+                f"{server.endpoint}/{BUCKET}/mp?uploadId={upload_id}",
+                content=request.split(b"\r\n\r\n", 1)[1],
+                timeout=120,
+            )
+            assert response.status_code == 200, response.text
+            found = current_version(server, "mp", [new])
+        assert found == new
+        assert upload_parts(server, "mp", upload_id) is None
+        upload = None
+        current = found
+    assert outcomes == {False, True} or outcomes == {True}, outcomes
     assert check_store(server.data_dir, part_sizes={"mp": PART}).problems == []
 
 

@@ -159,16 +159,18 @@ def test_multipart_and_copy_that_do_not_fit(full_server, small_fs) -> None:
     part = pattern_block(b"part", 5 * MiB)
     upload_id = s3.create_multipart_upload(Bucket=BUCKET, Key="assembled")["UploadId"]
     etags = []
-    for number in (1, 2):
+    # Parts 1 and 3: with the gap, Complete has to copy them together.
+    for number in (1, 3):
         etag = s3.upload_part(
             Bucket=BUCKET, Key="assembled", UploadId=upload_id, PartNumber=number, Body=part
         )["ETag"]
         etags.append({"PartNumber": number, "ETag": etag})
-    # 10 + 10 MiB are used, about 4 MiB left: neither a third 5 MiB part...
+    # 10 + 10 MiB are used, about 4 MiB left: neither another 5 MiB part (whose slot
+    # in the upload's data file is freed again)...
     before = free_pages(small_fs)
     expect_error(
         lambda: s3.upload_part(
-            Bucket=BUCKET, Key="assembled", UploadId=upload_id, PartNumber=3, Body=part
+            Bucket=BUCKET, Key="assembled", UploadId=upload_id, PartNumber=2, Body=part
         ),
         "InsufficientStorage",
         507,
@@ -193,7 +195,7 @@ def test_multipart_and_copy_that_do_not_fit(full_server, small_fs) -> None:
     assert free_pages(small_fs) == before
     assert_intact(full_server, s3, {"source": source})
     parts = s3.list_parts(Bucket=BUCKET, Key="assembled", UploadId=upload_id)["Parts"]
-    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 5 * MiB), (2, 5 * MiB)]
+    assert [(p["PartNumber"], p["Size"]) for p in parts] == [(1, 5 * MiB), (3, 5 * MiB)]
     # Freeing space is enough for the same upload to complete.
     s3.delete_object(Bucket=BUCKET, Key="source")
     done = s3.complete_multipart_upload(

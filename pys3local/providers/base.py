@@ -355,9 +355,12 @@ class StorageProvider(ABC):
         body: AsyncIterable[bytes],
         *,
         content_md5: bytes | None = None,
+        size: int | None = None,
     ) -> UploadedPart:
         """Store one part, replacing an earlier part of the same number.
 
+        ``size`` is the length the client declared for the body, if any (the body is
+        checked against it before it ends); a backend MAY use it to place the part.
         Raises NoSuchUpload, BadDigest; like put_object, a failed body stores nothing.
         """
         raise NotImplementedOperation("This backend does not support multipart uploads.")

@@ -82,7 +82,7 @@ class RequestBody:
         self._raw_length = 0
         self._raw_sha256 = hashlib.sha256() if expected_sha256 else None
         self._expected_sha256 = expected_sha256
-        self._expected_length = expected_length
+        self.expected_length = expected_length
         self._expected_raw_length = expected_raw_length
         self._md5 = hashlib.md5() if content_md5 is not None else None
         self._content_md5 = content_md5
@@ -140,10 +140,10 @@ class RequestBody:
         self.decoded_length += size
         if self._max_length is not None and self.decoded_length > self._max_length:
             raise EntityTooLarge(MaxSizeAllowed=str(self._max_length))
-        if self._expected_length is not None and self.decoded_length > self._expected_length:
+        if self.expected_length is not None and self.decoded_length > self.expected_length:
             raise IncompleteBody(
                 "The body is longer than its declared length.",
-                DeclaredLength=str(self._expected_length),
+                DeclaredLength=str(self.expected_length),
             )
         for hasher in self._hasher_list:
             hasher.update(piece)
@@ -172,9 +172,9 @@ class RequestBody:
             self.checksums[algorithm] = checksums.encode_value(hasher.digest())
 
     def _check_lengths(self) -> None:
-        if self._expected_length is not None and self.decoded_length != self._expected_length:
+        if self.expected_length is not None and self.decoded_length != self.expected_length:
             raise IncompleteBody(
-                DeclaredLength=str(self._expected_length), ReceivedLength=str(self.decoded_length)
+                DeclaredLength=str(self.expected_length), ReceivedLength=str(self.decoded_length)
             )
         raw_expected = self._expected_raw_length
         if raw_expected is not None and self._raw_length != raw_expected:

@@ -61,6 +61,7 @@ async def upload_part(
         part_number,
         payload.chunks(),
         content_md5=content_md5(request.http.headers),
+        size=payload.declared_length,
     )
     headers = {"etag": f'"{part.etag}"'}
     for algorithm, value in payload.checksums.items():

@@ -98,6 +98,11 @@ class RequestPayload:
     def checksums(self) -> dict[str, str]:
         return self._body.checksums
 
+    @property
+    def declared_length(self) -> int | None:
+        """The payload length the client declared (the body is held to it)."""
+        return self._body.expected_length
+
     async def chunks(self, metadata: ObjectMetadata | None = None) -> AsyncIterator[bytes]:
         """Yield the payload; when it ends, record its verified checksums in
         ``metadata`` (before the consumer sees the end, so they are stored with it)."""

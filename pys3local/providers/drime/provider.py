@@ -360,6 +360,7 @@ class DrimeStorageProvider(StorageProvider):
         body: AsyncIterable[bytes],
         *,
         content_md5: bytes | None = None,
+        size: int | None = None,
     ) -> UploadedPart:
         self.check_writable()
         uploads = await self._uploads()

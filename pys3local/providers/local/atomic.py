@@ -40,7 +40,7 @@ from pathlib import Path
 from pys3local.errors import InsufficientStorage, NoSuchBucket, ObjectNameConflict
 from pys3local.providers.streams import IO_CHUNK
 
-from .layout import LOCK_STRIPES, ObjectPaths, StoreLayout
+from .layout import LOCK_STRIPES, UPLOAD_ID, ObjectPaths, StoreLayout
 
 log = logging.getLogger("pys3local.local")
 
@@ -58,6 +58,18 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def start_writeback(fd: int, offset: int, length: int) -> None:
+    """Start writing a range to disk now, without waiting for it.
+
+    Called as a large body arrives, so that the fsync at the end waits for the last
+    few MiB rather than the whole file. (POSIX_FADV_DONTNEED starts writeback of the
+    dirty pages of the range; pages still being written stay cached.)
+    """
+    if _FADVISE is not None:
+        with contextlib.suppress(OSError):
+            _FADVISE(fd, offset, length, _DONTNEED)
 
 
 def ensure_dir(path: Path) -> None:
@@ -190,34 +202,30 @@ class StagedFile:
                 self._start_writeback()
 
     def _start_writeback(self) -> None:
-        # Start writing what we have to disk now, while the rest of the body arrives,
-        # so that the fsync at the end waits for the last few MiB, not the whole file.
-        # (POSIX_FADV_DONTNEED starts writeback of dirty pages without waiting for it.)
-        if _FADVISE is not None:
-            with contextlib.suppress(OSError):
-                _FADVISE(self._fd, self._written_back, self.size - self._written_back, _DONTNEED)
+        start_writeback(self._fd, self._written_back, self.size - self._written_back)
         self._written_back = self.size
 
-    def copy_from(self, src_fd: int, size: int) -> None:
-        """Append ``size`` bytes of ``src_fd`` without hashing them (a copy keeps its
-        source's ETag), in the kernel where the filesystem allows it."""
-        offset = 0
+    def copy_from(self, src_fd: int, size: int, start: int = 0) -> None:
+        """Append ``size`` bytes of ``src_fd`` from offset ``start`` without hashing
+        them (a copy keeps its source's ETag), in the kernel where the filesystem
+        allows it."""
+        done = 0
         with self._in_use, translate_os_errors():
-            while offset < size:
+            while done < size:
                 try:
-                    copied = os.copy_file_range(src_fd, self._fd, size - offset, offset)
+                    copied = os.copy_file_range(src_fd, self._fd, size - done, start + done)
                 except OSError as exc:
                     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
                         raise
                     copied = 0
                 if copied <= 0:
-                    data = os.pread(src_fd, min(IO_CHUNK, size - offset), offset)
+                    data = os.pread(src_fd, min(IO_CHUNK, size - done), start + done)
                     if not data:
                         break
                     os.write(self._fd, data)
                     copied = len(data)
-                offset += copied
-        self.size += offset
+                done += copied
+        self.size += done
 
     def finish(self) -> None:
         with self._in_use:
@@ -475,7 +483,7 @@ def _recover_writer(layout: StoreLayout, staging_dir: Path) -> None:
     for meta in staging_dir.glob("*.meta"):
         data = meta.with_suffix(".data")
         if data.exists():
-            continue  # commit never started: the whole directory is dropped below
+            continue  # commit never started: dropped (or given back) below
         try:
             document = json.loads(meta.read_bytes())
             bucket, key = document["bucket"], document["key"]
@@ -484,4 +492,11 @@ def _recover_writer(layout: StoreLayout, staging_dir: Path) -> None:
             log.warning("recovered an interrupted write of %s/%s", bucket, key)
         except Exception:
             log.exception("could not recover journal entry %s; discarding it", meta)
+    # A multipart upload's data file taken over for a commit that never happened goes
+    # back to its upload, which the client can then complete again.
+    for data in staging_dir.glob("*.data"):
+        upload_dir = layout.uploads / data.stem
+        if UPLOAD_ID.fullmatch(data.stem) and upload_dir.is_dir():
+            with contextlib.suppress(OSError):
+                os.rename(data, upload_dir / "data")
     shutil.rmtree(staging_dir, ignore_errors=True)

@@ -43,7 +43,7 @@ from pys3local.errors import KeyTooLongError, NoSuchUpload
 #: Linux NAME_MAX; a longer path component cannot be created.
 MAX_SEGMENT_BYTES = 255
 LOCK_STRIPES = 256
-_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def encode_segment(segment: str) -> str:
@@ -151,7 +151,7 @@ class StoreLayout:
 
     def upload_dir(self, upload_id: str) -> Path:
         # The upload id comes from the client: only our own format may reach the disk.
-        if not _UPLOAD_ID.fullmatch(upload_id):
+        if not UPLOAD_ID.fullmatch(upload_id):
             raise NoSuchUpload()
         return self.uploads / upload_id
 

@@ -8,20 +8,41 @@ the bytes whose ETag the client names, even if a part was uploaded twice.
 
 The directory lives inside the data directory, so any worker process (or a restarted
 server) can continue an upload that another one started.
+
+Parts written in place. Backup tools cut a file into parts of one size (all but the
+last), so the upload fixes a part size P (``part-size``, from the first part of at
+least :data:`MIN_PART_SIZE` whose length the client declared) and part *n* is written
+straight into the upload's ``data`` file at offset (n-1)·P, recorded by an empty
+marker file ``<part-number>.<md5-hex>.<offset>.<length>`` once its bytes are durable.
+When the completed parts tile ``data`` exactly, CompleteMultipartUpload commits that
+file as the object: no second copy of the bytes is written. Anything else (a part
+larger than P, one of unknown length, the same part number written twice at once,
+parts that leave a gap, a part number uploaded again) is stored as its own file and
+the parts are copied together, as before; both kinds can mix in one upload. A slot is
+only ever written once and under its part number's lock, so no record can describe
+bytes that are not its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
+import fcntl
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pys3local.errors import EntityTooSmall, InvalidPart, NoSuchUpload
+from pys3local.errors import EntityTooSmall, IncompleteBody, InvalidPart, NoSuchUpload
 from pys3local.providers.base import (
     MIN_PART_SIZE,
     CompletedPart,
@@ -31,15 +52,200 @@ from pys3local.providers.base import (
     multipart_etag,
 )
 
-from .atomic import StagedFile, StagingArea, ensure_dir, fsync_dir, write_json
+from .atomic import (
+    FILE_MODE,
+    WRITEBACK_CHUNK,
+    StagedFile,
+    StagingArea,
+    ensure_dir,
+    fsync_dir,
+    start_writeback,
+    translate_os_errors,
+    write_json,
+)
 from .layout import StoreLayout, new_upload_id
 
+log = logging.getLogger("pys3local.local")
+
 _PART_FILE = re.compile(r"(\d{5})\.([0-9a-f]{32})")
+_IN_PLACE_MARKER = re.compile(r"(\d{5})\.([0-9a-f]{32})\.(\d{1,15})\.(\d{1,15})")
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")
+DATA_FILE = "data"
+_PART_SIZE_FILE = "part-size"
 
 
 def _part_file_name(part_number: int, md5_hex: str) -> str:
     return f"{part_number:05d}.{md5_hex}"
+
+
+@dataclass(frozen=True, slots=True)
+class _PartRecord:
+    """Where a stored part's bytes are: its own file, or a range of ``data``."""
+
+    md5: str
+    size: int
+    mtime_ns: int
+    path: Path
+    #: Offset in the upload's data file; None for a part in its own file.
+    offset: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AssembledUpload:
+    """A completed upload's bytes in one staged file, ready to commit."""
+
+    upload: MultipartUpload
+    path: Path
+    size: int
+    etag: str
+    #: The upload's own data file was taken over (nothing was copied); if the commit
+    #: fails, :meth:`LocalMultipartStore.give_back` returns it to the upload.
+    taken_over: bool
+
+
+class InPlacePart:
+    """A part being written into its slot of the upload's data file.
+
+    The same surface as :class:`~.atomic.StagedFile` (``write``, ``md5``, ``size``,
+    ``discard``), so the provider streams into either; :meth:`finish` records it.
+    """
+
+    def __init__(
+        self, directory: Path, part_number: int, offset: int, size: int, lock_fd: int, *,
+        durable: bool,
+    ) -> None:  # fmt: skip
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+        self._directory = directory
+        self._part_number = part_number
+        self._offset = offset
+        self._declared = size
+        self._lock_fd = lock_fd
+        self._durable = durable
+        self._written_back = 0
+        self._in_use = threading.Lock()
+        self._fd = os.open(directory / DATA_FILE, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        with self._in_use, translate_os_errors():
+            if self.size + len(data) > self._declared:
+                # Never past the slot: the next part's bytes live there.
+                raise IncompleteBody("The body is longer than its declared length.")
+            self.md5.update(data)
+            view = memoryview(data)
+            while view:
+                written = os.pwrite(self._fd, view, self._offset + self.size)
+                view = view[written:]
+                self.size += written
+            if self._durable and self.size - self._written_back >= WRITEBACK_CHUNK:
+                start_writeback(self._fd, self._offset + self._written_back,
+                                self.size - self._written_back)  # fmt: skip
+                self._written_back = self.size
+
+    def finish(self) -> UploadedPart:
+        """Make the bytes durable, then record them (the record is the commit)."""
+        with self._in_use:
+            if self.size != self._declared:
+                raise IncompleteBody()
+            md5_hex = self.md5.hexdigest()
+            marker = self._directory / (
+                f"{_part_file_name(self._part_number, md5_hex)}.{self._offset}.{self.size}"
+            )
+            with translate_os_errors():
+                if self._durable:
+                    os.fsync(self._fd)
+                try:
+                    os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
+                except FileNotFoundError:
+                    raise NoSuchUpload(UploadId=self._directory.name) from None
+            st = marker.stat()
+            # Last finisher wins, as with parts in their own files.
+            _remove_records(self._directory, self._part_number, keep=marker)
+            if self._durable:
+                fsync_dir(self._directory)
+            self._release()
+        return UploadedPart(
+            self._part_number, self.size, md5_hex, datetime.fromtimestamp(st.st_mtime, timezone.utc)
+        )
+
+    def discard(self) -> None:
+        """Give the slot up and free what was written to it (waits for a write still
+        running)."""
+        with self._in_use:
+            if self.size and self._fd >= 0:
+                _punch_hole(self._fd, self._offset, self.size)
+            self._release()
+
+    def _release(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)  # releases the part number's lock
+            self._lock_fd = -1
+
+
+_PUNCH_HOLE_KEEP_SIZE = 0x02 | 0x01  # FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE
+_fallocate: Callable[[int, int, int, int], int] | None = None
+
+
+def _punch_hole(fd: int, offset: int, length: int) -> None:
+    """Free the blocks of a byte range (Linux ``fallocate``; best effort elsewhere).
+
+    A part that failed halfway would otherwise keep its bytes on disk until the
+    upload ends, which matters most when the disk is full.
+    """
+    global _fallocate
+    if _fallocate is None:
+        try:
+            libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+            function = libc.fallocate
+        except (OSError, AttributeError):
+            return
+        function.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+        function.restype = ctypes.c_int
+        _fallocate = function
+    if _fallocate(fd, _PUNCH_HOLE_KEEP_SIZE, offset, length) != 0:
+        log.debug("could not free %d bytes of a failed part: errno %d", length, ctypes.get_errno())
+
+
+def _tiles_data_file(records: list[_PartRecord]) -> bool:
+    """True when the parts, in order, are consecutive ranges of the data file from 0."""
+    position = 0
+    for record in records:
+        if record.offset != position:
+            return False
+        position += record.size
+    return bool(records)
+
+
+def _lock_part(directory: Path, part_number: int, *, wait: bool) -> int | None:
+    """Lock one part number of an upload (across processes); returns the descriptor
+    that holds the lock, or None if ``wait`` is False and the lock is taken.
+
+    Whoever records a part holds it, so two uploads of one number cannot each remove
+    the other's record; an in-place part holds it from its first byte on.
+    """
+    try:
+        fd = os.open(directory / f"lock.{part_number:05d}", os.O_RDWR | os.O_CREAT, FILE_MODE)
+    except FileNotFoundError:
+        raise NoSuchUpload(UploadId=directory.name) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _remove_records(directory: Path, part_number: int, keep: Path | None = None) -> None:
+    for old in directory.glob(f"{part_number:05d}.*"):
+        if old != keep:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(old)
 
 
 class LocalMultipartStore:
@@ -100,15 +306,17 @@ class LocalMultipartStore:
         directory = self._layout.upload_dir(upload_id)
         self.get(bucket, key, upload_id)
         target = directory / _part_file_name(part_number, md5_hex)
+        lock_fd = _lock_part(directory, part_number, wait=True)
         try:
-            os.rename(staged, target)
-        except FileNotFoundError:
-            raise NoSuchUpload(UploadId=upload_id) from None  # aborted meanwhile
-        # A re-uploaded part number replaces the earlier bytes.
-        for old in directory.glob(f"{part_number:05d}.*"):
-            if old != target:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(old)
+            try:
+                os.rename(staged, target)
+            except FileNotFoundError:
+                raise NoSuchUpload(UploadId=upload_id) from None  # aborted meanwhile
+            # A re-uploaded part number replaces the earlier bytes.
+            _remove_records(directory, part_number, keep=target)
+        finally:
+            if lock_fd is not None:
+                os.close(lock_fd)
         if self._durable:
             fsync_dir(directory)
         st = target.stat()
@@ -116,16 +324,81 @@ class LocalMultipartStore:
             part_number, st.st_size, md5_hex, datetime.fromtimestamp(st.st_mtime, timezone.utc)
         )
 
-    def _parts(self, directory: Path) -> dict[int, tuple[str, os.stat_result]]:
-        parts: dict[int, tuple[str, os.stat_result]] = {}
+    def in_place_slot(
+        self, bucket: str, key: str, upload_id: str, part_number: int, size: int | None
+    ) -> InPlacePart | None:
+        """A slot of the upload's data file for a part of declared ``size``, or None
+        when the part must go to a file of its own (see the module docstring)."""
+        upload_id_dir = self._layout.upload_dir(upload_id)
+        self.get(bucket, key, upload_id)
+        if not size:
+            return None
+        part_size = self._part_size(upload_id_dir, size)
+        if part_size is None or size > part_size:
+            return None
+        lock_fd = _lock_part(upload_id_dir, part_number, wait=False)
+        if lock_fd is None:
+            return None  # the same part number is being written: use a file
+        try:
+            if any(upload_id_dir.glob(f"{part_number:05d}.*")):
+                # A part re-uploaded goes to a file of its own, so the stored one stays
+                # whole until the new one is complete.
+                os.close(lock_fd)
+                return None
+            return InPlacePart(upload_id_dir, part_number, (part_number - 1) * part_size, size,
+                               lock_fd, durable=self._durable)  # fmt: skip
+        except BaseException:
+            os.close(lock_fd)
+            raise
+
+    def _part_size(self, directory: Path, size: int) -> int | None:
+        """The upload's part size; the first part of at least MIN_PART_SIZE sets it."""
+        path = directory / _PART_SIZE_FILE
+        if size >= MIN_PART_SIZE:
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+            except FileExistsError:
+                pass
+            else:
+                try:
+                    os.write(fd, str(size).encode())
+                    if self._durable:
+                        # Slots are computed from it: it must never change once used.
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                if self._durable:
+                    fsync_dir(directory)
+                return size
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            return None
+        # Empty or damaged (a crash while it was written): no part was placed with it,
+        # and none will be.
+        return int(text) if text.isdigit() else None
+
+    def _parts(self, directory: Path) -> dict[int, _PartRecord]:
+        parts: dict[int, _PartRecord] = {}
         for entry in os.scandir(directory):
             match = _PART_FILE.fullmatch(entry.name)
-            if match is None:
+            marker = None if match else _IN_PLACE_MARKER.fullmatch(entry.name)
+            if match is None and marker is None:
                 continue
-            number, st = int(match[1]), entry.stat()
-            # Two files for one number only survive a crash mid-replace: newest wins.
-            if number not in parts or st.st_mtime_ns > parts[number][1].st_mtime_ns:
-                parts[number] = (match[2], st)
+            st = entry.stat()
+            if match is not None:
+                number = int(match[1])
+                record = _PartRecord(match[2], st.st_size, st.st_mtime_ns, Path(entry.path))
+            else:
+                assert marker is not None
+                number = int(marker[1])
+                record = _PartRecord(
+                    marker[2], int(marker[4]), st.st_mtime_ns, directory / DATA_FILE,
+                    offset=int(marker[3]),
+                )  # fmt: skip
+            # Two records for one number only survive a crash mid-replace: newest wins.
+            if number not in parts or record.mtime_ns > parts[number].mtime_ns:
+                parts[number] = record
         return parts
 
     def list_parts(
@@ -134,44 +407,92 @@ class LocalMultipartStore:
         upload = self.get(bucket, key, upload_id)
         parts = self._parts(self._layout.upload_dir(upload_id))
         listed = [
-            UploadedPart(n, st.st_size, md5, datetime.fromtimestamp(st.st_mtime, timezone.utc))
-            for n, (md5, st) in sorted(parts.items())
+            UploadedPart(n, r.size, r.md5, datetime.fromtimestamp(r.mtime_ns / 1e9, timezone.utc))
+            for n, r in sorted(parts.items())
         ]
         return upload, listed
 
     def assemble(
         self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
-    ) -> tuple[MultipartUpload, Path, int, str]:
-        """Concatenate the named parts into a staged file; return it with its size and
-        multipart ETag. The caller commits it and then calls :meth:`remove`."""
+    ) -> AssembledUpload:
+        """The named parts as one staged file, with its size and multipart ETag. The
+        caller commits it and then calls :meth:`remove` (or :meth:`give_back`)."""
         upload = self.get(bucket, key, upload_id)
         directory = self._layout.upload_dir(upload_id)
-        sources: list[tuple[Path, int]] = []
+        stored = self._parts(directory)
+        records: list[_PartRecord] = []
         for index, part in enumerate(parts):
-            path = directory / _part_file_name(part.part_number, part.etag)
-            if not _MD5_HEX.fullmatch(part.etag) or not path.is_file():
+            record = stored.get(part.part_number)
+            if record is None or record.md5 != part.etag or not _MD5_HEX.fullmatch(part.etag):
                 raise InvalidPart(PartNumber=str(part.part_number), ETag=part.etag)
-            size = path.stat().st_size
-            if size < MIN_PART_SIZE and index < len(parts) - 1:
+            if record.size < MIN_PART_SIZE and index < len(parts) - 1:
                 raise EntityTooSmall(
-                    ProposedSize=str(size),
+                    ProposedSize=str(record.size),
                     MinSizeAllowed=str(MIN_PART_SIZE),
                     PartNumber=str(part.part_number),
                 )
-            sources.append((path, size))
+            records.append(record)
+        etag = multipart_etag([p.etag for p in parts])
+        total = sum(record.size for record in records)
+        if _tiles_data_file(records):
+            return AssembledUpload(upload, self._take_over(directory, total), total, etag, True)
         staged = StagedFile(self._staging.new_name(), durable=self._durable)
         try:
-            for path, size in sources:
-                fd = os.open(path, os.O_RDONLY)
+            for record in records:
+                fd = os.open(record.path, os.O_RDONLY)
                 try:
-                    staged.copy_from(fd, size)
+                    staged.copy_from(fd, record.size, record.offset or 0)
                 finally:
                     os.close(fd)
             staged.finish()
         except BaseException:
             staged.discard()
             raise
-        return upload, staged.path, staged.size, multipart_etag([p.etag for p in parts])
+        return AssembledUpload(upload, staged.path, staged.size, etag, False)
+
+    def _take_over(self, directory: Path, size: int) -> Path:
+        """Move the upload's data file, cut to ``size``, into this process's staging
+        area under the upload's id (recovery gives it back if we die before the
+        commit)."""
+        data = directory / DATA_FILE
+        with translate_os_errors():
+            try:
+                fd = os.open(data, os.O_WRONLY)
+            except FileNotFoundError:
+                # Taken by a CompleteMultipartUpload of the same upload running now.
+                raise NoSuchUpload(UploadId=directory.name) from None
+            try:
+                os.ftruncate(fd, size)  # a part written but not completed may lie beyond
+                if self._durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+        staged = self._staging.new_name().with_name(f"{directory.name}.data")
+        try:
+            os.rename(data, staged)
+        except FileNotFoundError:
+            raise NoSuchUpload(UploadId=directory.name) from None
+        return staged
+
+    def give_back(self, upload_id: str, staged: Path) -> None:
+        """Return a taken-over data file to its upload after a failed commit."""
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(staged, self._layout.upload_dir(upload_id) / DATA_FILE)
+
+    def remove_completed(self) -> None:
+        """Remove uploads whose data file was committed as their object by a process
+        that died before it could remove the upload (recovery has already given back
+        the data of commits that never happened)."""
+        if not self._layout.uploads.is_dir():
+            return
+        being_completed = {data.stem for data in self._layout.staging.glob("*/*.data") if data.stem}
+        for entry in os.scandir(self._layout.uploads):
+            directory = Path(entry.path)
+            if entry.name in being_completed or (directory / DATA_FILE).exists():
+                continue
+            if any(_IN_PLACE_MARKER.fullmatch(name) for name in os.listdir(directory)):
+                log.info("removing multipart upload %s, completed before a restart", entry.name)
+                self.remove(entry.name)
 
     def remove(self, upload_id: str) -> None:
         shutil.rmtree(self._layout.upload_dir(upload_id), ignore_errors=True)

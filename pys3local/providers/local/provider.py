@@ -53,7 +53,7 @@ from .atomic import StagedFile
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
-from .multipart import LocalMultipartStore
+from .multipart import InPlacePart, LocalMultipartStore
 
 T = TypeVar("T")
 #: Objects (or ranges) up to this size are read whole when opened.
@@ -223,6 +223,7 @@ class LocalStorageProvider(StorageProvider):
                 self._locks.create_files()
                 self._staging.open()
                 atomic.ensure_dir(self.layout.uploads)
+                self._multipart.remove_completed()
             self._opened = True
 
     async def open(self) -> None:
@@ -509,7 +510,9 @@ class LocalStorageProvider(StorageProvider):
             staged.discard()
             raise
 
-    async def _write_staged(self, staged: StagedFile, pieces: AsyncIterable[bytearray]) -> None:
+    async def _write_staged(
+        self, staged: StagedFile | InPlacePart, pieces: AsyncIterable[bytearray]
+    ) -> None:
         """Write pieces to a staged file, receiving the next piece while the last one is
         written (so at most two are in memory). On failure the file is removed."""
         in_flight: concurrent.futures.Future[None] | None = None
@@ -810,9 +813,21 @@ class LocalStorageProvider(StorageProvider):
         body: AsyncIterable[bytes],
         *,
         content_md5: bytes | None = None,
+        size: int | None = None,
     ) -> UploadedPart:
         self.check_writable()
-        await self._run(self._multipart.get, bucket, key, upload_id)
+        slot = await self._run(
+            self._multipart.in_place_slot, bucket, key, upload_id, part_number, size
+        )
+        if slot is not None:
+            await self._write_staged(slot, batched(body))
+            try:
+                if content_md5 is not None and slot.md5.digest() != content_md5:
+                    raise BadDigest()
+                return await self._run(slot.finish)
+            except BaseException:
+                slot.discard()
+                raise
         staged = await self._stage(body)
         try:
             if content_md5 is not None and staged.md5.digest() != content_md5:
@@ -843,15 +858,22 @@ class LocalStorageProvider(StorageProvider):
 
         def complete_sync() -> ObjectInfo:
             self._bucket_or_raise(bucket)
-            upload, staged_path, size, etag = self._multipart.assemble(
-                bucket, key, upload_id, parts
+            assembled = self._multipart.assemble(bucket, key, upload_id, parts)
+            info = ObjectInfo(
+                key,
+                assembled.size,
+                assembled.etag,
+                datetime.now(timezone.utc),
+                assembled.upload.metadata,
             )
             try:
-                info = ObjectInfo(key, size, etag, datetime.now(timezone.utc), upload.metadata)
-                self._commit(bucket, key, paths, staged_path, info)
+                self._commit(bucket, key, paths, assembled.path, info)
             except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(staged_path)
+                if assembled.taken_over:
+                    self._multipart.give_back(upload_id, assembled.path)
+                else:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(assembled.path)
                 raise
             self._multipart.remove(upload_id)
             return info
