@@ -75,3 +75,65 @@ def test_concurrent_overwrites_stay_atomic_across_workers(two_workers: RunningSe
     assert got["ETag"] == f'"{hashlib.md5(data).hexdigest()}"'
     assert got["ETag"] in etags
     assert s3.head_object(Bucket="default", Key="race")["ETag"] == got["ETag"]
+
+
+def worker_pids(server: RunningServer) -> set[int]:
+    """The supervisor's worker processes (not multiprocessing's resource tracker)."""
+    children = f"/proc/{server.process.pid}/task/{server.process.pid}/children"
+    with open(children) as file:
+        pids = {int(pid) for pid in file.read().split()}
+    workers = set()
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as file:
+                command = file.read()
+        except FileNotFoundError:
+            continue
+        if b"resource_tracker" not in command:
+            workers.add(pid)
+    return workers
+
+
+def wait_until(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(
+    two_workers: RunningServer,
+) -> None:
+    """Each worker listens with its own socket: eight fresh connections reach both.
+    A worker killed with SIGKILL is replaced, and the server keeps answering; SIGTERM
+    then stops the supervisor and every worker."""
+    import os
+    import signal
+
+    wait_until(lambda: len(worker_pids(two_workers)) == 2)
+    first = worker_pids(two_workers)
+
+    def both_serve() -> bool:
+        # New clients, new connections; a worker still starting has no socket yet.
+        for _ in range(4):
+            two_workers.client().list_buckets()
+        time.sleep(0.2)  # access lines are written in batches
+        return len(served_by(two_workers, "ListBuckets")) == 2
+
+    wait_until(both_serve)
+    victim = min(first)
+    os.kill(victim, signal.SIGKILL)
+    wait_until(
+        lambda: len(worker_pids(two_workers)) == 2 and victim not in worker_pids(two_workers)
+    )
+    s3 = two_workers.client()
+    for number in range(6):
+        s3.put_object(Bucket="default", Key=f"after-{number}", Body=b"x")
+    assert {o["Key"] for o in s3.list_objects_v2(Bucket="default")["Contents"]} >= {
+        f"after-{n}" for n in range(6)
+    }
+    workers = worker_pids(two_workers)
+    two_workers.process.send_signal(signal.SIGTERM)
+    assert two_workers.process.wait(timeout=60) == 0
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the server"

@@ -27,6 +27,7 @@ from pys3local.runner import (
     bind_socket,
     configure_logging,
     parse_listen,
+    reserve_shared_port,
 )
 from pys3local.s3.service import ServiceSettings
 from pys3local.settings import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, ServerSettings
@@ -278,7 +279,7 @@ def serve(
     except NotImplementedError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        sock = bind_socket(address)
+        sock = reserve_shared_port(address) if workers > 1 else bind_socket(address)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     address = ListenAddress(address.host, sock.getsockname()[1])
@@ -297,7 +298,9 @@ def serve(
         # Recovery, the default bucket and old uploads are dealt with once, here,
         # before any worker accepts a request.
         asyncio.run(_prepare(app))
-        run_workers(settings, sock, workers)
+        status = run_workers(settings, sock, workers)
+        if status:
+            sys.exit(status)
         return
     sys.stdout.flush()
     EmbeddedServer(
