@@ -223,7 +223,7 @@ class RequestLog(Vertical):
         log = self.log_widget
         # Follow the end unless the user scrolled up. A scroll still pending from the
         # last batch counts as following: the log is not at its new end yet.
-        following = log.is_vertical_scroll_end or self._scroll_pending
+        following = _near_end(log) or self._scroll_pending
         log.write_lines([format_line(item) for item in items], scroll_end=False)
         if following and not self._scroll_pending:
             self._scroll_pending = True
@@ -297,3 +297,9 @@ class RequestLog(Vertical):
         self.history.clear()
         self.dropped = self._unseen = 0
         self.redraw()
+
+
+def _near_end(log: Log) -> bool:
+    """At the end, or short of it only by a horizontal scrollbar that appeared with a
+    longer line (which moves the end without the user scrolling away)."""
+    return log.max_scroll_y - log.scroll_y <= max(log.scrollbar_size_horizontal, 0)
