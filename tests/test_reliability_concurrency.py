@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import random
+import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import httpx
 import pytest
 from conftest import RunningServer, start_server
 from reliability import (
@@ -281,3 +284,29 @@ def test_DeleteObjects_racing_PutObject(server, s3, bucket) -> None:
     s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in keys]})
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
     assert_store_consistent(server, bucket)
+
+
+def test_GET_stops_reading_the_object_when_the_client_goes_away(make_server) -> None:
+    """A client that reads 1 MiB of a 96 MiB object and hangs up: the server stops
+    reading the file instead of streaming the rest to nobody."""
+    server = make_server("--allow-bucket-creation", auth=False)
+    httpx.put(f"{server.endpoint}/drop", timeout=30)
+    size = 96 * 1024 * 1024
+    body = os.urandom(1024 * 1024) * 96
+    assert httpx.put(f"{server.endpoint}/drop/big", content=body, timeout=120).status_code == 200
+
+    def read_bytes() -> int:
+        with open(f"/proc/{server.process.pid}/io") as file:
+            fields = dict(line.split(": ") for line in file.read().splitlines())
+        return int(fields["rchar"])
+
+    before = read_bytes()
+    with socket.create_connection(("127.0.0.1", server.port)) as sock:
+        sock.sendall(b"GET /drop/big HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        received = 0
+        while received < 1024 * 1024:
+            received += len(sock.recv(65536))
+    time.sleep(2)
+    assert read_bytes() - before < size // 2, "the server read on after the client left"
+    # It still serves the whole object to a client that stays.
+    assert httpx.get(f"{server.endpoint}/drop/big", timeout=120).content == body

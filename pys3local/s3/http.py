@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 Scope = dict[str, Any]
-Message = dict[str, Any]
 
 
 class ClientDisconnect(Exception):
