@@ -127,11 +127,17 @@ class InPlacePart:
         self._fd = os.open(directory / DATA_FILE, os.O_WRONLY | os.O_CREAT, FILE_MODE)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.hash(data)
+        self.store(data)
+
+    def hash(self, data: bytes | bytearray | memoryview) -> None:
+        self.md5.update(data)
+
+    def store(self, data: bytes | bytearray | memoryview) -> None:
         with self._in_use, translate_os_errors():
             if self.size + len(data) > self._declared:
                 # Never past the slot: the next part's bytes live there.
                 raise IncompleteBody("The body is longer than its declared length.")
-            self.md5.update(data)
             view = memoryview(data)
             while view:
                 written = os.pwrite(self._fd, view, self._offset + self.size)

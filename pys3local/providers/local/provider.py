@@ -514,17 +514,21 @@ class LocalStorageProvider(StorageProvider):
         self, staged: StagedFile | InPlacePart, pieces: AsyncIterable[bytearray]
     ) -> None:
         """Write pieces to a staged file, receiving the next piece while the last one is
-        written (so at most two are in memory). On failure the file is removed."""
-        in_flight: concurrent.futures.Future[None] | None = None
+        hashed and written, side by side (so at most two pieces are in memory, and MD5,
+        the slowest step, has a core to itself). On failure the file is removed."""
+        in_flight: list[concurrent.futures.Future[None]] = []
         try:
             async for data in pieces:
-                if in_flight is not None:
-                    await asyncio.wrap_future(in_flight)
-                in_flight = self._pool().submit(staged.write, data)
-            if in_flight is not None:
-                await asyncio.wrap_future(in_flight)
+                for future in in_flight:
+                    await asyncio.wrap_future(future)
+                pool = self._pool()
+                in_flight = [pool.submit(staged.hash, data), pool.submit(staged.store, data)]
+            for future in in_flight:
+                await asyncio.wrap_future(future)
         except BaseException:
-            staged.discard()  # waits for a write still running
+            # Waits for a store still running; one not started yet finds the file
+            # closed (descriptor -1) and fails harmlessly.
+            staged.discard()
             raise
 
     async def _store_small(
