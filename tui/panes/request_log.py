@@ -184,10 +184,10 @@ class RequestLog(Vertical):
             self._unseen += len(items)
             self._show_info()
             return
-        # Only the newest `capacity` lines can survive in the log anyway.
-        self._write([item for item in items[-self.capacity :] if self.matches(item)])
         if dropped:
             self._show_info()
+        # Only the newest `capacity` lines can survive in the log anyway.
+        self._write([item for item in items[-self.capacity :] if self.matches(item)])
 
     def matches(self, item: LogItem) -> bool:
         if isinstance(item, ServerNote):
@@ -223,16 +223,28 @@ class RequestLog(Vertical):
         log = self.log_widget
         # Follow the end unless the user scrolled up. A scroll still pending from the
         # last batch counts as following: the log is not at its new end yet.
-        following = _near_end(log) or self._scroll_pending
+        following = self._following()
         log.write_lines([format_line(item) for item in items], scroll_end=False)
-        if following and not self._scroll_pending:
+        if following:
+            self._follow_after_refresh()
+
+    def _following(self) -> bool:
+        # Follow the end unless the user scrolled up. A scroll still pending counts as
+        # following: the log is not at its new end yet.
+        return _near_end(self.log_widget) or self._scroll_pending
+
+    def _follow_after_refresh(self) -> None:
+        # After the refresh: until then the log does not know its new height (more
+        # lines, or less room when the info line above it appears).
+        if not self._scroll_pending:
             self._scroll_pending = True
-            # After the refresh: until then the log does not know its new height.
             self.call_after_refresh(self._follow_end)
 
     def _follow_end(self) -> None:
         self._scroll_pending = False
-        self.log_widget.scroll_end(animate=False, immediate=True, x_axis=False)
+        # force: right after the first lines arrive the log may not have decided yet
+        # that it has a scrollbar, and without it Textual ignores the scroll.
+        self.log_widget.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     def _show_info(self) -> None:
         parts = []
@@ -240,7 +252,10 @@ class RequestLog(Vertical):
             parts.append(f"paused, {self._unseen:,} new")
         if self.dropped:
             parts.append(f"{self.dropped:,} skipped")
+        following = self._following()
         self.query_one("#log-info", Label).update("  ".join(parts))
+        if following:
+            self._follow_after_refresh()
 
     # ------------------------------------------------------------------ filters
 

@@ -268,15 +268,27 @@ class StagedFile:
 
 
 def write_json(path: Path, document: dict[str, object], *, durable: bool) -> None:
+    """Create a JSON file (fsynced if ``durable``)."""
+    fd = _create_json(path, document)
+    try:
+        with translate_os_errors():
+            if durable:
+                os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _create_json(path: Path | str, document: dict[str, object]) -> int:
+    """Create a new file holding ``document``; returns its still open descriptor."""
     data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
         with translate_os_errors():
             os.write(fd, data)
-            if durable:
-                os.fsync(fd)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    return fd
 
 
 def make_parents(base: Path, path: Path) -> None:
@@ -376,16 +388,7 @@ def write_journal_entry(
     path: str, bucket: str, key: str, metadata_document: dict[str, object]
 ) -> int:
     """Write step 2's file (not yet fsynced); returns its open descriptor."""
-    document = {"bucket": bucket, "key": key, **metadata_document}
-    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    try:
-        with translate_os_errors():
-            os.write(fd, data)
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
+    return _create_json(path, {"bucket": bucket, "key": key, **metadata_document})
 
 
 def discard_staged(*paths: Path | str) -> None:
