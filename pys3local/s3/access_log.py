@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import atexit
 import logging
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
+
+from pys3local.batching import BackgroundBatches
 
 ACCESS_LOGGER = "pys3local.access"
 access_logger = logging.getLogger(ACCESS_LOGGER)
@@ -92,72 +93,37 @@ class ServerStats:
 
 #: Longest wait of an access record before it reaches the handlers (seconds).
 DELIVERY_INTERVAL = 0.05
-#: Records kept while the handlers cannot keep up; beyond it they are counted, not kept.
-MAX_PENDING = 100_000
 
 
-class _AccessDelivery:
-    """The queue between the request path and the access logger's handlers."""
-
-    def __init__(self) -> None:
-        self._pending: deque[AccessRecord] = deque()
-        self._dropped = 0
-        self._thread: threading.Thread | None = None
-        self._start_lock = threading.Lock()
-        self._deliver_lock = threading.Lock()
-
-    def submit(self, record: AccessRecord) -> None:
-        if len(self._pending) >= MAX_PENDING:
-            self._dropped += 1
-            return
-        self._pending.append(record)
-        if self._thread is None:
-            self._start()
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="pys3local-access-log", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            time.sleep(DELIVERY_INTERVAL)
-            self.deliver()
-
-    def deliver(self) -> None:
-        """Hand every queued record to the handlers, then flush them."""
-        with self._deliver_lock:
-            if not self._pending and not self._dropped:
-                return
-            pending = self._pending
-            while pending:
-                record = pending.popleft()
-                log_record = access_logger.makeRecord(
-                    ACCESS_LOGGER, logging.INFO, __file__, 0, record.format(), None, None,
-                    extra={"access": record},
-                )  # fmt: skip
-                log_record.created = record.timestamp
-                log_record.msecs = (record.timestamp - int(record.timestamp)) * 1000
-                access_logger.handle(log_record)
-            if self._dropped:
-                dropped, self._dropped = self._dropped, 0
-                access_logger.warning("%d access log records dropped: output too slow", dropped)
-            for handler in access_logger.handlers:
-                handler.flush()
+def _deliver(records: list[AccessRecord]) -> None:
+    """Hand records to the access logger's handlers, then flush them."""
+    for record in records:
+        log_record = access_logger.makeRecord(
+            ACCESS_LOGGER, logging.INFO, __file__, 0, record.format(), None, None,
+            extra={"access": record},
+        )  # fmt: skip
+        log_record.created = record.timestamp
+        log_record.msecs = (record.timestamp - int(record.timestamp)) * 1000
+        access_logger.handle(log_record)
+    for handler in access_logger.handlers:
+        handler.flush()
 
 
-_delivery = _AccessDelivery()
-atexit.register(_delivery.deliver)
+_delivery: BackgroundBatches[AccessRecord] = BackgroundBatches(
+    _deliver, interval=DELIVERY_INTERVAL, name="pys3local-access-log"
+)
+_dropped = 0
+atexit.register(_delivery.flush)
 
 
 def log_access(record: AccessRecord) -> None:
-    if access_logger.isEnabledFor(logging.INFO):
-        _delivery.submit(record)
+    global _dropped
+    if access_logger.isEnabledFor(logging.INFO) and not _delivery.submit(record):
+        _dropped += 1
+        if _dropped % 10_000 == 1:
+            access_logger.warning("access log output too slow: %d records dropped", _dropped)
 
 
 def flush_access_log() -> None:
     """Deliver the queued records now (at shutdown, in tests)."""
-    _delivery.deliver()
+    _delivery.flush()

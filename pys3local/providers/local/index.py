@@ -21,22 +21,19 @@ which changes whenever the file does), it is served as the ETag.
 from __future__ import annotations
 
 import os
-import queue
-import threading
-import time
 from collections.abc import Iterable
 from pathlib import Path
 
+from pys3local.batching import BackgroundBatches
 from pys3local.cache import CacheEntry, CacheView, MetadataCache, local_store
 from pys3local.providers.base import ObjectInfo
 
 _PLAIN_MD5_LENGTH = 32
-#: Most rows written in one transaction.
-_BATCH = 1000
-#: How long the writer lets rows gather before a transaction: one wakeup and one
-#: transaction for all the commits of that time.
+#: How long rows gather before a transaction: one wakeup and one transaction for
+#: all the commits of that time.
 _GATHER_SECONDS = 0.05
-_STOP = object()
+#: Rows kept waiting at most; beyond it the request that queues one writes the queue.
+_MAX_PENDING = 100_000
 
 
 def file_identity(st: os.stat_result) -> str:
@@ -51,10 +48,10 @@ class LocalIndex:
         self._view: CacheView | None = (
             cache.view(0, local_store(base_path)) if cache is not None else None
         )
-        # Items: CacheEntry (record), (bucket, key) (forget), Event (flush), _STOP.
-        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._writer: threading.Thread | None = None
-        self._writer_lock = threading.Lock()
+        # Items: a CacheEntry (record) or a (bucket, key) pair (forget).
+        self._rows: BackgroundBatches[CacheEntry | tuple[str, str]] = BackgroundBatches(
+            self._write, interval=_GATHER_SECONDS, name="pys3local-index", max_pending=_MAX_PENDING
+        )
 
     def record(
         self, bucket: str, info: ObjectInfo, data_path: Path | str, st: os.stat_result | None = None
@@ -85,56 +82,28 @@ class LocalIndex:
             self._submit((bucket, key))
 
     def flush(self) -> None:
-        """Wait until every row queued so far is written."""
-        if self._writer is None:
-            return
-        done = threading.Event()
-        self._queue.put(done)
-        done.wait()
+        """Write every row queued so far."""
+        self._rows.flush()
 
     def close(self) -> None:
         """Write what is queued and stop the writer thread."""
-        with self._writer_lock:
-            writer, self._writer = self._writer, None
-        if writer is not None:
-            self._queue.put(_STOP)
-            writer.join()
+        self._rows.close()
 
-    def _submit(self, item: object) -> None:
-        if self._writer is None:
-            with self._writer_lock:
-                if self._writer is None:
-                    self._writer = threading.Thread(
-                        target=self._write_behind, name="pys3local-index", daemon=True
-                    )
-                    self._writer.start()
-        self._queue.put(item)
+    def _submit(self, item: CacheEntry | tuple[str, str]) -> None:
+        if not self._rows.submit(item):
+            # Far behind (a stuck database): write the queue here, slowing this request
+            # down rather than losing a row (a forgotten delete would leave a stale one).
+            self._rows.flush()
+            self._rows.submit(item)
 
-    def _write_behind(self) -> None:
-        while True:
-            batch = [self._queue.get()]
-            if batch[0] is not _STOP and not isinstance(batch[0], threading.Event):
-                time.sleep(_GATHER_SECONDS)
-            while len(batch) < _BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            self._write(batch)
-            for item in batch:
-                if isinstance(item, threading.Event):
-                    item.set()
-            if _STOP in batch:
-                return
-
-    def _write(self, batch: list[object]) -> None:
+    def _write(self, batch: list[CacheEntry | tuple[str, str]]) -> None:
         """Apply a batch; the last change of each key wins, so order within it is kept."""
         assert self._view is not None
         latest: dict[tuple[str, str], CacheEntry | None] = {}
         for item in batch:
             if isinstance(item, CacheEntry):
                 latest[(item.bucket, item.key)] = item
-            elif isinstance(item, tuple):
+            else:
                 latest[item] = None
         puts = [entry for entry in latest.values() if entry is not None]
         if puts:
