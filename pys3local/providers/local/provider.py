@@ -71,6 +71,21 @@ async def _chain(
         yield piece
 
 
+def _check_content_md5(written: StagedFile | InPlacePart, content_md5: bytes | None) -> None:
+    """BadDigest unless the bytes written match the client's Content-MD5 (if it sent one)."""
+    if content_md5 is not None and written.md5.digest() != content_md5:
+        raise BadDigest()
+
+
+def _verified_info(
+    key: str, written: StagedFile, metadata: ObjectMetadata, content_md5: bytes | None
+) -> ObjectInfo:
+    """The new version's ObjectInfo, once its body is checked against Content-MD5."""
+    _check_content_md5(written, content_md5)
+    now = datetime.now(timezone.utc)
+    return ObjectInfo(key, written.size, written.md5.hexdigest(), now, metadata)
+
+
 def _utc_from_ns(ns: int) -> datetime:
     return datetime.fromtimestamp(ns / 1e9, tz=timezone.utc)
 
@@ -115,8 +130,16 @@ def object_info(
 def read_sidecar(path: Path | str) -> dict[str, object] | None:
     try:
         with open(path, "rb") as file:
-            document = json.loads(file.read())
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, ValueError):
+            return _sidecar_document(file.read())
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        return None
+
+
+def _sidecar_document(data: bytes) -> dict[str, object] | None:
+    """A sidecar's JSON object; None for anything else (a torn or foreign file)."""
+    try:
+        document = json.loads(data)
+    except ValueError:
         return None
     return document if isinstance(document, dict) else None
 
@@ -149,13 +172,7 @@ def _read_cached_sidecar(path: str) -> dict[str, object] | None:
         data = read_if_cached(fd, size) if 0 < size <= _SIDECAR_READ_LIMIT else None
     finally:
         os.close(fd)
-    if data is None:
-        return None
-    try:
-        document = json.loads(data)
-    except ValueError:
-        return None
-    return document if isinstance(document, dict) else None
+    return None if data is None else _sidecar_document(data)
 
 
 def metadata_document(info: ObjectInfo, inode: int) -> dict[str, object]:
@@ -556,12 +573,8 @@ class LocalStorageProvider(StorageProvider):
         staged_meta = atomic.journal_path(staged.path)
         try:
             staged.write(data)
-            if content_md5 is not None and staged.md5.digest() != content_md5:
-                raise BadDigest()
+            info = _verified_info(key, staged, metadata, content_md5)
             st = os.fstat(staged.fd)
-            info = ObjectInfo(
-                key, staged.size, staged.md5.hexdigest(), datetime.now(timezone.utc), metadata
-            )
             document = metadata_document(info, st.st_ino)
             meta_fd = atomic.write_journal_entry(staged_meta, bucket, key, document)
             fds = (staged.detach(), meta_fd)
@@ -628,10 +641,7 @@ class LocalStorageProvider(StorageProvider):
         content_md5: bytes | None,
     ) -> ObjectInfo:
         staged.finish()
-        if content_md5 is not None and staged.md5.digest() != content_md5:
-            raise BadDigest()
-        now = datetime.now(timezone.utc)
-        info = ObjectInfo(key, staged.size, staged.md5.hexdigest(), now, metadata)
+        info = _verified_info(key, staged, metadata, content_md5)
         self._commit(bucket, key, paths, staged.path, info)
         return info
 
@@ -826,16 +836,14 @@ class LocalStorageProvider(StorageProvider):
         if slot is not None:
             await self._write_staged(slot, batched(body))
             try:
-                if content_md5 is not None and slot.md5.digest() != content_md5:
-                    raise BadDigest()
+                _check_content_md5(slot, content_md5)
                 return await self._run(slot.finish)
             except BaseException:
                 slot.discard()
                 raise
         staged = await self._stage(body)
         try:
-            if content_md5 is not None and staged.md5.digest() != content_md5:
-                raise BadDigest()
+            _check_content_md5(staged, content_md5)
             return await self._run(
                 self._multipart.add_part,
                 bucket,
