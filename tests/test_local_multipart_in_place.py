@@ -78,6 +78,22 @@ async def test_uniform_parts_are_committed_without_a_copy(store: LocalStoragePro
     assert not upload_dir(store, upload_id).exists()
 
 
+async def test_parts_that_all_start_at_once_agree_on_the_part_size(
+    store: LocalStorageProvider,
+) -> None:
+    """No part has fixed the part size yet and six arrive together: each must see the
+    size the winner recorded (never a file still being written), so all of them land
+    in place and Complete copies nothing."""
+    upload_id = (await store.create_multipart_upload("b", "k", ObjectMetadata())).upload_id
+    datas = [block(f"together{n}", P) for n in range(1, 7)]
+    parts = await asyncio.gather(*(upload(store, upload_id, n, d) for n, d in enumerate(datas, 1)))
+    inode = (upload_dir(store, upload_id) / "data").stat().st_ino
+    assert not list(upload_dir(store, upload_id).glob("part-size.*"))  # drafts cleaned up
+    await store.complete_multipart_upload("b", "k", upload_id, list(parts))
+    assert await read(store) == b"".join(datas)
+    assert (store.base_path / "b" / "objects" / "k").stat().st_ino == inode
+
+
 async def test_short_last_part_first_falls_back_to_copying(store: LocalStorageProvider) -> None:
     """The last part arrives first and fixes a wrong part size: the larger parts go to
     files of their own, and Complete copies everything together correctly."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -22,7 +23,7 @@ from pys3local.errors import (
     ObjectNameConflict,
 )
 from pys3local.providers.base import CompletedPart, ObjectMetadata, RangeRequest
-from pys3local.providers.local import LocalStorageProvider
+from pys3local.providers.local import LocalStorageProvider, atomic
 from pys3local.providers.local.atomic import recover
 from pys3local.providers.local.layout import StoreLayout, decode_segment, encode_segment
 
@@ -433,3 +434,47 @@ async def test_readonly_store_never_served_before_can_be_read(tmp_path: Path) ->
     assert await read_all(readonly, "default", "a.txt") == b"hello"
     assert (await readonly.head_object("default", "a.txt")).size == 5
     await readonly.close()
+
+
+def deleted_files_held_open(root: Path) -> list[str]:
+    """Files under ``root`` that this process still holds open although unlinked."""
+    held = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(str(root)) and target.endswith(" (deleted)"):
+                held.append(target)
+    return held
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+async def test_replaced_and_deleted_large_objects_are_freed(provider: LocalStorageProvider) -> None:
+    """A replaced or deleted version of at least RELEASE_IN_BACKGROUND bytes is freed
+    by a background thread (so the request does not wait for its blocks); readers
+    never see it, and once the releases are done nothing of it is left open."""
+    big = b"a" * atomic.RELEASE_IN_BACKGROUND
+    await provider.put_object("b", "k", chunks(big, 1 << 20), ObjectMetadata())
+    await provider.put_object("b", "k", chunks(b"new", 1 << 20), ObjectMetadata())
+    assert await read_all(provider, "b", "k") == b"new"
+    await provider.put_object("b", "gone", chunks(big, 1 << 20), ObjectMetadata())
+    await provider.delete_object("b", "gone")
+    with pytest.raises(NoSuchKey):
+        await provider.get_object("b", "gone")
+    atomic.wait_for_releases()
+    assert deleted_files_held_open(provider.base_path) == []
+
+
+def test_only_large_regular_files_are_held_for_release(tmp_path: Path) -> None:
+    large, small = tmp_path / "large", tmp_path / "small"
+    large.write_bytes(b"x" * atomic.RELEASE_IN_BACKGROUND)
+    small.write_bytes(b"x" * (atomic.RELEASE_IN_BACKGROUND - 1))
+    (tmp_path / "link").symlink_to(large)
+    for not_held in (small, tmp_path / "link", tmp_path, tmp_path / "missing"):
+        assert atomic.hold_for_release(not_held) is None
+    fd = atomic.hold_for_release(large)
+    assert fd is not None
+    large.unlink()
+    atomic.release_later(fd)
+    atomic.wait_for_releases()
+    with pytest.raises(OSError):
+        os.fstat(fd)

@@ -33,10 +33,12 @@ import logging
 import os
 import secrets
 import shutil
+import stat
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from pys3local.batching import BackgroundBatches
 from pys3local.errors import InsufficientStorage, NoSuchBucket, ObjectNameConflict
 from pys3local.providers.streams import IO_CHUNK
 
@@ -72,6 +74,71 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
             _FADVISE(fd, offset, length, _DONTNEED)
 
 
+def drop_cached(fd: int, offset: int, length: int) -> None:
+    """Drop a durable (fsynced, hence clean) range from the page cache.
+
+    On a virtual machine, a page cache that keeps growing into memory the guest has
+    not touched before costs more CPU than the write itself (measured here: writing
+    1 GiB took 0.2 s of system time into recycled pages, 1.2-2.5 s into new ones).
+    """
+    if _FADVISE is not None:
+        with contextlib.suppress(OSError):
+            _FADVISE(fd, offset, length, _DONTNEED)
+
+
+#: Replaced or deleted files at least this large are freed by a background thread.
+RELEASE_IN_BACKGROUND = 8 * 1024 * 1024
+
+
+def _close_all(fds: list[int]) -> None:
+    for fd in fds:
+        os.close(fd)
+
+
+_releases: BackgroundBatches[int] = BackgroundBatches(
+    _close_all, interval=0, name="pys3local-release"
+)
+
+
+def hold_for_release(path: Path | str) -> int | None:
+    """Open a large file that is about to be replaced or unlinked, so that its blocks
+    are freed when :func:`release_later` closes the descriptor, not by the rename or
+    unlink.
+
+    Freeing a file's blocks takes time in proportion to its size (~0.2 s per GiB on
+    ext4 mounted with ``discard``); done by the rename, that time is spent under the
+    key's lock and in the request. Small files and anything unexpected (no file, a
+    directory, a symlink) return None.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+    except OSError:
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size < RELEASE_IN_BACKGROUND:
+        os.close(fd)
+        return None
+    return fd
+
+
+def release_later(fd: int | None) -> None:
+    """Close a descriptor from :func:`hold_for_release` on the background thread.
+
+    If the process dies first, the kernel closes it and the filesystem frees the
+    orphaned file (at once, or when it is next mounted).
+    """
+    if fd is not None and not _releases.submit(fd):
+        os.close(fd)
+
+
+def wait_for_releases() -> None:
+    """Free everything handed to :func:`release_later` so far, on the calling thread."""
+    _releases.flush()
+
+
 def ensure_dir(path: Path) -> None:
     os.makedirs(path, mode=DIR_MODE, exist_ok=True)
 
@@ -83,6 +150,7 @@ def translate_os_errors() -> Iterator[None]:
         yield
     except OSError as exc:
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            wait_for_releases()  # so that the client's retry finds that space free
             raise InsufficientStorage() from exc
         raise
 
@@ -267,9 +335,9 @@ class StagedFile:
             os.unlink(self.path)
 
 
-def write_json(path: Path, document: dict[str, object], *, durable: bool) -> None:
-    """Create a JSON file (fsynced if ``durable``)."""
-    fd = _create_json(path, document)
+def write_new_file(path: Path | str, data: bytes, *, durable: bool) -> None:
+    """Create a file holding ``data`` (fsynced if ``durable``); fails if it exists."""
+    fd = _create_file(path, data)
     try:
         with translate_os_errors():
             if durable:
@@ -278,9 +346,17 @@ def write_json(path: Path, document: dict[str, object], *, durable: bool) -> Non
         os.close(fd)
 
 
-def _create_json(path: Path | str, document: dict[str, object]) -> int:
-    """Create a new file holding ``document``; returns its still open descriptor."""
-    data = json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+def write_json(path: Path, document: dict[str, object], *, durable: bool) -> None:
+    """Create a JSON file (fsynced if ``durable``)."""
+    write_new_file(path, _json_bytes(document), durable=durable)
+
+
+def _json_bytes(document: dict[str, object]) -> bytes:
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _create_file(path: Path | str, data: bytes) -> int:
+    """Create a new file holding ``data``; returns its still open descriptor."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
     try:
         with translate_os_errors():
@@ -388,7 +464,7 @@ def write_journal_entry(
     path: str, bucket: str, key: str, metadata_document: dict[str, object]
 ) -> int:
     """Write step 2's file (not yet fsynced); returns its open descriptor."""
-    return _create_json(path, {"bucket": bucket, "key": key, **metadata_document})
+    return _create_file(path, _json_bytes({"bucket": bucket, "key": key, **metadata_document}))
 
 
 def discard_staged(*paths: Path | str) -> None:
@@ -415,10 +491,12 @@ def publish(
     LockBusy and leaves everything as it was.
     """
     data_renamed = False
+    replaced = None
     try:
         with locks.hold(bucket, key, exclusive=True, wait=wait):
             # The sidecar's directory first: after the data rename nothing may fail.
             make_parents(metadata_dir, paths.metadata)
+            replaced = hold_for_release(paths.data)
             _rename_into_place(staged_data, paths.data, objects_dir)
             data_renamed = True
             _rename_into_place(staged_meta, paths.metadata, metadata_dir)
@@ -433,6 +511,8 @@ def publish(
             discard_staged(staged_meta, staged_data)
             prune_empty_dirs(paths.metadata.parent, metadata_dir)
         raise
+    finally:
+        release_later(replaced)
 
 
 def sync_parents(paths: ObjectPaths) -> None:
@@ -445,12 +525,16 @@ def remove_object(
     locks: StripedLocks, bucket: str, key: str, paths: ObjectPaths, stops: tuple[Path, Path]
 ) -> bool:
     """Delete one object: data first, then its sidecar, then empty parents."""
+    removed = None
     with locks.hold(bucket, key, exclusive=True):
         try:
+            removed = hold_for_release(paths.data)
             os.unlink(paths.data)
             existed = True
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             existed = False
+        finally:
+            release_later(removed)
         with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
             os.unlink(paths.metadata)
     prune_empty_dirs(paths.data.parent, stops[0])

@@ -28,12 +28,14 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import errno
 import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
+import secrets
 import shutil
 import threading
 import time
@@ -57,11 +59,13 @@ from .atomic import (
     WRITEBACK_CHUNK,
     StagedFile,
     StagingArea,
+    drop_cached,
     ensure_dir,
     fsync_dir,
     start_writeback,
     translate_os_errors,
     write_json,
+    write_new_file,
 )
 from .layout import StoreLayout, new_upload_id
 
@@ -72,6 +76,7 @@ _IN_PLACE_MARKER = re.compile(r"(\d{5})\.([0-9a-f]{32})\.(\d{1,15})\.(\d{1,15})"
 _MD5_HEX = re.compile(r"[0-9a-f]{32}")
 DATA_FILE = "data"
 _PART_SIZE_FILE = "part-size"
+_NO_HARD_LINKS = (errno.EPERM, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK)
 
 
 def _part_file_name(part_number: int, md5_hex: str) -> str:
@@ -160,6 +165,9 @@ class InPlacePart:
             with translate_os_errors():
                 if self._durable:
                     os.fsync(self._fd)
+                    # Parts are large and rarely read back soon (the object is not
+                    # readable before Complete): their pages are not kept.
+                    drop_cached(self._fd, self._offset, self.size)
                 try:
                     os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE))
                 except FileNotFoundError:
@@ -358,30 +366,38 @@ class LocalMultipartStore:
             raise
 
     def _part_size(self, directory: Path, size: int) -> int | None:
-        """The upload's part size; the first part of at least MIN_PART_SIZE sets it."""
+        """The upload's part size; the first part of at least MIN_PART_SIZE sets it.
+
+        The file appears with its content (written, fsynced, then linked into place):
+        parts arriving side by side must never read it empty.
+        """
         path = directory / _PART_SIZE_FILE
-        if size >= MIN_PART_SIZE:
+        if size >= MIN_PART_SIZE and not path.exists():
+            draft = directory / f"{_PART_SIZE_FILE}.{secrets.token_hex(8)}"
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-            except FileExistsError:
-                pass
-            else:
+                write_new_file(draft, str(size).encode(), durable=self._durable)
                 try:
-                    os.write(fd, str(size).encode())
+                    os.link(draft, path)
+                except FileExistsError:
+                    pass
+                except OSError as exc:
+                    if exc.errno not in _NO_HARD_LINKS:
+                        raise
+                    return None  # a filesystem without hard links: parts in files
+                else:
                     if self._durable:
                         # Slots are computed from it: it must never change once used.
-                        os.fsync(fd)
-                finally:
-                    os.close(fd)
-                if self._durable:
-                    fsync_dir(directory)
-                return size
+                        fsync_dir(directory)
+                    return size
+            except FileNotFoundError:
+                raise NoSuchUpload(UploadId=directory.name) from None
+            finally:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(draft)
         try:
             text = path.read_text()
         except FileNotFoundError:
             return None
-        # Empty or damaged (a crash while it was written): no part was placed with it,
-        # and none will be.
         return int(text) if text.isdigit() else None
 
     def _parts(self, directory: Path) -> dict[int, _PartRecord]:

@@ -254,6 +254,7 @@ class LocalStorageProvider(StorageProvider):
             self._executor.shutdown(wait=False)
             self._executor = None
         await asyncio.to_thread(self._cache_index.close)
+        await asyncio.to_thread(atomic.wait_for_releases)
 
     def flush_index(self) -> None:
         """Wait until the metadata cache holds every commit and delete made so far."""
