@@ -46,7 +46,7 @@ from pys3local.providers.base import (
     UploadedPart,
 )
 from pys3local.providers.ordering import common_prefix
-from pys3local.providers.streams import IO_CHUNK, batched
+from pys3local.providers.streams import batched
 
 from . import atomic
 from .atomic import StagedFile
@@ -143,6 +143,12 @@ def _sidecar_document(data: bytes) -> dict[str, object] | None:
         return None
     return document if isinstance(document, dict) else None
 
+
+#: Large downloads are read in the thread pool this much at a time. A thread hop
+#: costs about as much as copying a MiB, so bigger reads mean fewer of them: a 1 GiB
+#: GET went from ~1.9 GB/s (1 MiB) to ~2.4 GB/s (4 MiB) here. A download holds at
+#: most two such chunks (one read, one being sent), whatever the object's size.
+READ_CHUNK = 4 * 1024 * 1024
 
 #: Sidecars are a few hundred bytes; user metadata is capped at 2 KiB.
 _SIDECAR_READ_LIMIT = 16 * 1024
@@ -475,7 +481,7 @@ class LocalStorageProvider(StorageProvider):
         # new file over the path but cannot change what this descriptor reads.
         try:
             while length > 0:
-                data = await self._run(os.pread, fd, min(IO_CHUNK, length), offset)
+                data = await self._run(os.pread, fd, min(READ_CHUNK, length), offset)
                 if not data:
                     return
                 offset += len(data)
