@@ -20,7 +20,7 @@ MiB = 1024 * 1024
 OBJECTS = {
     ("default", "empty"): b"",
     ("default", "dir/small.txt"): b"hello world\n",
-    ("default", "dir/sub/big.bin"): bytes(range(256)) * (10 * 1024 + 7),  # ~2.5 MiB: 3 chunks
+    ("default", "dir/sub/big.bin"): bytes(range(256)) * (40 * 1024 + 7),  # ~10 MiB: 3 chunks
     ("default", "ü n i c o d e/%_.txt"): b"x" * 5000,
     ("photos", "a.jpg"): b"\xff\xd8" * 40_000,
 }
