@@ -1,8 +1,10 @@
 """``LocalStorageProvider``: S3 buckets and objects as plain files in a directory.
 
-Blocking file work runs on a thread pool owned by the provider, in chunks of
-:data:`IO_CHUNK` bytes, so the event loop never waits on the disk and the cost of a
-thread hop is paid once per MiB, not once per network read.
+Blocking file work runs on a thread pool owned by the provider, a MiB or more at a
+time (:data:`~pys3local.providers.streams.IO_CHUNK` per write, :data:`READ_CHUNK` per
+read), so the event loop never waits on the disk and a thread hop is paid per MiB,
+not per network read. Work that cannot wait on the disk (small reads from the page
+cache, creating and renaming small files) runs on the event loop itself.
 """
 
 from __future__ import annotations
