@@ -340,11 +340,9 @@ class StagedFile:
 def write_new_file(path: Path | str, data: bytes, *, durable: bool) -> None:
     """Create a file holding ``data`` (fsynced if ``durable``); fails if it exists."""
     fd = _create_file(path, data)
-    try:
-        with translate_os_errors():
-            if durable:
-                os.fsync(fd)
-    finally:
+    if durable:
+        sync_and_close(fd)
+    else:
         os.close(fd)
 
 
