@@ -269,6 +269,17 @@ def ceiling_line(ceiling: dict) -> str:
     )
 
 
+def head_floor_line(floor: dict) -> str:
+    return (
+        f"HEAD floor, pys3local's HTTP stack in {floor['processes']} processes without "
+        f"storage or access log: {floor['http_ops_per_s']:,.0f} ops/s at "
+        f"{floor['http_server_cpu_us']:.0f} µs of server CPU per request; with request "
+        f"parsing and the signature check {floor['signed_ops_per_s']:,.0f} ops/s at "
+        f"{floor['signed_server_cpu_us']:.0f} µs (client: {floor['signed_client_cpu_us']:.0f} "
+        "µs per request)"
+    )
+
+
 def describe_phase(result: dict) -> str:
     parts = []
     for field, unit in (("mb_per_s", "MB/s"), ("ops_per_s", "ops/s"), ("keys_per_s", "keys/s")):
@@ -314,6 +325,8 @@ def format_report(results: dict) -> str:
     ]
     if "ceiling" in results:
         lines.append(ceiling_line(results["ceiling"]))
+    if "head_floor" in results:
+        lines.append(head_floor_line(results["head_floor"]))
     lines.append("")
     table = []
     for row in results["rows"]:

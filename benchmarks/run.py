@@ -746,6 +746,39 @@ def bench_trivial(workdir: Path, settings: Settings, src: SourceObject) -> dict:
         server.stop()
 
 
+def bench_head_floor(workdir: Path, settings: Settings) -> dict:
+    """HEAD against pys3local's HTTP stack in ``settings.workers`` processes, answering
+    without storage: first the HTTP layer alone, then with the request parsed and its
+    signature checked. The CPU these leave for the rest of a request is what
+    ``--workers`` can spend on storage, headers and the access log."""
+    out: dict[str, Any] = {"processes": settings.workers}
+    signer = SigV4Signer(servers.ACCESS_KEY, servers.SECRET_KEY)
+    body = b"\x5a" * settings.small_size
+    short = Settings(**{**asdict(settings), "duration": min(settings.duration, 5.0)})
+    for check, name in ((False, "http"), (True, "signed")):
+        server = servers.start_head_floor(
+            workdir / f"floor-{name}",
+            processes=settings.workers,
+            check_signatures=check,
+            size=settings.small_size,
+        )
+        monitor = servers.ProcessMonitor(server.pid)
+        try:
+            with monitor.phase() as usage:
+                result = small_phase(server.port, signer, "HEAD", ["k"], body, short)
+        finally:
+            monitor.close()
+            server.stop()
+        if result.latencies.errors:
+            raise RuntimeError(f"HEAD floor ({name}): {result.latencies.first_error}")
+        # CPU is counted over warm-up and window alike; so are the requests.
+        requests = result.ops * (short.warmup + short.duration) / short.duration
+        out[f"{name}_ops_per_s"] = result.ops_per_second
+        out[f"{name}_server_cpu_us"] = 1e6 * usage.cpu_seconds / requests
+        out[f"{name}_client_cpu_us"] = 1e6 * result.client_cpu_seconds / requests
+    return out
+
+
 def start_bench(kind: str, workdir: Path, settings: Settings, src: SourceObject):
     """Prepare the data directory, start the server; a ServerBench or a skip note."""
     root = workdir / kind
@@ -971,6 +1004,12 @@ def main(argv: list[str] | None = None) -> int:
                 print("  " + report.ceiling_line(results["ceiling"]), flush=True)
             except Exception as exc:  # the comparison still runs without the ceiling
                 print(f"  client ceiling FAILED: {type(exc).__name__}: {exc}", flush=True)
+            if "workers" in settings.servers and "small_head" in phases(settings):
+                try:
+                    results["head_floor"] = bench_head_floor(workdir, settings)
+                    print("  " + report.head_floor_line(results["head_floor"]), flush=True)
+                except Exception as exc:
+                    print(f"  HEAD floor FAILED: {type(exc).__name__}: {exc}", flush=True)
         results["servers"] = bench_servers(workdir, settings, src)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

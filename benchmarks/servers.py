@@ -6,10 +6,15 @@
   directory with its defaults (``--vfs-cache-mode off``);
 * a trivial ASGI app under uvicorn (same HTTP stack as pys3local: httptools and
   uvloop) that discards request bodies and answers with fixed bytes, to check that
-  the client is not the bottleneck.
+  the client is not the bottleneck;
+* the *HEAD floor*: pys3local's own HTTP stack (its uvicorn protocol, uvloop, one
+  ``SO_REUSEPORT`` socket per process as ``serve --workers`` has) answering every
+  request with fixed HeadObject headers, optionally after pys3local's request parsing
+  and signature check, but without storage or access log. It shows how much of a
+  small request's CPU is spent before the S3 operation starts.
 
-Run this file as ``python benchmarks/servers.py trivial --port N`` to start the
-trivial app on its own.
+Run this file as ``python benchmarks/servers.py trivial --port N`` (or ``floor
+--port N --processes 2 --check-signatures``) to start one on its own.
 
 :class:`ProcessMonitor` samples the resident set size (``VmRSS``) of a server and
 all its descendants every 50 ms, and reads their CPU time, per benchmark phase.
@@ -244,6 +249,113 @@ def _serve_trivial(port: int) -> None:
     )
 
 
+# --------------------------------------------------------------------------- HEAD floor
+
+
+def start_head_floor(root: Path, *, processes: int, check_signatures: bool, size: int) -> Server:
+    """The HEAD floor (see the module docstring) in ``processes`` processes, answering
+    for an object of ``size`` bytes."""
+    root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    command = [
+        sys.executable,
+        os.path.abspath(__file__),
+        "floor",
+        "--port",
+        str(port),
+        "--processes",
+        str(processes),
+        "--size",
+        str(size),
+    ]
+    if check_signatures:
+        command.append("--check-signatures")
+    what = "signature check" if check_signatures else "HTTP only"
+    return _spawn(f"HEAD floor ({what}, {processes} processes)", command, port, root)
+
+
+def _serve_floor(port: int, processes: int, check_signatures: bool, size: int) -> None:
+    """Bind one listening socket per process, then serve on each in a child process.
+
+    All sockets listen before any child starts, so no connection made early lands
+    on fewer processes than the run is meant to have.
+    """
+    sockets = []
+    for _ in range(processes):
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((HOST, port))
+        sock.listen(1024)
+        sockets.append(sock)
+    script = os.path.abspath(__file__)
+    extra = ["--size", str(size)] + (["--check-signatures"] if check_signatures else [])
+    children = [
+        subprocess.Popen(
+            [sys.executable, script, "floor-process", "--fd", str(s.fileno()), *extra],
+            pass_fds=[s.fileno()],
+        )
+        for s in sockets
+    ]
+    signal.signal(signal.SIGTERM, lambda *_: [c.terminate() for c in children])
+    for child in children:
+        child.wait()
+
+
+def _serve_floor_process(fd: int, check_signatures: bool, size: int) -> None:
+    import uvicorn
+
+    from pys3local.http_protocol import http_protocol
+    from pys3local.s3.auth import RequestAuthenticator, SignedRequest
+    from pys3local.s3.http import HttpRequest
+    from pys3local.s3.request import new_request_id, parse_request
+
+    authenticator = RequestAuthenticator(ACCESS_KEY, SECRET_KEY, "us-east-1")
+    # What a HeadObject answers, so the HTTP layer writes as much.
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [
+            (b"etag", b'"0f343b0931126a20f133d67c2b018a3b"'),
+            (b"last-modified", b"Wed, 25 Nov 2026 18:00:00 GMT"),
+            (b"content-type", b"application/octet-stream"),
+            (b"accept-ranges", b"bytes"),
+            (b"content-length", str(size).encode()),
+            (b"x-amz-request-id", b"0123ABCD00000001"),
+        ],
+    }
+    end = {"type": "http.response.body", "body": b""}
+
+    async def app(scope: dict, receive, send) -> None:  # type: ignore[no-untyped-def]
+        if scope["type"] != "http":
+            return
+        if check_signatures:
+            http = HttpRequest(scope, receive)
+            request = parse_request(http, (), new_request_id())
+            authenticator.authenticate(
+                SignedRequest(
+                    method=request.method,
+                    raw_path=request.raw_path,
+                    raw_query=request.raw_query,
+                    headers=http.headers,
+                    bucket_from_host=None,
+                )
+            )
+        await send(start)
+        await send(end)
+
+    sock = socket.socket(fileno=fd)
+    config = uvicorn.Config(
+        app,
+        http=http_protocol(),
+        loop="uvloop",
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        server_header=False,
+    )
+    uvicorn.Server(config).run(sockets=[sock])
+
+
 # --------------------------------------------------------------------------- monitoring
 
 
@@ -348,9 +460,22 @@ def main() -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     trivial = sub.add_parser("trivial", help="serve the trivial ASGI app")
     trivial.add_argument("--port", type=int, required=True)
+    floor = sub.add_parser("floor", help="serve the HEAD floor")
+    floor.add_argument("--port", type=int, required=True)
+    floor.add_argument("--processes", type=int, default=1)
+    floor.add_argument("--check-signatures", action="store_true")
+    floor.add_argument("--size", type=int, default=4096)
+    floor_process = sub.add_parser("floor-process", help="(one process of the HEAD floor)")
+    floor_process.add_argument("--fd", type=int, required=True)
+    floor_process.add_argument("--check-signatures", action="store_true")
+    floor_process.add_argument("--size", type=int, default=4096)
     args = parser.parse_args()
     if args.command == "trivial":
         _serve_trivial(args.port)
+    elif args.command == "floor":
+        _serve_floor(args.port, args.processes, args.check_signatures, args.size)
+    elif args.command == "floor-process":
+        _serve_floor_process(args.fd, args.check_signatures, args.size)
 
 
 if __name__ == "__main__":
