@@ -568,7 +568,7 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
             "pys3local/server.py:S3Application.__call__.<locals>.counting_send",
         ),
     ),
-    ("metadata cache (SQLite)", ("pys3local/cache.py:",)),
+    ("metadata cache (SQLite)", ("pys3local/cache/",)),
     ("S3 handlers + provider (event loop)", ("pys3local/s3/", "pys3local/providers/")),
     ("S3Application (server.py)", ("pys3local/server.py:",)),
     ("FastAPI/Starlette layers", ("fastapi/", "starlette/", "anyio/")),

@@ -203,7 +203,7 @@ def test_cleanup_scopes(db: MetadataCache) -> None:
 
 def test_cleanup_in_batches(db: MetadataCache, monkeypatch) -> None:
     """A large cleanup is split into several short write transactions."""
-    monkeypatch.setattr("pys3local.cache._DELETE_BATCH", 100)
+    monkeypatch.setattr("pys3local.cache.database._DELETE_BATCH", 100)
     db.put_many(entry(f"{i}") for i in range(250))
     assert db.cleanup(0) == 250
 
@@ -527,7 +527,7 @@ def test_maintenance_while_another_process_writes(db_path: Path) -> None:
 def test_view_logs_a_lasting_failure_once_a_minute(tmp_path: Path, caplog, monkeypatch) -> None:
     """A failure that goes on is logged again after a minute, not once and never again."""
     clock = iter([1000.0 + 20 * n for n in range(20)])
-    monkeypatch.setattr("pys3local.cache.time.monotonic", lambda: next(clock))
+    monkeypatch.setattr("pys3local.cache.view.time.monotonic", lambda: next(clock))
     view = MetadataCache(tmp_path).view(0, "s")
     monkeypatch.setattr(view, "_try_open", lambda: view.cache.open())  # try on every call
     with caplog.at_level(logging.WARNING, logger="pys3local.cache"):
