@@ -1,38 +1,31 @@
-"""Saved backend configurations: the only module that reads or writes config files.
-
-Layout (documented for users in docs/config.md):
-
-- ``<config dir>/backends.toml`` holds one ``[name]`` section per backend. It is the file
-  pys3local writes (atomically, mode 0600) and the one the docs and the TUI show.
-- vaultconfig's per-file layout, ``<config dir>/<name>.toml`` with flat keys (what pys3local
-  0.2.1 wrote), is read too. Editing or renaming such a config moves it into backends.toml;
-  setting or removing the password moves all of them.
-
-Secrets (``api_key``, ``secret_access_key``, ``password``) are stored obscured with one
-pys3local key; ``pys3local obscure`` uses the same key. backends.toml may be encrypted as a
-whole with vaultconfig's ``crypt`` format (``VAULTCONFIG_ENCRYPT_V1:``).
-"""
+"""The saved configs on disk: ``backends.toml``, the older per-file layout, and the
+password that may encrypt them."""
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import re
 import sys
 import tempfile
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Literal, cast
 
 import tomli_w
-from vaultconfig import create_obscurer_from_hex, crypt
-from vaultconfig import obscure as vaultconfig_obscure
+from vaultconfig import crypt
 from vaultconfig.exceptions import DecryptionError, EncryptionError, InvalidPasswordError
 
 from pys3local import paths
+
+from .errors import (
+    BackendConfigError,
+    ConfigExists,
+    ConfigNotFound,
+    ConfigPasswordInvalid,
+    ConfigPasswordRequired,
+)
+from .model import BACKEND_FIELDS, BackendConfig, StoredEntry, build_config, to_stored
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -41,319 +34,11 @@ else:  # pragma: no cover - Python 3.10
 
 BACKENDS_FILE = "backends.toml"
 PASSWORD_ENV = "PYS3LOCAL_CONFIG_PASSWORD"
-SECRET_FIELDS = frozenset({"api_key", "secret_access_key", "password"})
-MASK = "********"
-
-# pys3local 0.2.1's key, kept so that configs it saved (per-file layout) still reveal.
-# Obscuring is obfuscation against shoulder-surfing, not protection: the key is public.
-_OBSCURE_KEY_HEX = "1f45e72a93b84d6fc08a29de67f3b2a8e94c5d6f0a1b2c3d4e5f6a7b8c9d0e1f"
-_OBSCURER = create_obscurer_from_hex(_OBSCURE_KEY_HEX)
-# 16-byte IV + at least one byte, base64url without padding.
-_OBSCURED_RE = re.compile(r"[A-Za-z0-9_-]{23,}")
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _FILE_HEADER = (
     "# pys3local saved backends: one [section] per backend. Edit with `pys3local config`.\n"
     "# Secrets (api_key, ...) are obscured: paste the output of `pys3local obscure`.\n\n"
 )
-
-
-class _DropObscureWarning(logging.Filter):
-    """vaultconfig logs a security warning on the first obscure() of every Obscurer.
-
-    The docs already say obscuring is not encryption; the warning would otherwise land on
-    stderr of every `pys3local obscure` / `config add`.
-    """
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not record.getMessage().startswith("SECURITY: obscure()")
-
-
-logging.getLogger("vaultconfig.obscure").addFilter(_DropObscureWarning())
-
-
-# --------------------------------------------------------------------------- errors
-
-
-class BackendConfigError(Exception):
-    """A saved config cannot be read, written or used; the message names the file and field."""
-
-
-class ConfigNotFound(BackendConfigError):
-    """No saved config has this name. ``str()`` is the message line plus a hint line."""
-
-    def __init__(self, name: str, directory: Path) -> None:
-        self.name = name
-        self.message = f"Backend config '{name}' not found"
-        self.hint = (
-            f"Create it with 'pys3local config' (choose 'add') or "
-            f"'pys3local config add {name} --type local --path DIR'; "
-            f"saved configs are read from {directory / BACKENDS_FILE}"
-        )
-        super().__init__(f"{self.message}\n{self.hint}")
-
-
-class ConfigExists(BackendConfigError):
-    """add/rename would overwrite an existing config."""
-
-
-class ConfigPasswordRequired(BackendConfigError):
-    """A config file is encrypted and no password was given."""
-
-
-class ConfigPasswordInvalid(BackendConfigError):
-    """The password does not decrypt a config file."""
-
-
-# --------------------------------------------------------------------------- obscuring
-
-
-def obscure_secret(plain: str) -> str:
-    """Obscure a secret with pys3local's key (what ``pys3local obscure`` prints)."""
-    if not plain:
-        raise ValueError("cannot obscure an empty secret")
-    return _OBSCURER.obscure(plain)
-
-
-def reveal_secret(value: str) -> str:
-    """Reveal a value made by :func:`obscure_secret`.
-
-    The scheme (rclone's AES-CTR) has no checksum, so "reveals" means: base64url, decrypts to
-    non-empty printable UTF-8. Raises ValueError otherwise (plain text, another key).
-    """
-    if not isinstance(value, str) or not _OBSCURED_RE.fullmatch(value):
-        raise ValueError("not an obscured value")
-    try:
-        plain = _OBSCURER.reveal(value)
-    except ValueError:
-        plain = ""
-    if not plain or not plain.isprintable():
-        raise ValueError("does not reveal with pys3local's key")
-    return plain
-
-
-def _reveal_field(value: object, where: str) -> str:
-    if isinstance(value, str):
-        with contextlib.suppress(ValueError):
-            return reveal_secret(value)
-    hint = "store the output of 'pys3local obscure' (or set it with 'pys3local config edit')"
-    if isinstance(value, str) and vaultconfig_obscure.is_obscured(value):
-        # pys3local 0.2.1's `obscure` used vaultconfig's default key (and the value was then
-        # used literally as the secret); say so rather than leave the user guessing.
-        hint = f"it looks like pys3local 0.2.1 'obscure' output (another key); {hint}"
-    raise BackendConfigError(f"{where} is not obscured with pys3local's key: {hint}")
-
-
-# --------------------------------------------------------------------------- schema
-
-FieldKind = Literal["str", "int", "bool", "path", "url", "secret"]
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One field of a backend type: how it is checked, prompted for and documented."""
-
-    name: str
-    kind: FieldKind
-    required: bool
-    help: str
-    default: object = None  # what an absent optional field means
-
-
-BACKEND_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
-    "local": (
-        FieldSpec("path", "path", True, "directory that holds the data"),
-        FieldSpec("readonly", "bool", False, "refuse writes and deletes", default=False),
-    ),
-    "drime": (
-        FieldSpec("api_key", "secret", True, "Drime API key (stored obscured)"),
-        FieldSpec("workspace_id", "int", True, "workspace id, 0 = personal workspace"),
-        FieldSpec("root_folder", "str", False, "folder that limits the S3 scope, e.g. backups/s3"),
-        FieldSpec("api_url", "url", False, "API base URL for self-hosted or test endpoints"),
-        FieldSpec(
-            "delete_forever", "bool", False, "delete permanently, not to trash", default=True
-        ),
-    ),
-}
-BACKEND_TYPES: tuple[str, ...] = tuple(BACKEND_FIELDS)
-
-
-@dataclass(frozen=True)
-class LocalBackendSettings:
-    """A ``local`` backend: objects are files under ``path``."""
-
-    path: Path
-    readonly: bool = False
-
-
-@dataclass(frozen=True)
-class DrimeBackendSettings:
-    """A ``drime`` backend. ``api_url`` None means the provider's default endpoint."""
-
-    api_key: str = field(repr=False)
-    workspace_id: int = 0
-    root_folder: str | None = None
-    api_url: str | None = None
-    delete_forever: bool = True
-
-
-BackendSettings = LocalBackendSettings | DrimeBackendSettings
-_SETTINGS: Mapping[str, type[LocalBackendSettings] | type[DrimeBackendSettings]] = {
-    "local": LocalBackendSettings,
-    "drime": DrimeBackendSettings,
-}
-
-
-@dataclass(frozen=True)
-class BackendConfig:
-    """A loaded, validated backend config with secrets revealed."""
-
-    name: str
-    type: str
-    settings: BackendSettings
-    source: Path
-
-    def override(self, **values: object) -> BackendConfig:
-        """Return a copy with CLI options applied; a None value means "not given"."""
-        specs = {s.name: s for s in BACKEND_FIELDS[self.type]}
-        changes: dict[str, object] = {}
-        for key, value in values.items():
-            if value is None:
-                continue
-            if key not in specs:
-                raise BackendConfigError(
-                    f"option '{key}' does not apply to {self.type} backend config '{self.name}'"
-                )
-            if specs[key].kind == "path" and isinstance(value, (str, Path)) and str(value):
-                value = Path(value).expanduser().absolute()  # relative to where serve runs
-            changes[key] = _convert(specs[key], value, f"option '{key}'")
-        return replace(self, settings=replace(self.settings, **changes))
-
-
-@dataclass(frozen=True)
-class StoredEntry:
-    """A config as stored: secrets still obscured, not validated."""
-
-    name: str
-    values: Mapping[str, object]
-    source: Path
-
-
-def _convert(spec: FieldSpec, value: object, where: str) -> object:
-    """Check one non-secret value (or a plain secret) and convert it to its settings type."""
-
-    def bad(problem: str) -> BackendConfigError:
-        shown = "" if spec.kind == "secret" else f" (got {value!r})"
-        return BackendConfigError(f"{where} {problem}{shown}")
-
-    if spec.kind == "bool":
-        if not isinstance(value, bool):
-            raise bad("must be true or false")
-        return value
-    if spec.kind == "int":
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise bad("must be a non-negative integer")
-        return value
-    if isinstance(value, Path):
-        value = str(value)
-    if not isinstance(value, str) or not value.strip():
-        raise bad("must be a non-empty string")
-    if spec.kind == "path":
-        path = Path(value).expanduser()
-        if not path.is_absolute():
-            raise bad("must be an absolute path")
-        return path
-    if spec.kind == "url" and not value.startswith(("http://", "https://")):
-        raise bad("must start with http:// or https://")
-    return value
-
-
-def _build(entry: StoredEntry, context: str) -> BackendConfig:
-    """Validate a stored entry; ``context`` says where it came from (file and section)."""
-    values = entry.values
-    backend_type = values.get("type")
-    if backend_type is None:
-        raise BackendConfigError(f"{context}: missing field 'type' (one of: local, drime)")
-    if not isinstance(backend_type, str) or backend_type not in BACKEND_FIELDS:
-        raise BackendConfigError(
-            f"{context}: field 'type' has unknown backend type {backend_type!r} "
-            f"(expected one of: {', '.join(BACKEND_TYPES)})"
-        )
-    specs = BACKEND_FIELDS[backend_type]
-    allowed = {s.name for s in specs}
-    unknown = sorted(set(values) - allowed - {"type"})
-    if unknown:
-        raise BackendConfigError(
-            f"{context}: unknown field '{unknown[0]}' for a {backend_type} backend "
-            f"(allowed: type, {', '.join(s.name for s in specs)})"
-        )
-    settings: dict[str, object] = {}
-    for spec in specs:
-        where = f"{context}: field '{spec.name}'"
-        if spec.name not in values:
-            if spec.required:
-                raise BackendConfigError(f"{context}: missing field '{spec.name}' ({spec.help})")
-            continue
-        raw = values[spec.name]
-        settings[spec.name] = (
-            _reveal_field(raw, where) if spec.kind == "secret" else _convert(spec, raw, where)
-        )
-    return BackendConfig(
-        entry.name, backend_type, _SETTINGS[backend_type](**settings), entry.source
-    )
-
-
-def _to_stored(spec: FieldSpec, value: object, context: str) -> object:
-    """A value given by the user (CLI, prompt) in the form written to the file."""
-    if spec.kind == "secret":
-        if not isinstance(value, str) or not value:
-            raise BackendConfigError(f"{context}: field '{spec.name}' must not be empty")
-        return obscure_secret(value)
-    if spec.kind == "path" and isinstance(value, (str, Path)) and str(value).strip():
-        # Resolve relative paths now: the config must not depend on where serve is started.
-        return str(Path(value).expanduser().absolute())
-    return value
-
-
-def masked(values: Mapping[str, object]) -> dict[str, object]:
-    """Stored values with secrets replaced by a mask, for display."""
-    return {k: (MASK if k in SECRET_FIELDS else v) for k, v in values.items()}
-
-
-def format_entry(entry: StoredEntry) -> str:
-    """An entry as its backends.toml section, secrets masked (for ``config show``)."""
-    return tomli_w.dumps({entry.name: masked(entry.values)})
-
-
-def drime_settings_from_env(environ: Mapping[str, str] | None = None) -> DrimeBackendSettings:
-    """Drime settings for ``serve --backend drime`` without a saved config.
-
-    Reads ``DRIME_API_KEY`` (required, plain), ``DRIME_WORKSPACE_ID`` (default 0) and
-    ``DRIME_API_URL`` (optional).
-    """
-    env = os.environ if environ is None else environ
-    api_key = env.get("DRIME_API_KEY", "")
-    if not api_key:
-        raise BackendConfigError(
-            "environment variable DRIME_API_KEY is not set "
-            "(or save a config with 'pys3local config' and use --backend-config)"
-        )
-    specs = {s.name: s for s in BACKEND_FIELDS["drime"]}
-    workspace_id = _convert(
-        specs["workspace_id"],
-        env.get("DRIME_WORKSPACE_ID", "0"),
-        "environment variable DRIME_WORKSPACE_ID",
-    )
-    api_url = env.get("DRIME_API_URL") or None
-    if api_url is not None:
-        _convert(specs["api_url"], api_url, "environment variable DRIME_API_URL")
-    return DrimeBackendSettings(
-        api_key=api_key, workspace_id=cast(int, workspace_id), api_url=api_url
-    )
-
-
-# --------------------------------------------------------------------------- files
 
 
 def _check_name(name: str) -> None:
@@ -501,13 +186,13 @@ class ConfigStore:
             return StoredEntry(name, sections[name], self.backends_path)
         path = self._per_file_candidates().get(name)
         if path is None:
-            raise ConfigNotFound(name, self.directory)
+            raise ConfigNotFound(name, self.backends_path)
         return StoredEntry(name, self._read_toml(path), path)
 
     def load(self, name: str) -> BackendConfig:
         """Load and validate ``name``. Raises ConfigNotFound or BackendConfigError."""
         entry = self.entry(name)
-        return _build(entry, self._context(entry))
+        return build_config(entry, self._context(entry))
 
     def _context(self, entry: StoredEntry) -> str:
         if entry.source == self.backends_path:
@@ -559,7 +244,7 @@ class ConfigStore:
 
     def _validated(self, name: str, values: dict[str, object]) -> dict[str, object]:
         """Check values about to be written; return them in the documented field order."""
-        config = _build(StoredEntry(name, values, self.backends_path), f"backend '{name}'")
+        config = build_config(StoredEntry(name, values, self.backends_path), f"backend '{name}'")
         order = ["type", *(s.name for s in BACKEND_FIELDS[config.type])]
         return {key: values[key] for key in order if key in values}
 
@@ -599,10 +284,10 @@ class ConfigStore:
     def _changes(
         name: str, backend_type: object, values: Mapping[str, object | None]
     ) -> dict[str, object]:
-        """User-given values in stored form; unknown keys pass through for _build to reject."""
+        """User-given values in stored form; build_config rejects unknown keys later."""
         specs = {s.name: s for s in BACKEND_FIELDS.get(str(backend_type), ())}
         return {
-            key: _to_stored(specs[key], value, f"backend '{name}'") if key in specs else value
+            key: to_stored(specs[key], value, f"backend '{name}'") if key in specs else value
             for key, value in values.items()
             if key != "type" and value is not None
         }
