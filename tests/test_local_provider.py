@@ -342,21 +342,21 @@ async def test_listing_page_cost_does_not_grow_with_bucket(
         key = f"d{i // 1000}/k{i:05d}"
         (provider.base_path / "b" / "objects" / f"d{i // 1000}").mkdir(exist_ok=True)
         (provider.base_path / "b" / "objects" / key).write_bytes(b"")
-    from pys3local.providers.local import provider as provider_module
+    from pys3local.providers.local import listing
 
     calls = 0
-    original = provider_module.read_sidecar
+    original = listing.read_sidecar
 
     def counting(path: Path) -> object:
         nonlocal calls
         calls += 1
         return original(path)
 
-    provider_module.read_sidecar = counting  # type: ignore[assignment]
+    listing.read_sidecar = counting  # type: ignore[assignment]
     try:
         page = await provider.list_objects("b", start_after="d2/k02500", max_keys=10)
     finally:
-        provider_module.read_sidecar = original  # type: ignore[assignment]
+        listing.read_sidecar = original  # type: ignore[assignment]
     assert page.objects[0].key == "d2/k02501"
     assert calls == 10
     assert os.path.isdir(provider.base_path / "b" / "objects" / "d0")

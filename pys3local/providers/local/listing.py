@@ -25,9 +25,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from pys3local.providers.ordering import first_entry_to_list, local_part
+from pys3local.cache import CacheEntry
+from pys3local.errors import KeyTooLongError
+from pys3local.providers.base import ObjectInfo, ObjectListing
+from pys3local.providers.ordering import common_prefix, first_entry_to_list, local_part
 
-from .layout import decode_segment, metadata_dir_segment
+from .index import LocalIndex
+from .layout import StoreLayout, decode_segment, metadata_dir_segment
+from .sidecar import object_info, read_sidecar
 
 _SETTLE_SECONDS = 0.05
 _COARSE_SETTLE_SECONDS = 2.0
@@ -168,3 +173,102 @@ def _holds_an_object(directory: str) -> bool:
 def start_directory(objects_dir: Path, dir_path: Path) -> str | None:
     """The directory to start walking from, or None when the prefix cannot match."""
     return str(dir_path) if dir_path == objects_dir or dir_path.is_dir() else None
+
+
+def list_page(
+    layout: StoreLayout,
+    directories: DirectoryIndex,
+    index: LocalIndex,
+    bucket: str,
+    *,
+    prefix: str,
+    delimiter: str,
+    start_after: str,
+    max_keys: int,
+) -> ObjectListing:
+    """One page of ListObjects: up to ``max_keys`` keys and common prefixes after
+    ``start_after``, with each object's size, ETag and date from the metadata cache
+    where it still describes the file, else from the file and its sidecar."""
+    listing = ObjectListing()
+    if max_keys <= 0:
+        return listing
+    page: list[tuple[ListedEntry, os.stat_result | None]] = []
+    for entry in _listed_entries(layout, directories, bucket, prefix, delimiter, start_after):
+        if len(page) == max_keys:
+            listing.is_truncated = True
+            break
+        if entry.data_path is None:
+            page.append((entry, None))
+            continue
+        try:
+            page.append((entry, os.stat(entry.data_path)))
+        except FileNotFoundError:
+            continue  # deleted since the directory was read
+    rows = index.lookup(bucket, (e.key for e, st in page if st is not None))
+    for entry, st in page:
+        if st is None:
+            listing.common_prefixes.append(entry.key)
+        else:
+            listing.objects.append(_listed_info(entry, st, rows.get(entry.key)))
+        listing.next_marker = entry.key
+    return listing
+
+
+def _listed_info(entry: ListedEntry, st: os.stat_result, row: CacheEntry | None) -> ObjectInfo:
+    info = LocalIndex.listed_info(entry.key, st, row)
+    if info is not None:
+        return info
+    assert entry.metadata_path is not None
+    document = read_sidecar(entry.metadata_path)
+    return object_info(
+        entry.key,
+        st,
+        document,
+        lambda synthetic: LocalIndex.md5_of(row, synthetic),
+        with_metadata=False,
+    )
+
+
+def _listed_entries(
+    layout: StoreLayout,
+    directories: DirectoryIndex,
+    bucket: str,
+    prefix: str,
+    delimiter: str,
+    start_after: str,
+) -> Iterator[ListedEntry]:
+    objects_dir = layout.objects_dir(bucket)
+    try:
+        dir_path, meta_path, dir_prefix = layout.prefix_dirs(bucket, prefix)
+    except KeyTooLongError:  # a prefix no key can have (an over-long segment)
+        return iter(())
+    start = start_directory(objects_dir, dir_path)
+    if start is None:
+        return iter(())
+    walk = walk_keys(
+        directories,
+        start,
+        str(meta_path),
+        dir_prefix,
+        prefix=prefix,
+        start_after=start_after,
+        roll_up_directories=delimiter == "/",
+    )
+    if delimiter and delimiter != "/":
+        return roll_up(walk, prefix, delimiter, start_after)
+    return walk
+
+
+def roll_up(
+    entries: Iterator[ListedEntry], prefix: str, delimiter: str, start_after: str
+) -> Iterator[ListedEntry]:
+    """Roll keys up into common prefixes for a delimiter other than ``/``."""
+    last_prefix = None
+    for entry in entries:
+        common = common_prefix(entry.key, prefix, delimiter)
+        if common is None:
+            yield entry
+            continue
+        if common != last_prefix and common > start_after:
+            last_prefix = common
+            yield ListedEntry(common, None)

@@ -17,19 +17,18 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
-from pys3local.cache import CacheEntry, MetadataCache
+from pys3local.cache import MetadataCache
 from pys3local.errors import (
     BadDigest,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
-    KeyTooLongError,
     NoSuchBucket,
     NoSuchKey,
 )
@@ -45,20 +44,19 @@ from pys3local.providers.base import (
     StorageProvider,
     UploadedPart,
 )
-from pys3local.providers.ordering import common_prefix
 from pys3local.providers.streams import batched
 
 from . import atomic
 from .atomic import StagedFile
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
-from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
+from .listing import DirectoryIndex, list_page
 from .multipart import InPlacePart, LocalMultipartStore
 from .sidecar import (
+    cached_object_info,
+    cached_small_reader,
     metadata_document,
     object_info,
-    read_cached_sidecar,
-    read_if_cached,
     read_sidecar,
     utc_from_ns,
 )
@@ -295,45 +293,9 @@ class LocalStorageProvider(StorageProvider):
     # Anything unusual (a missing file, a commit in progress, uncached bytes) goes to
     # the thread pool, which gives the full answer.
 
-    def _cached_object_info(self, key: str, data: str, metadata: str) -> ObjectInfo | None:
-        try:
-            st = os.stat(data)
-        except OSError:
-            return None
-        document = read_cached_sidecar(metadata)
-        if document is None or document.get("ino") != st.st_ino or not stat.S_ISREG(st.st_mode):
-            return None
-        return object_info(key, st, document)
-
-    def _cached_small_reader(
-        self, key: str, data: str, metadata: str, byte_range: RangeRequest | None
-    ) -> ObjectReader | None:
-        try:
-            fd = os.open(data, os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            st = os.fstat(fd)
-            document = read_cached_sidecar(metadata)
-            # The open descriptor pins one version of the data; a sidecar naming its
-            # inode describes that version.
-            if document is None or document.get("ino") != st.st_ino:
-                return None
-            if not stat.S_ISREG(st.st_mode):
-                return None
-            info = object_info(key, st, document)
-            span = byte_range.resolve(info.size) if byte_range is not None else None
-            start, length = (span.start, span.length) if span is not None else (0, info.size)
-            if length > SMALL_READ:
-                return None
-            body = read_if_cached(fd, length, start) if length else b""
-            return None if body is None else ObjectReader(info, byte_range=span, body=body)
-        finally:
-            os.close(fd)
-
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
         if self._opened:
-            info = self._cached_object_info(key, *self.layout.object_files(bucket, key))
+            info = cached_object_info(key, *self.layout.object_files(bucket, key))
             if info is not None:
                 return info
 
@@ -364,7 +326,7 @@ class LocalStorageProvider(StorageProvider):
     ) -> ObjectReader:
         if self._opened:
             files = self.layout.object_files(bucket, key)
-            reader = self._cached_small_reader(key, *files, byte_range)
+            reader = cached_small_reader(key, *files, byte_range, limit=SMALL_READ)
             if reader is not None:
                 return reader
         return await self._run(self._open_reader, bucket, key, byte_range)
@@ -649,75 +611,20 @@ class LocalStorageProvider(StorageProvider):
         start_after: str = "",
         max_keys: int = 1000,
     ) -> ObjectListing:
-        return await self._run(self._list_sync, bucket, prefix, delimiter, start_after, max_keys)
+        def list_sync() -> ObjectListing:
+            self._bucket_or_raise(bucket)
+            return list_page(
+                self.layout,
+                self._directories,
+                self._cache_index,
+                bucket,
+                prefix=prefix,
+                delimiter=delimiter,
+                start_after=start_after,
+                max_keys=max_keys,
+            )
 
-    def _list_sync(
-        self, bucket: str, prefix: str, delimiter: str, start_after: str, max_keys: int
-    ) -> ObjectListing:
-        self._bucket_or_raise(bucket)
-        listing = ObjectListing()
-        if max_keys <= 0:
-            return listing
-        page: list[tuple[ListedEntry, os.stat_result | None]] = []
-        for entry in self._listed_entries(bucket, prefix, delimiter, start_after):
-            if len(page) == max_keys:
-                listing.is_truncated = True
-                break
-            if entry.data_path is None:
-                page.append((entry, None))
-                continue
-            try:
-                page.append((entry, os.stat(entry.data_path)))
-            except FileNotFoundError:
-                continue  # deleted since the directory was read
-        rows = self._cache_index.lookup(bucket, (e.key for e, st in page if st is not None))
-        for entry, st in page:
-            if st is None:
-                listing.common_prefixes.append(entry.key)
-            else:
-                listing.objects.append(self._listed_info(bucket, entry, st, rows.get(entry.key)))
-            listing.next_marker = entry.key
-        return listing
-
-    def _listed_info(
-        self, bucket: str, entry: ListedEntry, st: os.stat_result, row: CacheEntry | None
-    ) -> ObjectInfo:
-        info = LocalIndex.listed_info(entry.key, st, row)
-        if info is not None:
-            return info
-        assert entry.metadata_path is not None
-        document = read_sidecar(entry.metadata_path)
-        return object_info(
-            entry.key,
-            st,
-            document,
-            lambda synthetic: LocalIndex.md5_of(row, synthetic),
-            with_metadata=False,
-        )
-
-    def _listed_entries(
-        self, bucket: str, prefix: str, delimiter: str, start_after: str
-    ) -> Iterator[ListedEntry]:
-        objects_dir = self.layout.objects_dir(bucket)
-        try:
-            dir_path, meta_path, dir_prefix = self.layout.prefix_dirs(bucket, prefix)
-        except KeyTooLongError:  # a prefix no key can have (an over-long segment)
-            return iter(())
-        start = start_directory(objects_dir, dir_path)
-        if start is None:
-            return iter(())
-        walk = walk_keys(
-            self._directories,
-            start,
-            str(meta_path),
-            dir_prefix,
-            prefix=prefix,
-            start_after=start_after,
-            roll_up_directories=delimiter == "/",
-        )
-        if delimiter and delimiter != "/":
-            return roll_up(walk, prefix, delimiter, start_after)
-        return walk
+        return await self._run(list_sync)
 
     # Multipart uploads -----------------------------------------------------------
 
@@ -821,18 +728,3 @@ class LocalStorageProvider(StorageProvider):
     async def remove_abandoned_uploads(self, older_than_seconds: float) -> int:
         """Remove multipart uploads initiated longer ago than the given age."""
         return await self._run(self._multipart.remove_older_than, older_than_seconds)
-
-
-def roll_up(
-    entries: Iterator[ListedEntry], prefix: str, delimiter: str, start_after: str
-) -> Iterator[ListedEntry]:
-    """Roll keys up into common prefixes for a delimiter other than ``/``."""
-    last_prefix = None
-    for entry in entries:
-        common = common_prefix(entry.key, prefix, delimiter)
-        if common is None:
-            yield entry
-            continue
-        if common != last_prefix and common > start_after:
-            last_prefix = common
-            yield ListedEntry(common, None)

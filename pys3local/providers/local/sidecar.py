@@ -10,11 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pys3local.providers.base import ObjectInfo, ObjectMetadata
+from pys3local.providers.base import ObjectInfo, ObjectMetadata, ObjectReader, RangeRequest
 
 
 def utc_from_ns(ns: int) -> datetime:
@@ -104,6 +105,48 @@ def read_cached_sidecar(path: str) -> dict[str, object] | None:
     finally:
         os.close(fd)
     return None if data is None else _sidecar_document(data)
+
+
+def cached_object_info(key: str, data: str, metadata: str) -> ObjectInfo | None:
+    """An object's info from its data file and sidecar if the sidecar is cached and
+    describes that file; None sends the caller to the full (blocking) read."""
+    try:
+        st = os.stat(data)
+    except OSError:
+        return None
+    document = read_cached_sidecar(metadata)
+    if document is None or document.get("ino") != st.st_ino or not stat.S_ISREG(st.st_mode):
+        return None
+    return object_info(key, st, document)
+
+
+def cached_small_reader(
+    key: str, data: str, metadata: str, byte_range: RangeRequest | None, *, limit: int
+) -> ObjectReader | None:
+    """The whole answer to a GET of at most ``limit`` bytes, read from the page cache;
+    None when anything is missing, uncached or larger."""
+    try:
+        fd = os.open(data, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        st = os.fstat(fd)
+        document = read_cached_sidecar(metadata)
+        # The open descriptor pins one version of the data; a sidecar naming its
+        # inode describes that version.
+        if document is None or document.get("ino") != st.st_ino:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        info = object_info(key, st, document)
+        span = byte_range.resolve(info.size) if byte_range is not None else None
+        start, length = (span.start, span.length) if span is not None else (0, info.size)
+        if length > limit:
+            return None
+        body = read_if_cached(fd, length, start) if length else b""
+        return None if body is None else ObjectReader(info, byte_range=span, body=body)
+    finally:
+        os.close(fd)
 
 
 def metadata_document(info: ObjectInfo, inode: int) -> dict[str, object]:
