@@ -296,7 +296,12 @@ def _serve_floor(port: int, processes: int, check_signatures: bool, size: int) -
         )
         for s in sockets
     ]
+    for sock in sockets:
+        sock.close()  # each child has its own: one that dies takes its socket with it
     signal.signal(signal.SIGTERM, lambda *_: [c.terminate() for c in children])
+    os.wait()  # one process gone makes the figures wrong: stop the others too
+    for child in children:
+        child.terminate()
     for child in children:
         child.wait()
 
