@@ -1,4 +1,5 @@
-"""Shared fixtures: real ``pys3local serve`` processes on 127.0.0.1 and real clients."""
+"""Shared fixtures: real ``pys3local serve`` processes on 127.0.0.1 and real clients,
+and an open local provider for the backend's own tests."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
+
+from pys3local.providers.local import LocalStorageProvider
 
 ACCESS_KEY = "test-access-key"
 SECRET_KEY = "test-secret-key-0123456789"
@@ -162,6 +165,17 @@ def isolated_user_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[No
             os.environ.pop(name, None)
         else:
             os.environ[name] = value
+
+
+@pytest.fixture
+async def provider(tmp_path: Path) -> AsyncIterator[LocalStorageProvider]:
+    """An open local provider with an empty bucket ``b`` (test modules of other
+    backends define their own ``provider``)."""
+    store = LocalStorageProvider(tmp_path / "data")
+    await store.open()
+    await store.create_bucket("b")
+    yield store
+    await store.close()
 
 
 @pytest.fixture

@@ -43,15 +43,6 @@ async def read_all(provider: LocalStorageProvider, bucket: str, key: str) -> byt
     return b"".join([c async for c in reader])
 
 
-@pytest.fixture
-async def provider(tmp_path: Path) -> AsyncIterator[LocalStorageProvider]:
-    store = LocalStorageProvider(tmp_path / "data")
-    await store.open()
-    await store.create_bucket("b")
-    yield store
-    await store.close()
-
-
 def staging_files(root: Path) -> list[Path]:
     staging = root / ".pys3local" / "staging"
     return [p for p in staging.rglob("*") if p.is_file() and p.suffix != ".lock"]
