@@ -243,7 +243,47 @@ class StagingArea:
         return self.path / f"{secrets.token_hex(12)}.data"
 
 
-class StagedFile:
+class StreamedWrite:
+    """A body being written to a file piece by piece, hashed (MD5) as it comes.
+
+    The provider streams into any of these (:class:`StagedFile`, or a multipart part
+    written in place): :meth:`hash` and :meth:`store` of one piece may run side by
+    side on two threads, each kind in order. A subclass stores the bytes ``size``
+    bytes past ``offset`` and calls :meth:`_write_back_if_due` after each piece.
+    """
+
+    def __init__(self, fd: int, *, offset: int = 0, durable: bool) -> None:
+        self.md5 = hashlib.md5(usedforsecurity=False)
+        self.size = 0
+        self._fd = fd
+        self._offset = offset
+        self._durable = durable
+        self._written_back = 0
+        self._in_use = threading.Lock()
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.hash(data)
+        self.store(data)
+
+    def hash(self, data: bytes | bytearray | memoryview) -> None:
+        """The MD5 half of :meth:`write`."""
+        self.md5.update(data)
+
+    def store(self, data: bytes | bytearray | memoryview) -> None:
+        """The disk half of :meth:`write`."""
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        raise NotImplementedError
+
+    def _write_back_if_due(self) -> None:
+        if self._durable and self.size - self._written_back >= WRITEBACK_CHUNK:
+            start = self._offset + self._written_back
+            start_writeback(self._fd, start, self.size - self._written_back)
+            self._written_back = self.size
+
+
+class StagedFile(StreamedWrite):
     """A file being written in the staging area, hashed as it grows.
 
     Writes come from one thread at a time; :meth:`discard` may come from another (a
@@ -253,36 +293,17 @@ class StagedFile:
 
     def __init__(self, path: Path, *, durable: bool) -> None:
         self.path = path
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.size = 0
-        self._written_back = 0
-        self._durable = durable
-        self._in_use = threading.Lock()
-        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.hash(data)
-        self.store(data)
-
-    def hash(self, data: bytes | bytearray | memoryview) -> None:
-        """The MD5 half of :meth:`write`; may run beside :meth:`store` of the same
-        piece (each in order with its own kind), the two taking two cores."""
-        self.md5.update(data)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        super().__init__(fd, durable=durable)
 
     def store(self, data: bytes | bytearray | memoryview) -> None:
-        """The disk half of :meth:`write`."""
         with self._in_use, translate_os_errors():
             view = memoryview(data)
             while view:
                 written = os.write(self._fd, view)
                 view = view[written:]
             self.size += len(data)
-            if self._durable and self.size - self._written_back >= WRITEBACK_CHUNK:
-                self._start_writeback()
-
-    def _start_writeback(self) -> None:
-        start_writeback(self._fd, self._written_back, self.size - self._written_back)
-        self._written_back = self.size
+            self._write_back_if_due()
 
     def copy_from(self, src_fd: int, size: int, start: int = 0) -> None:
         """Append ``size`` bytes of ``src_fd`` from offset ``start`` without hashing

@@ -30,14 +30,12 @@ import ctypes
 import ctypes.util
 import errno
 import fcntl
-import hashlib
 import json
 import logging
 import os
 import re
 import secrets
 import shutil
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,13 +54,12 @@ from pys3local.providers.base import (
 
 from .atomic import (
     FILE_MODE,
-    WRITEBACK_CHUNK,
     StagedFile,
     StagingArea,
+    StreamedWrite,
     drop_cached,
     ensure_dir,
     fsync_dir,
-    start_writeback,
     translate_os_errors,
     write_json,
     write_new_file,
@@ -108,35 +105,20 @@ class AssembledUpload:
     taken_over: bool
 
 
-class InPlacePart:
-    """A part being written into its slot of the upload's data file.
-
-    The same surface as :class:`~.atomic.StagedFile` (``write``, ``md5``, ``size``,
-    ``discard``), so the provider streams into either; :meth:`finish` records it.
-    """
+class InPlacePart(StreamedWrite):
+    """A part being written into its slot of the upload's data file; :meth:`finish`
+    records it."""
 
     def __init__(
         self, directory: Path, part_number: int, offset: int, size: int, lock_fd: int, *,
         durable: bool,
     ) -> None:  # fmt: skip
-        self.md5 = hashlib.md5(usedforsecurity=False)
-        self.size = 0
+        fd = os.open(directory / DATA_FILE, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+        super().__init__(fd, offset=offset, durable=durable)
         self._directory = directory
         self._part_number = part_number
-        self._offset = offset
         self._declared = size
         self._lock_fd = lock_fd
-        self._durable = durable
-        self._written_back = 0
-        self._in_use = threading.Lock()
-        self._fd = os.open(directory / DATA_FILE, os.O_WRONLY | os.O_CREAT, FILE_MODE)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.hash(data)
-        self.store(data)
-
-    def hash(self, data: bytes | bytearray | memoryview) -> None:
-        self.md5.update(data)
 
     def store(self, data: bytes | bytearray | memoryview) -> None:
         with self._in_use, translate_os_errors():
@@ -148,10 +130,7 @@ class InPlacePart:
                 written = os.pwrite(self._fd, view, self._offset + self.size)
                 view = view[written:]
                 self.size += written
-            if self._durable and self.size - self._written_back >= WRITEBACK_CHUNK:
-                start_writeback(self._fd, self._offset + self._written_back,
-                                self.size - self._written_back)  # fmt: skip
-                self._written_back = self.size
+            self._write_back_if_due()
 
     def finish(self) -> UploadedPart:
         """Make the bytes durable, then record them (the record is the commit)."""

@@ -47,11 +47,11 @@ from pys3local.providers.base import (
 from pys3local.providers.streams import batched
 
 from . import atomic
-from .atomic import StagedFile
+from .atomic import StagedFile, StreamedWrite
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex, list_page
-from .multipart import InPlacePart, LocalMultipartStore
+from .multipart import LocalMultipartStore
 from .sidecar import (
     cached_object_info,
     cached_small_reader,
@@ -77,7 +77,7 @@ async def _chain(
         yield piece
 
 
-def _check_content_md5(written: StagedFile | InPlacePart, content_md5: bytes | None) -> None:
+def _check_content_md5(written: StreamedWrite, content_md5: bytes | None) -> None:
     """BadDigest unless the bytes written match the client's Content-MD5 (if it sent one)."""
     if content_md5 is not None and written.md5.digest() != content_md5:
         raise BadDigest()
@@ -404,9 +404,7 @@ class LocalStorageProvider(StorageProvider):
             staged.discard()
             raise
 
-    async def _write_staged(
-        self, staged: StagedFile | InPlacePart, pieces: AsyncIterable[bytearray]
-    ) -> None:
+    async def _write_staged(self, staged: StreamedWrite, pieces: AsyncIterable[bytearray]) -> None:
         """Write pieces to a staged file, receiving the next piece while the last one is
         hashed and written, side by side (so at most two pieces are in memory, and MD5,
         the slowest step, has a core to itself). On failure the file is removed."""
