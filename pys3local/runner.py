@@ -72,9 +72,11 @@ LISTEN_BACKLOG = 2048
 
 def bind_socket(address: ListenAddress) -> socket.socket:
     """Bind and listen; raises OSError (e.g. address in use)."""
-    family = socket.AF_INET6 if ":" in address.host else socket.AF_INET
     sock = socket.create_server(
-        (address.host, address.port), family=family, backlog=LISTEN_BACKLOG, reuse_port=False
+        (address.host, address.port),
+        family=_family(address.host),
+        backlog=LISTEN_BACKLOG,
+        reuse_port=False,
     )
     sock.setblocking(False)
     return sock

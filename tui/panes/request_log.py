@@ -220,11 +220,8 @@ class RequestLog(Vertical):
     def _write(self, items: list[LogItem]) -> None:
         if not items:
             return
-        log = self.log_widget
-        # Follow the end unless the user scrolled up. A scroll still pending from the
-        # last batch counts as following: the log is not at its new end yet.
         following = self._following()
-        log.write_lines([format_line(item) for item in items], scroll_end=False)
+        self.log_widget.write_lines([format_line(item) for item in items], scroll_end=False)
         if following:
             self._follow_after_refresh()
 

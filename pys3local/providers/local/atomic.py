@@ -112,18 +112,18 @@ def hold_for_release(path: Path | str) -> int | None:
     key's lock and in the request. Small files and anything unexpected (no file, a
     directory, a symlink) return None.
     """
+    # One lstat for the common case (no file, or a small one), called under the
+    # key's lock on every overwrite and delete; only a large file is opened.
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        st = os.lstat(path)
     except OSError:
         return None
-    try:
-        st = os.fstat(fd)
-    except OSError:
-        st = None
-    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size < RELEASE_IN_BACKGROUND:
-        os.close(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size < RELEASE_IN_BACKGROUND:
         return None
-    return fd
+    try:
+        return os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def release_later(fd: int | None) -> None:
