@@ -9,6 +9,7 @@ import time
 
 import pytest
 from conftest import RunningServer
+from reliability import wait_for
 
 MiB = 1024 * 1024
 _ACCESS = re.compile(r"\[(\d+)\] INFO pys3local\.access: .* (\w+)$")
@@ -94,13 +95,6 @@ def worker_pids(server: RunningServer) -> set[int]:
     return workers
 
 
-def wait_until(condition, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
-
-
 def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(
     two_workers: RunningServer,
 ) -> None:
@@ -110,7 +104,7 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(
     import os
     import signal
 
-    wait_until(lambda: len(worker_pids(two_workers)) == 2)
+    assert wait_for(lambda: len(worker_pids(two_workers)) == 2, timeout=20, interval=0.1)
     first = worker_pids(two_workers)
 
     def both_serve() -> bool:
@@ -120,11 +114,13 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(
         time.sleep(0.2)  # access lines are written in batches
         return len(served_by(two_workers, "ListBuckets")) == 2
 
-    wait_until(both_serve)
+    assert wait_for(both_serve, timeout=20, interval=0.1)
     victim = min(first)
     os.kill(victim, signal.SIGKILL)
-    wait_until(
-        lambda: len(worker_pids(two_workers)) == 2 and victim not in worker_pids(two_workers)
+    assert wait_for(
+        lambda: len(worker_pids(two_workers)) == 2 and victim not in worker_pids(two_workers),
+        timeout=20,
+        interval=0.1,
     )
     s3 = two_workers.client()
     for number in range(6):
