@@ -120,6 +120,12 @@ class RequestTimeout(S3Error):
     )
 
 
+class TooManyBuckets(S3Error):
+    code = "TooManyBuckets"
+    status = 400
+    default_message = "You have attempted to create more buckets than allowed."
+
+
 class XAmzContentSHA256Mismatch(S3Error):
     code = "XAmzContentSHA256Mismatch"
     status = 400

@@ -28,17 +28,31 @@ def test_default_mode_ListBuckets_shows_only_default(default_server: RunningServ
 
 
 def test_default_mode_CreateBucket(default_server: RunningServer) -> None:
-    """CreateBucket 'default' succeeds; another name succeeds without creating a bucket."""
+    """CreateBucket 'default' succeeds; another name is TooManyBuckets saying what to do."""
     s3 = default_server.client()
     s3.create_bucket(Bucket="default")
-    s3.create_bucket(Bucket="other-bucket")
+    with pytest.raises(ClientError) as exc:
+        s3.create_bucket(Bucket="other-bucket")
+    assert code(exc) == "TooManyBuckets"
+    assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    message = exc.value.response["Error"]["Message"]
+    assert "'default'" in message and "--allow-bucket-creation" in message
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["default"]
     with pytest.raises(ClientError) as exc:
         s3.put_object(Bucket="other-bucket", Key="k", Body=b"x")
     assert code(exc) == "NoSuchBucket"
+    message = exc.value.response["Error"]["Message"]
+    assert "'default'" in message and "--allow-bucket-creation" in message
     with pytest.raises(ClientError) as exc:
         s3.head_bucket(Bucket="other-bucket")
     assert exc.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
+
+
+def test_default_mode_CreateBucket_invalid_name(default_server: RunningServer) -> None:
+    """In default mode a name no bucket can have is still InvalidBucketName."""
+    with pytest.raises(ClientError) as exc:
+        default_server.client().create_bucket(Bucket="Bad_Name")
+    assert code(exc) == "InvalidBucketName"
 
 
 def test_default_mode_DeleteBucket_default_is_BucketNotEmpty(default_server) -> None:

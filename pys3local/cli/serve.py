@@ -288,7 +288,12 @@ def serve(
     print_banner(address, scheme, access_key_id, secret_access_key, region, no_auth)
     click.echo(f"Backend: {app.state.s3.service.provider.description}")
     click.echo(
-        "Bucket mode: " + ("advanced (custom buckets)" if allow_bucket_creation else "default")
+        "Bucket mode: "
+        + (
+            "advanced (custom buckets)"
+            if allow_bucket_creation
+            else "default (use the bucket 'default'; --allow-bucket-creation for others)"
+        )
     )
     if no_fsync:
         click.secho("WARNING: --no-fsync: a power failure can lose acknowledged writes.", err=True)

@@ -2,8 +2,9 @@
 
 Default mode shows one virtual bucket, ``default``, stored like any other bucket so
 that the same data directory served in advanced mode still shows its objects:
-ListBuckets lists only ``default``; CreateBucket succeeds without creating anything;
-DeleteBucket of ``default`` is refused with BucketNotEmpty.
+ListBuckets lists only ``default``; CreateBucket ``default`` succeeds (the bucket is
+there), CreateBucket of any other name is refused with TooManyBuckets; DeleteBucket of
+``default`` is refused with BucketNotEmpty.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from pys3local.errors import (
     ObjectLockConfigurationNotFoundError,
     S3Error,
     ServerSideEncryptionConfigurationNotFoundError,
+    TooManyBuckets,
 )
 
 from . import xml
 from .http import HttpResponse
 from .request import S3Request, validate_new_bucket_name
-from .service import DEFAULT_BUCKET, RequestPayload, S3Service
+from .service import DEFAULT_BUCKET, DEFAULT_MODE_HINT, RequestPayload, S3Service
 
 XML = "application/xml"
 
@@ -47,11 +49,17 @@ async def create_bucket(
     bucket = request.bucket or ""
     headers = {"location": f"/{bucket}"}
     if not service.settings.allow_bucket_creation:
-        # Backup tools often "create" their bucket before use; answer as if it
-        # worked, but no bucket other than "default" exists in this mode.
-        if bucket != DEFAULT_BUCKET:
-            validate_new_bucket_name(bucket)
-        return HttpResponse(200, headers)
+        if bucket == DEFAULT_BUCKET:
+            # Backup tools "create" their bucket before use; "default" is always
+            # there, and AWS answers 200 to re-creating an owned bucket in us-east-1.
+            return HttpResponse(200, headers)
+        validate_new_bucket_name(bucket)
+        # Never report success for a bucket that will not exist: the client would
+        # then fail every backup with NoSuchBucket. TooManyBuckets (400) is AWS's
+        # answer when an account may not create another bucket, which is exactly
+        # this mode (one bucket); AccessDenied would send users hunting for a key
+        # problem. The message says what to do.
+        raise TooManyBuckets(DEFAULT_MODE_HINT, BucketName=bucket)
     validate_new_bucket_name(bucket)
     await service.provider.create_bucket(bucket)
     return HttpResponse(200, headers)

@@ -19,6 +19,12 @@ from .body import RequestBody, open_request_body
 from .request import S3Request, is_usable_bucket_name
 
 DEFAULT_BUCKET = "default"
+#: What a client that names another bucket in default mode is told to do.
+DEFAULT_MODE_HINT = (
+    "This server runs in default bucket mode: only the bucket 'default' exists. "
+    "Use the bucket 'default', or start the server with --allow-bucket-creation "
+    "to create and use other buckets."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +64,9 @@ class S3Service:
         if not is_usable_bucket_name(bucket):
             raise NoSuchBucket(BucketName=bucket)
         if not self.settings.allow_bucket_creation and bucket != DEFAULT_BUCKET:
-            raise NoSuchBucket(BucketName=bucket)
+            raise NoSuchBucket(
+                f"The bucket {bucket!r} does not exist. {DEFAULT_MODE_HINT}", BucketName=bucket
+            )
         return bucket
 
     async def ensure_default_bucket(self) -> None:
