@@ -9,7 +9,6 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,65 +23,16 @@ from pys3local.errors import (
     S3Error,
 )
 from pys3local.providers.base import StorageProvider
-from pys3local.s3 import buckets, listing, multipart, objects, xml
+from pys3local.s3 import xml
 from pys3local.s3.access_log import AccessRecord, ServerStats, flush_access_log, log_access
 from pys3local.s3.auth import RequestAuthenticator, SignedRequest
+from pys3local.s3.dispatch import OPERATIONS
 from pys3local.s3.http import ClientDisconnect, HttpRequest, HttpResponse
+from pys3local.s3.operations import Unrouted
 from pys3local.s3.request import S3Request, new_request_id, parse_request
 from pys3local.s3.service import RequestPayload, S3Service, ServiceSettings
 
 log = logging.getLogger("pys3local.server")
-
-Handler = Callable[..., Awaitable[HttpResponse]]
-
-#: Operation -> (handler, whether it takes the request body).
-OPERATIONS: dict[str, tuple[Handler, bool]] = {
-    "ListBuckets": (buckets.list_buckets, False),
-    "CreateBucket": (buckets.create_bucket, True),
-    "DeleteBucket": (buckets.delete_bucket, False),
-    "HeadBucket": (buckets.head_bucket, False),
-    "GetBucketLocation": (buckets.get_bucket_location, False),
-    "GetBucketVersioning": (buckets.get_bucket_versioning, False),
-    "GetBucketAcl": (buckets.get_acl, False),
-    "GetObjectAcl": (buckets.get_acl, False),
-    "GetBucketPolicy": (buckets.get_absent_configuration, False),
-    "GetBucketCors": (buckets.get_absent_configuration, False),
-    "GetBucketLifecycleConfiguration": (buckets.get_absent_configuration, False),
-    "GetBucketTagging": (buckets.get_absent_configuration, False),
-    "GetBucketEncryption": (buckets.get_absent_configuration, False),
-    "GetObjectLockConfiguration": (buckets.get_absent_configuration, False),
-    "ListObjects": (listing.list_objects, False),
-    "ListObjectsV2": (listing.list_objects_v2, False),
-    "GetObject": (objects.get_object, False),
-    "HeadObject": (objects.head_object, False),
-    "PutObject": (objects.put_object, True),
-    "CopyObject": (objects.copy_object, True),
-    "DeleteObject": (objects.delete_object, False),
-    "DeleteObjects": (objects.delete_objects, True),
-    "CreateMultipartUpload": (multipart.create_multipart_upload, True),
-    "UploadPart": (multipart.upload_part, True),
-    "UploadPartCopy": (multipart.upload_part_copy, True),
-    "CompleteMultipartUpload": (multipart.complete_multipart_upload, True),
-    "AbortMultipartUpload": (multipart.abort_multipart_upload, False),
-    "ListParts": (multipart.list_parts, False),
-    "ListMultipartUploads": (multipart.list_multipart_uploads, False),
-}
-
-_WRITE_OPERATIONS = frozenset(
-    {
-        "CreateBucket",
-        "DeleteBucket",
-        "PutObject",
-        "CopyObject",
-        "DeleteObject",
-        "DeleteObjects",
-        "CreateMultipartUpload",
-        "UploadPart",
-        "UploadPartCopy",
-        "CompleteMultipartUpload",
-        "AbortMultipartUpload",
-    }
-)
 
 
 def error_response(error: S3Error, resource: str, request_id: str, method: str) -> HttpResponse:
@@ -180,21 +130,22 @@ class S3Application:
                     bucket_from_host=request.bucket if request.bucket_from_host else None,
                 )
             )
-            if request.operation == "MethodNotAllowed":
+            operation = request.operation
+            if operation is Unrouted.METHOD_NOT_ALLOWED:
                 raise MethodNotAllowed(Method=request.method, ResourceType=_resource_type(request))
-            if request.operation not in OPERATIONS:
+            if operation is Unrouted.NOT_IMPLEMENTED:
                 raise NotImplementedOperation()
-            if request.operation in _WRITE_OPERATIONS:
+            spec = OPERATIONS[operation]
+            if spec.writes:
                 self.service.provider.check_writable()
-            handler, takes_body = OPERATIONS[request.operation]
-            if takes_body:
+            if spec.takes_body:
                 settings = self.service.settings
                 outcome.payload = RequestPayload(
-                    request, auth, settings.max_object_size, settings.read_timeout
+                    request, auth, settings.max_object_size, settings.read_timeout, spec.body
                 )
-                response = await handler(self.service, request, outcome.payload)
+                response = await spec.handler(self.service, request, outcome.payload)
             else:
-                response = await handler(self.service, request)
+                response = await spec.handler(self.service, request)
             response.headers["x-amz-request-id"] = request.request_id
             return response
         except S3Error as error:

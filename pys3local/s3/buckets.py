@@ -9,21 +9,11 @@ there), CreateBucket of any other name is refused with TooManyBuckets; DeleteBuc
 
 from __future__ import annotations
 
-from pys3local.errors import (
-    BucketNotEmpty,
-    NoSuchBucket,
-    NoSuchBucketPolicy,
-    NoSuchCORSConfiguration,
-    NoSuchLifecycleConfiguration,
-    NoSuchTagSet,
-    ObjectLockConfigurationNotFoundError,
-    S3Error,
-    ServerSideEncryptionConfigurationNotFoundError,
-    TooManyBuckets,
-)
+from pys3local.errors import BucketNotEmpty, NoSuchBucket, S3Error, TooManyBuckets
 
 from . import xml
 from .http import HttpResponse
+from .operations import Handler
 from .request import S3Request, validate_new_bucket_name
 from .service import DEFAULT_BUCKET, DEFAULT_MODE_HINT, RequestPayload, S3Service
 
@@ -103,19 +93,14 @@ async def get_acl(service: S3Service, request: S3Request) -> HttpResponse:
     return xml_response(xml.access_control_policy())
 
 
-_ABSENT_CONFIGURATIONS: dict[str, type[S3Error]] = {
-    "GetBucketPolicy": NoSuchBucketPolicy,
-    "GetBucketCors": NoSuchCORSConfiguration,
-    "GetBucketLifecycleConfiguration": NoSuchLifecycleConfiguration,
-    "GetBucketTagging": NoSuchTagSet,
-    "GetBucketEncryption": ServerSideEncryptionConfigurationNotFoundError,
-    "GetObjectLockConfiguration": ObjectLockConfigurationNotFoundError,
-}
+def absent_configuration(error: type[S3Error]) -> Handler:
+    """The handler of a bucket configuration we never have (policy, CORS...): the
+    bucket exists, the document does not, and ``error`` says so."""
 
+    async def get_absent_configuration(service: S3Service, request: S3Request) -> HttpResponse:
+        bucket = service.bucket_name(request)
+        if not await service.provider.bucket_exists(bucket):
+            raise NoSuchBucket(BucketName=bucket)
+        raise error()
 
-async def get_absent_configuration(service: S3Service, request: S3Request) -> HttpResponse:
-    """Bucket configurations we never have: the bucket exists, the document does not."""
-    bucket = service.bucket_name(request)
-    if not await service.provider.bucket_exists(bucket):
-        raise NoSuchBucket(BucketName=bucket)
-    raise _ABSENT_CONFIGURATIONS[request.operation]()
+    return get_absent_configuration

@@ -17,6 +17,7 @@ from pys3local.errors import InvalidArgument, InvalidBucketName, KeyTooLongError
 from pys3local.providers.base import MAX_KEY_BYTES
 
 from .http import HttpRequest
+from .operations import Operation, Unrouted
 from .routes import resolve_operation
 
 # S3's rules for new buckets: 3-63 characters of a-z, 0-9, '.', '-'; alphanumeric at
@@ -83,7 +84,7 @@ class S3Request:
     bucket: str | None
     key: str | None
     query: dict[str, str]
-    operation: str
+    operation: Operation | Unrouted
     bucket_from_host: bool = False
     request_id: str = field(default_factory=lambda: new_request_id())
 

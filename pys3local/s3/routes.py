@@ -1,26 +1,29 @@
 """Naming the S3 operation of a request.
 
-Each operation has exactly one name, its AWS name; the dispatch table, the access
-log, the admin console and the tests all use it. Routing goes by sub-resource first,
-then by whether there is a bucket and a key, then by method (as gofakes3 does).
+Each operation is one :class:`~.operations.Operation` member, valued by its AWS
+name; the dispatch table, the access log, the admin console and the tests all use
+it. Routing goes by sub-resource first, then by whether there is a bucket and a key,
+then by method (as gofakes3 does).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
+from .operations import Operation, Unrouted
+
 #: Bucket sub-resources we answer with a fixed, truthful document or error.
 _BUCKET_GET_SUBRESOURCES = {
-    "location": "GetBucketLocation",
-    "versioning": "GetBucketVersioning",
-    "acl": "GetBucketAcl",
-    "uploads": "ListMultipartUploads",
-    "policy": "GetBucketPolicy",
-    "cors": "GetBucketCors",
-    "lifecycle": "GetBucketLifecycleConfiguration",
-    "tagging": "GetBucketTagging",
-    "encryption": "GetBucketEncryption",
-    "object-lock": "GetObjectLockConfiguration",
+    "location": Operation.GET_BUCKET_LOCATION,
+    "versioning": Operation.GET_BUCKET_VERSIONING,
+    "acl": Operation.GET_BUCKET_ACL,
+    "uploads": Operation.LIST_MULTIPART_UPLOADS,
+    "policy": Operation.GET_BUCKET_POLICY,
+    "cors": Operation.GET_BUCKET_CORS,
+    "lifecycle": Operation.GET_BUCKET_LIFECYCLE_CONFIGURATION,
+    "tagging": Operation.GET_BUCKET_TAGGING,
+    "encryption": Operation.GET_BUCKET_ENCRYPTION,
+    "object-lock": Operation.GET_OBJECT_LOCK_CONFIGURATION,
 }
 
 #: Sub-resources that name features we do not have; any method on them is
@@ -50,9 +53,8 @@ UNSUPPORTED_SUBRESOURCES = frozenset(
     }
 )
 
-#: Operations of the service, bucket and object levels that we implement.
-NOT_IMPLEMENTED = "NotImplemented"
-METHOD_NOT_ALLOWED = "MethodNotAllowed"
+NOT_IMPLEMENTED = Unrouted.NOT_IMPLEMENTED
+METHOD_NOT_ALLOWED = Unrouted.METHOD_NOT_ALLOWED
 
 
 def resolve_operation(
@@ -61,10 +63,11 @@ def resolve_operation(
     key: str | None,
     query: Mapping[str, str],
     headers: Mapping[str, str],
-) -> str:
-    """Return the AWS name of the operation, NotImplemented or MethodNotAllowed."""
+) -> Operation | Unrouted:
+    """Return the request's operation, or why it has none (NotImplemented,
+    MethodNotAllowed)."""
     if bucket is None:
-        return "ListBuckets" if method in ("GET", "HEAD") else METHOD_NOT_ALLOWED
+        return Operation.LIST_BUCKETS if method in ("GET", "HEAD") else METHOD_NOT_ALLOWED
     # "versionId=null" names the only version an unversioned bucket has.
     if any(n in UNSUPPORTED_SUBRESOURCES for n in query if (n, query[n]) != ("versionId", "null")):
         return NOT_IMPLEMENTED
@@ -73,49 +76,53 @@ def resolve_operation(
     return _object_operation(method, query, headers)
 
 
-def _bucket_operation(method: str, query: Mapping[str, str]) -> str:
+def _bucket_operation(method: str, query: Mapping[str, str]) -> Operation | Unrouted:
     if method == "GET":
         for name, operation in _BUCKET_GET_SUBRESOURCES.items():
             if name in query:
                 return operation
-        return "ListObjectsV2" if query.get("list-type") == "2" else "ListObjects"
+        if query.get("list-type") == "2":
+            return Operation.LIST_OBJECTS_V2
+        return Operation.LIST_OBJECTS
     if method == "HEAD":
-        return "HeadBucket"
+        return Operation.HEAD_BUCKET
     if method == "PUT":
-        return NOT_IMPLEMENTED if _has_subresource(query) else "CreateBucket"
+        return NOT_IMPLEMENTED if _has_subresource(query) else Operation.CREATE_BUCKET
     if method == "DELETE":
-        return NOT_IMPLEMENTED if _has_subresource(query) else "DeleteBucket"
+        return NOT_IMPLEMENTED if _has_subresource(query) else Operation.DELETE_BUCKET
     if method == "POST":
-        return "DeleteObjects" if "delete" in query else NOT_IMPLEMENTED
+        return Operation.DELETE_OBJECTS if "delete" in query else NOT_IMPLEMENTED
     return METHOD_NOT_ALLOWED
 
 
-def _object_operation(method: str, query: Mapping[str, str], headers: Mapping[str, str]) -> str:
+def _object_operation(
+    method: str, query: Mapping[str, str], headers: Mapping[str, str]
+) -> Operation | Unrouted:
     if method in ("GET", "HEAD"):
         if "uploadId" in query and method == "GET":
-            return "ListParts"
+            return Operation.LIST_PARTS
         if "acl" in query:
-            return "GetObjectAcl" if method == "GET" else METHOD_NOT_ALLOWED
+            return Operation.GET_OBJECT_ACL if method == "GET" else METHOD_NOT_ALLOWED
         if "tagging" in query:
             return NOT_IMPLEMENTED
-        return "GetObject" if method == "GET" else "HeadObject"
+        return Operation.GET_OBJECT if method == "GET" else Operation.HEAD_OBJECT
     if method == "PUT":
         if "acl" in query or "tagging" in query:
             return NOT_IMPLEMENTED
         copy = "x-amz-copy-source" in headers
         if "uploadId" in query or "partNumber" in query:
-            return "UploadPartCopy" if copy else "UploadPart"
-        return "CopyObject" if copy else "PutObject"
+            return Operation.UPLOAD_PART_COPY if copy else Operation.UPLOAD_PART
+        return Operation.COPY_OBJECT if copy else Operation.PUT_OBJECT
     if method == "POST":
         if "uploads" in query:
-            return "CreateMultipartUpload"
+            return Operation.CREATE_MULTIPART_UPLOAD
         if "uploadId" in query:
-            return "CompleteMultipartUpload"
+            return Operation.COMPLETE_MULTIPART_UPLOAD
         return NOT_IMPLEMENTED
     if method == "DELETE":
         if "uploadId" in query:
-            return "AbortMultipartUpload"
-        return NOT_IMPLEMENTED if "tagging" in query else "DeleteObject"
+            return Operation.ABORT_MULTIPART_UPLOAD
+        return NOT_IMPLEMENTED if "tagging" in query else Operation.DELETE_OBJECT
     return METHOD_NOT_ALLOWED
 
 

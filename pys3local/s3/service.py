@@ -16,6 +16,7 @@ from pys3local.providers.base import MAX_PUT_SIZE, ObjectMetadata, StorageProvid
 
 from .auth import AuthResult
 from .body import RequestBody, open_request_body
+from .operations import Body
 from .request import S3Request, is_usable_bucket_name
 
 DEFAULT_BUCKET = "default"
@@ -77,7 +78,6 @@ class S3Service:
 
 
 _timeout = getattr(asyncio, "timeout", None)  # Python 3.11+
-_PROVIDER_CHECKS_MD5 = frozenset({"PutObject", "UploadPart"})
 
 
 class RequestPayload:
@@ -88,16 +88,22 @@ class RequestPayload:
     """
 
     def __init__(
-        self, request: S3Request, auth: AuthResult, max_size: int, read_timeout: float
+        self,
+        request: S3Request,
+        auth: AuthResult,
+        max_size: int,
+        read_timeout: float,
+        body: Body = Body.DOCUMENT,
     ) -> None:
-        _require_length(request)
+        if body is Body.OBJECT:
+            _require_length(request)
         self._body: RequestBody = open_request_body(
             auth,
             request.http.headers,
             _with_read_timeout(request.http.stream(), read_timeout),
             max_length=max_size,
             # Object bodies are hashed with MD5 by the provider, which checks it.
-            check_content_md5=request.operation not in _PROVIDER_CHECKS_MD5,
+            check_content_md5=body is not Body.OBJECT,
         )
         self.received = 0
         self.finished = False
@@ -171,8 +177,6 @@ async def _with_read_timeout(chunks: AsyncIterator[bytes], seconds: float) -> As
 def _require_length(request: S3Request) -> None:
     """S3 wants a length for object uploads: Content-Length or chunked framing."""
     headers = request.http.headers
-    if request.operation not in ("PutObject", "UploadPart"):
-        return
     if "content-length" in headers or "x-amz-decoded-content-length" in headers:
         return
     if "chunked" not in headers.get("transfer-encoding", "").lower():
