@@ -74,7 +74,16 @@ def serve_builds_drime() -> bool:
     return "create_drime_provider" in Path(backends.__file__).read_text()
 
 
-def start_drime_server(fake: FakeDrime, tmp: Path, *, advanced: bool = False) -> RunningServer:
+def start_drime_server(
+    fake: FakeDrime,
+    tmp: Path,
+    *,
+    advanced: bool = False,
+    cache_db: Path | None = None,
+    extra: tuple[str, ...] = (),
+) -> RunningServer:
+    """``pys3local serve --backend drime`` on ``fake`` (``cache_db``: its metadata cache,
+    ``extra``: more serve options)."""
     env = {
         "DRIME_API_KEY": fake.api_key,
         "DRIME_API_URL": fake.api_url,
@@ -85,7 +94,9 @@ def start_drime_server(fake: FakeDrime, tmp: Path, *, advanced: bool = False) ->
         args = ["--backend", "drime", "--root-folder", ROOT]
         if advanced:
             args.append("--allow-bucket-creation")
-        return start_server(tmp, *args, env=env)
+        if cache_db is not None:
+            args += ["--cache-db", str(cache_db)]
+        return start_server(tmp, *args, *extra, env=env)
     mode = "advanced" if advanced else "default"
     process = subprocess.Popen(
         [sys.executable, "-c", _LAUNCHER, ROOT, mode, ACCESS_KEY, SECRET_KEY, REGION],

@@ -9,15 +9,13 @@ strings).
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from .description import parse as parse_description
+
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-#: Our own marker in an entry's ``description``: the S3 ETag of an object that was
-#: assembled by CompleteMultipartUpload (see docs/drime.md, "ETags").
-_S3_ETAG_DESCRIPTION = re.compile(r"s3etag:([0-9a-f]{32}-[0-9]{1,5})")
 
 
 def entry_hash(entry_id: int) -> str:
@@ -84,12 +82,11 @@ class DriveEntry:
 
     @property
     def etag(self) -> str:
-        """The S3 ETag clients see (see docs/drime.md): our multipart marker in the
+        """The S3 ETag clients see (README, "ETags"): the multipart ETag kept in the
         description if present, else the file's UUID, else its hash or id."""
-        match = _S3_ETAG_DESCRIPTION.fullmatch(self.description.strip())
-        if match:
-            return match[1]
-        return self.file_name or self.hash or str(self.id)
+        return (
+            parse_description(self.description).etag or self.file_name or self.hash or str(self.id)
+        )
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> DriveEntry:

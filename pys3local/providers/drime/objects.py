@@ -14,9 +14,10 @@ import logging
 from collections.abc import AsyncIterable
 from typing import TYPE_CHECKING
 
-from pys3local.errors import BadDigest, InvalidArgument, NoSuchKey
+from pys3local.errors import BadDigest, InvalidArgument, MetadataTooLarge, NoSuchKey
 from pys3local.providers.base import ObjectInfo, ObjectMetadata
 
+from .description import check_fits, describe, parse
 from .models import DriveEntry
 from .s3errors import translated
 from .transport import DrimeError, DrimeUnavailable
@@ -78,6 +79,7 @@ class ObjectOps:
     ) -> ObjectInfo:
         bucket_id = await self._p.bucket_id(bucket)
         folders, name = split_key(key, for_write=True)
+        check_fits(metadata)  # before a byte is read or stored
         spooled = await spool(body, self._spool_dir)
         try:
             if content_md5 is not None and spooled.md5.digest() != content_md5:
@@ -88,12 +90,63 @@ class ObjectOps:
                 entry, uncertain = await self._p.uploader.upload(
                     spooled, name, folder_id, metadata.content_type
                 )
+                entry = await self.describe_new(folder_id, entry, metadata, None)
                 await self.replace(folder_id, entry, fresh=uncertain)
         finally:
             await asyncio.to_thread(spooled.close)
         md5 = spooled.md5.hexdigest()
         await self._p.metadata.record(bucket, key, entry, md5)
         return ObjectInfo(key, entry.file_size, entry.etag, entry.modified, metadata)
+
+    async def describe(
+        self,
+        entry: DriveEntry,
+        metadata: ObjectMetadata | None,
+        etag: str | None,
+        *,
+        name: str | None = None,
+    ) -> DriveEntry:
+        """Keep ``metadata`` and the multipart ``etag`` in ``entry``'s description
+        (renaming it to ``name`` in the same call); return the updated entry.
+
+        Nothing is sent when the description already says it. Raises MetadataTooLarge
+        when Drime does not give the description back exactly as sent (it would have
+        dropped metadata), and DrimeError when the call fails.
+        """
+        wanted = describe(metadata, etag, entry.mime or None)
+        if wanted == entry.description.strip() and name in (None, entry.name):
+            return entry
+        updated = await self._p.client.update_entry(entry.id, name=name, description=wanted)
+        if updated.id != entry.id:  # an answer without the entry: read it back
+            updated = await self._p.client.get_entry(entry.id)
+        if updated.description.strip() != wanted:
+            raise MetadataTooLarge(
+                f"Drime kept {len(updated.description)} of the {len(wanted)} characters of "
+                "this object's metadata, so it cannot be stored with the file."
+            )
+        return updated
+
+    async def describe_new(
+        self,
+        folder_id: int,
+        entry: DriveEntry,
+        metadata: ObjectMetadata | None,
+        etag: str | None,
+        *,
+        name: str | None = None,
+    ) -> DriveEntry:
+        """:meth:`describe` for an entry this request just made: if its metadata
+        cannot be kept, the entry is removed again (the older version, if any, stays
+        the object) and the error raised, so an object never exists without it."""
+        try:
+            return await self.describe(entry, metadata, etag, name=name)
+        except BaseException:
+            try:
+                await self._p.client.delete_entries([entry.id], forever=True)
+            except DrimeError as exc:
+                log.warning("could not remove entry %d after a failed write: %s", entry.id, exc)
+            self._p.tree.drop_entries(folder_id, [entry.id])
+            raise
 
     async def replace(self, folder_id: int, entry: DriveEntry, *, fresh: bool = False) -> None:
         """Make the newest entry of ``entry``'s name the only one (``fresh``: list
@@ -137,16 +190,6 @@ class ObjectOps:
                 self._p.tree.drop_entries(folder_id, ids)
         await self._p.metadata.forget(bucket, key)
 
-    async def mark_multipart(self, entry: DriveEntry, etag: str) -> DriveEntry:
-        """Record S3's multipart ETag in the entry's description, so every server
-        answers HEAD with the ETag CompleteMultipartUpload returned."""
-        try:
-            updated = await self._p.client.update_entry(entry.id, description=f"s3etag:{etag}")
-        except DrimeError as exc:
-            log.warning("could not record the multipart ETag of entry %d: %s", entry.id, exc)
-            return entry
-        return updated if updated.id == entry.id else entry
-
     async def copy(
         self,
         src_bucket: str,
@@ -155,32 +198,39 @@ class ObjectOps:
         dst_key: str,
         metadata: ObjectMetadata | None,
     ) -> ObjectInfo:
-        """Server-side copy with Drime's duplicate (then a rename if the name differs)."""
+        """Server-side copy with Drime's duplicate (renamed if the name differs).
+
+        ``metadata`` None copies the source's metadata (directive COPY), else it
+        replaces it (REPLACE). A copy keeps the source's multipart ETag.
+        """
         source = await self.find(src_bucket, src_key)
         dst_bucket_id = await self._p.bucket_id(dst_bucket)
         folders, name = split_key(dst_key, for_write=True)
+        if metadata is not None:
+            check_fits(metadata)
         src_md5 = await self._p.metadata.md5(src_bucket, src_key, source)
-        new_metadata = metadata or ObjectMetadata(
-            content_type=source.mime or "application/octet-stream"
-        )
+        etag = parse(source.description).etag
+        # What the copy must describe: the source's own description (COPY), read
+        # back as metadata so that it is written in the current form if need be.
+        new_metadata = metadata if metadata is not None else self._p.metadata_of(source)
         async with translated():
             folder_id = await self._p.tree.resolve(dst_bucket_id, folders, create=True)
             assert folder_id is not None
             if folder_id == (source.parent_id or 0) and name == source.name:
-                # Copy onto itself (a metadata update, e.g. rclone setting mtime):
-                # Drime has nowhere to keep the new metadata, so nothing changes.
+                # Copy onto itself: a metadata update (rclone setting mtime).
+                entry = await self.describe(source, new_metadata, etag)
+                self._p.tree.note_entry(folder_id, entry)
                 return ObjectInfo(
-                    dst_key, source.file_size, source.etag, source.modified, new_metadata
+                    dst_key, entry.file_size, entry.etag, entry.modified, new_metadata
                 )
             entry = await self._duplicate(source, folder_id)
-            if entry.name != name:
-                try:
-                    renamed = await self._p.client.update_entry(entry.id, name=name)
-                except DrimeError:
-                    await self._p.client.delete_entries([entry.id], forever=True)
-                    raise
-                self._p.tree.drop_entries(folder_id, [entry.id])
-                entry = renamed
+            # Drime's duplicate may or may not carry the description over: whatever
+            # it did, the rename (if any) and the metadata go in one update, made
+            # only when something differs.
+            rename = name if entry.name != name else None
+            entry = await self.describe_new(folder_id, entry, new_metadata, etag, name=rename)
+            if rename is not None:
+                self._p.tree.drop_entries(folder_id, [entry.id])  # noted under the old name
             await self.replace(folder_id, entry)
         await self._p.metadata.record(dst_bucket, dst_key, entry, src_md5)
         return ObjectInfo(dst_key, entry.file_size, entry.etag, entry.modified, new_metadata)

@@ -44,6 +44,7 @@ from pys3local.providers.base import (
 )
 
 from .client import DrimeClient
+from .description import check_fits, metadata_of
 from .download import open_span, stream_span
 from .folders import ROOT, FolderTree
 from .listing import Listed, roll_up, walk
@@ -268,11 +269,17 @@ class DrimeStorageProvider(StorageProvider):
                 await items.aclose()  # type: ignore[attr-defined]
         return listing
 
+    def metadata_of(self, entry: DriveEntry) -> ObjectMetadata:
+        """The metadata kept with the Drime file (its description and MIME type)."""
+        return metadata_of(entry.description, entry.mime)
+
     def info(self, key: str, entry: DriveEntry, md5: str | None = None) -> ObjectInfo:
         """An object's info from its entry (and its recorded MD5, if known)."""
-        metadata = ObjectMetadata(content_type=entry.mime or "application/octet-stream")
+        metadata = self.metadata_of(entry)
         if md5 is not None:
-            metadata.user[MD5_METADATA] = md5_metadata_value(md5)
+            # The client's own md5chksum (rclone sends one with multipart uploads)
+            # is kept as sent.
+            metadata.user.setdefault(MD5_METADATA, md5_metadata_value(md5))
         return ObjectInfo(key, entry.file_size, entry.etag, entry.modified, metadata)
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
@@ -346,6 +353,7 @@ class DrimeStorageProvider(StorageProvider):
         uploads = await self._uploads()
         bucket_id = await self.bucket_id(bucket)
         folders, name = split_key(key, for_write=True)
+        check_fits(metadata)
         async with translated():
             folder_id = await self.tree.resolve(bucket_id, folders, create=True)
             assert folder_id is not None
@@ -380,7 +388,7 @@ class DrimeStorageProvider(StorageProvider):
         objects = await self._ready()
         async with translated():
             state, entry, etag, _size = await uploads.complete(bucket, key, upload_id, parts)
-            entry = await objects.mark_multipart(entry, etag)
+            entry = await objects.describe_new(state.folder_id, entry, state.upload.metadata, etag)
             await objects.replace(state.folder_id, entry)
         uploads.forget(upload_id)
         await self.metadata.record(bucket, key, entry, None)
