@@ -74,7 +74,7 @@ def bind_socket(address: ListenAddress) -> socket.socket:
     """Bind and listen; raises OSError (e.g. address in use)."""
     sock = socket.create_server(
         (address.host, address.port),
-        family=_family(address.host),
+        family=socket_family(address.host),
         backlog=LISTEN_BACKLOG,
         reuse_port=False,
     )
@@ -82,47 +82,8 @@ def bind_socket(address: ListenAddress) -> socket.socket:
     return sock
 
 
-def reserve_shared_port(address: ListenAddress) -> socket.socket:
-    """Bind, without listening, a socket that worker processes can share the port
-    with (``SO_REUSEPORT``); raises OSError (e.g. address in use).
-
-    Each worker then listens on a socket of its own (:func:`listen_shared`) and the
-    kernel spreads new connections over them. With one socket shared by all workers,
-    whichever worker woke first took the connection, and a benchmark's 16 keep-alive
-    connections could all end up on one worker. Not listening, the reservation gets
-    no connections itself; it only keeps the port.
-    """
-    sock = socket.socket(_family(address.host), socket.SOCK_STREAM)
-    try:
-        _share_port(sock)
-        sock.bind((address.host, address.port))
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def listen_shared(host: str, port: int) -> socket.socket:
-    """One worker's listening socket on a port reserved by :func:`reserve_shared_port`."""
-    sock = socket.socket(_family(host), socket.SOCK_STREAM)
-    try:
-        _share_port(sock)
-        sock.bind((host, port))
-        sock.listen(LISTEN_BACKLOG)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
-
-
-def _family(host: str) -> socket.AddressFamily:
+def socket_family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
-
-
-def _share_port(sock: socket.socket) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
 
 
 class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -4,17 +4,21 @@ Nothing a request needs lives in one process: objects, metadata, multipart uploa
 and locks are all in the data directory (``flock`` locks, per-process staging), so
 any worker can serve any request, including the parts of one multipart upload.
 Settings reach the workers as JSON in an environment variable; each worker builds
-its own app from them and listens on the port with a socket of its own
-(``SO_REUSEPORT``), so the kernel spreads connections evenly over the workers.
+its own app from them and serves one of the supervisor's listening sockets (see
+:mod:`pys3local.shared_port`), so the kernel spreads connections evenly over them.
 
 The supervisor here starts the workers, starts a new one when one dies, and on
-SIGINT/SIGTERM asks them all to shut down gracefully.
+SIGINT/SIGTERM asks them all to shut down gracefully. A worker whose supervisor is
+gone, however it died (SIGKILL and the OOM killer included), shuts down gracefully
+too: nobody would replace it, stop it, or stop it serving settings that a restarted
+server no longer has.
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import multiprocessing.connection
 import multiprocessing.process
 import os
 import signal
@@ -22,12 +26,7 @@ import socket
 import threading
 import time
 
-from pys3local.runner import (
-    GRACEFUL_SHUTDOWN_SECONDS,
-    EmbeddedServer,
-    configure_logging,
-    listen_shared,
-)
+from pys3local.runner import GRACEFUL_SHUTDOWN_SECONDS, EmbeddedServer, configure_logging
 from pys3local.settings import ServerSettings
 
 SETTINGS_ENV = "PYS3LOCAL_WORKER_SETTINGS"
@@ -39,14 +38,20 @@ _EARLY_EXITS_ALLOWED = 5
 log = logging.getLogger("pys3local.workers")
 
 
-def run_workers(settings: ServerSettings, reservation: socket.socket, workers: int) -> int:
-    """Serve with ``workers`` processes until SIGINT/SIGTERM; returns an exit status.
+#: How often a worker also compares its parent pid with its supervisor's.
+_SUPERVISOR_CHECK_SECONDS = 1.0
 
-    ``reservation`` comes from :func:`~pys3local.runner.reserve_shared_port` and keeps
-    the port while the workers run.
+
+def run_workers(settings: ServerSettings, sockets: list[socket.socket]) -> int:
+    """Serve with one worker process per socket until SIGINT/SIGTERM; returns an
+    exit status.
+
+    ``sockets`` come from :func:`~pys3local.shared_port.listen_group`; the supervisor
+    keeps them open while it runs, so the port stays held and a replacement worker
+    takes over its predecessor's socket.
     """
     os.environ[SETTINGS_ENV] = settings.to_json()
-    host, port = reservation.getsockname()[:2]
+    supervisor = os.getpid()
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
 
@@ -55,12 +60,14 @@ def run_workers(settings: ServerSettings, reservation: socket.socket, workers: i
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
 
-    def start() -> tuple[multiprocessing.process.BaseProcess, float]:
-        process = context.Process(target=_worker_main, args=(host, port), daemon=False)
+    def start(sock: socket.socket) -> tuple[multiprocessing.process.BaseProcess, float]:
+        # The socket travels as an inherited file descriptor (multiprocessing's
+        # socket pickling under the spawn start method).
+        process = context.Process(target=_worker_main, args=(sock, supervisor), daemon=False)
         process.start()
         return process, time.monotonic()
 
-    running = [start() for _ in range(workers)]
+    running = [start(sock) for sock in sockets]
     early_exits = 0
     status = 0
     try:
@@ -78,8 +85,12 @@ def run_workers(settings: ServerSettings, reservation: socket.socket, workers: i
                     break
                 log.warning("worker %s exited (status %s); starting another", process.pid,
                             process.exitcode)  # fmt: skip
-                running[index] = start()
+                running[index] = start(sockets[index])
     finally:
+        # No new connections for sockets whose workers are stopping (the workers
+        # close their own copies as their shutdown begins).
+        for sock in sockets:
+            sock.close()
         for process, _ in running:
             if process.is_alive():
                 process.terminate()  # SIGTERM: the worker finishes its requests first
@@ -94,18 +105,54 @@ def run_workers(settings: ServerSettings, reservation: socket.socket, workers: i
     return status
 
 
-def _worker_main(host: str, port: int) -> None:
-    """One worker process."""
+def _worker_main(sock: socket.socket, supervisor: int) -> None:
+    """One worker process, serving ``sock`` while process ``supervisor`` lives."""
     from pys3local.app_factory import build_app
 
     settings = ServerSettings.from_json(os.environ[SETTINGS_ENV])
     configure_logging(settings.debug)  # a spawned process starts with no logging set up
-    EmbeddedServer(
+    sock.setblocking(False)
+    server = EmbeddedServer(
         build_app(settings),
-        listen_shared(host, port),
+        sock,
         ssl_certfile=settings.tls_cert,
         ssl_keyfile=settings.tls_key,
         timeout_keep_alive=settings.idle_timeout,
         max_header_bytes=settings.max_header_bytes,
         header_timeout=settings.header_timeout,
-    ).run()
+    )
+    threading.Thread(
+        target=_stop_when_orphaned, args=(server, supervisor), name="supervisor-watch", daemon=True
+    ).start()
+    server.run()
+
+
+def _stop_when_orphaned(server: EmbeddedServer, supervisor: int) -> None:
+    """Shut ``server`` down gracefully once the supervisor process is gone.
+
+    The signal is the pipe multiprocessing's spawn leaves between parent and child
+    (``parent_process().sentinel``): the supervisor holds its write end, and the
+    kernel closes that however the supervisor ends, so the read end reports EOF at
+    once, on any POSIX system, without a race at start-up (a supervisor that died
+    before this thread ran has already closed it). A changed parent pid is checked
+    as well, in case another process holds the pipe open. Linux's
+    ``PR_SET_PDEATHSIG`` was not used: it fires when the *thread* that started the
+    worker ends rather than the process, is Linux-only, misses a parent that died
+    before the call, and delivers a signal that can arrive before uvicorn installs
+    its handlers, ending the worker abruptly instead of letting requests finish.
+    Setting ``should_exit`` is exactly what uvicorn's own SIGTERM handler does: stop
+    accepting, finish in-flight requests within the graceful shutdown time, exit.
+    """
+    parent = multiprocessing.parent_process()
+    sentinel = parent.sentinel if parent is not None else None
+    while not server.server.should_exit:
+        if sentinel is not None:
+            gone = bool(multiprocessing.connection.wait([sentinel], _SUPERVISOR_CHECK_SECONDS))
+        else:
+            time.sleep(_SUPERVISOR_CHECK_SECONDS)
+            gone = False
+        if gone or os.getppid() != supervisor:
+            log.warning("supervisor %s is gone: finishing requests in flight, then exiting",
+                        supervisor)  # fmt: skip
+            server.stop()
+            return

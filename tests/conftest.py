@@ -21,6 +21,10 @@ import httpx
 import pytest
 from botocore.config import Config
 
+# The end-of-run check that no process started by the tests is left running (a hook
+# defined in a conftest module is active for the whole run).
+from processes import pytest_sessionfinish, spawn, stop_group  # noqa: F401
+
 from pys3local.providers.local import LocalStorageProvider
 
 ACCESS_KEY = "test-access-key"
@@ -59,13 +63,8 @@ class RunningServer:
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        """Send ``sig`` to the server, then kill whatever is left of its process group."""
+        stop_group(self.process, sig, timeout)
         if self.reader is not None:
             self.reader.join(5)  # type: ignore[attr-defined]
         return self.process.returncode
@@ -97,7 +96,7 @@ def start_server(
         *(() if auth else ("--no-auth",)),
         *args,
     ]
-    process = subprocess.Popen(
+    process = spawn(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -118,7 +117,7 @@ def start_server(
             endpoint = match[1].replace("localhost", "127.0.0.1")
             break
     if endpoint is None:
-        process.kill()
+        stop_group(process, signal.SIGKILL)
         rest = process.stdout.read()
         raise RuntimeError("server did not start:\n" + "".join(output) + rest)
     server = RunningServer(process, endpoint, data_dir, output=output)

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import concurrent.futures
+import errno
 import hashlib
+import os
 import re
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import RunningServer
-from reliability import wait_for
+from processes import run
+from reliability import connect, pattern_block, read_response, request_head, sign, wait_for
+
+from pys3local.runner import ListenAddress
+from pys3local.shared_port import foreign_listeners, listen_group
 
 MiB = 1024 * 1024
 _ACCESS = re.compile(r"\[(\d+)\] INFO pys3local\.access: .* (\w+)$")
@@ -133,3 +144,85 @@ def test_connections_spread_over_workers_and_a_dead_worker_is_replaced(
     assert two_workers.process.wait(timeout=60) == 0
     for pid in workers:
         assert not os.path.exists(f"/proc/{pid}"), f"worker {pid} outlived the server"
+
+
+def test_PutObject_in_flight_completes_and_workers_exit_when_the_supervisor_is_killed(
+    make_server,
+) -> None:
+    """SIGKILL of the supervisor: a PutObject in flight still completes, then every
+    worker exits within seconds (none keeps serving the old settings)."""
+    server = make_server("--workers", "2")
+    assert wait_for(lambda: len(worker_pids(server)) == 2, timeout=20, interval=0.1)
+    workers = worker_pids(server)
+    body = pattern_block(b"in-flight", 2 * MiB)
+    headers = sign(server, "PUT", "/default/in-flight", {}, body)
+    with connect(server.port, timeout=30) as sock:
+        sock.sendall(request_head("PUT", "/default/in-flight", headers, port=server.port,
+                                  content_length=len(body)) + body[: MiB])  # fmt: skip
+        time.sleep(0.5)  # the request is in its handler, waiting for the rest
+        server.process.send_signal(signal.SIGKILL)
+        server.process.wait(10)
+        time.sleep(1.5)  # the workers have noticed by now and are shutting down
+        sock.sendall(body[MiB:])
+        assert read_response(sock, "PUT").status == 200
+    assert wait_for(
+        lambda: not any(os.path.exists(f"/proc/{pid}") for pid in workers),
+        timeout=10,
+        interval=0.1,
+    ), f"workers {workers} outlived their supervisor"
+    check = make_server(data_dir=server.data_dir).client()
+    assert check.get_object(Bucket="default", Key="in-flight")["Body"].read() == body
+
+
+@pytest.mark.parametrize("first_workers", ["2", "1"], ids=["workers", "single"])
+def test_serve_workers_refuses_a_port_another_server_listens_on(
+    make_server, tmp_path: Path, first_workers: str
+) -> None:
+    """A second ``serve --workers`` on a port held by a running server (with workers,
+    or a single process) fails with one line and a non-zero exit; the first server
+    keeps every connection and its key."""
+    first = make_server("--workers", first_workers)
+
+    def serve(*options: str) -> subprocess.CompletedProcess[str]:
+        return run(
+            [sys.executable, "-m", "pys3local", "serve", *options,
+             "--listen", f"127.0.0.1:{first.port}", "--path", str(tmp_path / "other"),
+             "--access-key-id", "new-key", "--secret-access-key", "new-secret-key"],
+            timeout=20, capture_output=True, text=True,
+        )  # fmt: skip
+
+    second = serve("--workers", "2")
+    assert second.returncode != 0
+    assert second.stderr.startswith(
+        f"Error: cannot listen on 127.0.0.1:{first.port}: Address already in use"
+    ), second.stderr
+    assert second.stderr == serve().stderr  # what a single process says
+    assert len(second.stderr.strip().splitlines()) == 1
+    for _ in range(20):  # fresh connections: the kernel would spread them over a joiner
+        assert first.client().list_buckets()["Buckets"]
+
+
+def _reuseport_listener(port: int) -> socket.socket:
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs /proc/net/tcp")
+def test_listen_group_sees_a_server_that_joined_the_port_in_the_meantime() -> None:
+    """The check after the reuse-port sockets exist finds a listener of another
+    server that slipped onto the port between the probe and the bind (the race)."""
+    group = listen_group(ListenAddress("127.0.0.1", 0), 2)
+    try:
+        assert foreign_listeners(group) == []
+        port = group[0].getsockname()[1]
+        with _reuseport_listener(port) as intruder:
+            assert foreign_listeners(group) == [os.fstat(intruder.fileno()).st_ino]
+            with pytest.raises(OSError) as refused:  # and a newcomer is refused
+                listen_group(ListenAddress("127.0.0.1", port), 2)
+            assert refused.value.errno == errno.EADDRINUSE
+    finally:
+        for sock in group:
+            sock.close()

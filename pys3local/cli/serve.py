@@ -27,10 +27,10 @@ from pys3local.runner import (
     bind_socket,
     configure_logging,
     parse_listen,
-    reserve_shared_port,
 )
 from pys3local.s3.service import ServiceSettings
 from pys3local.settings import DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY, ServerSettings
+from pys3local.shared_port import listen_group
 from pys3local.workers import run_workers
 
 log = logging.getLogger("pys3local.cli")
@@ -279,10 +279,10 @@ def serve(
     except NotImplementedError as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        sock = reserve_shared_port(address) if workers > 1 else bind_socket(address)
+        sockets = listen_group(address, workers) if workers > 1 else [bind_socket(address)]
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror or exc}") from None
-    address = ListenAddress(address.host, sock.getsockname()[1])
+    address = ListenAddress(address.host, sockets[0].getsockname()[1])
     warn_if_exposed(address, access_key_id, secret_access_key, no_auth)
     scheme = "https" if tls_cert else "http"
     print_banner(address, scheme, access_key_id, secret_access_key, region, no_auth)
@@ -303,14 +303,14 @@ def serve(
         # Recovery, the default bucket and old uploads are dealt with once, here,
         # before any worker accepts a request.
         asyncio.run(_prepare(app))
-        status = run_workers(settings, sock, workers)
+        status = run_workers(settings, sockets)
         if status:
             sys.exit(status)
         return
     sys.stdout.flush()
     EmbeddedServer(
         app,
-        sock,
+        sockets[0],
         ssl_certfile=tls_cert,
         ssl_keyfile=tls_key,
         timeout_keep_alive=idle_timeout,
