@@ -713,3 +713,53 @@ def test_Range_with_huge_numbers_is_not_a_server_error(open_server, range_object
         ],
     )
     assert 400 <= response.status < 500, response.status
+
+
+# --------------------------------------------------------------------------- dates
+
+#: Values of a date header that no HTTP-date parser may choke on.
+HOSTILE_DATES = (
+    "Mon, 01 Jan 99999999999999999999 00:00:00 GMT",  # a year far out of range
+    "Mon, 01 Jan 2020 00:00:00 +99999999999999999999",  # an offset far out of range
+    "Fri, 31 Dec 9999 23:59:59 -2359",  # past year 9999 once in UTC
+    "Mon, 01 Jan 10000 00:00:00 GMT",
+    "Mon, 99 Jan 2020 99:99:99 GMT",
+    "not a date",
+    "x" * 2000,
+)
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+def test_GetObject_hostile_conditional_dates_are_ignored(open_server, method) -> None:
+    """An unparsable If-Modified-Since or If-Unmodified-Since is ignored, as RFC 9110
+    says: the object is answered with 200, never a 5xx."""
+    for header in ("If-Modified-Since", "If-Unmodified-Since"):
+        for value in HOSTILE_DATES:
+            response = raw_request(open_server.port, method, "/hhh/existing", [(header, value)])
+            assert_clean(response, 200)
+            if method == "GET":
+                assert response.body == b"existing body"
+
+
+def test_CopyObject_hostile_copy_source_dates_are_ignored(open_server) -> None:
+    """The copy-source date conditions ignore an unparsable date too: the copy is made."""
+    for header in ("x-amz-copy-source-if-modified-since", "x-amz-copy-source-if-unmodified-since"):
+        for value in HOSTILE_DATES:
+            response = raw_request(
+                open_server.port,
+                "PUT",
+                "/hhh/copied-with-hostile-date",
+                [("x-amz-copy-source", "/hhh/existing"), (header, value)],
+            )
+            assert_clean(response, 200)
+
+
+def test_signed_request_with_a_hostile_Date_is_refused(signed_server) -> None:
+    """A SigV4 request dated by a hostile Date header (no x-amz-date) is refused with a
+    403, never a 5xx."""
+    for value in HOSTILE_DATES:
+        headers = sign(signed_server, "GET", "/hhh")
+        headers.pop("X-Amz-Date", None)
+        headers["Date"] = value
+        response = raw_request(signed_server.port, "GET", "/hhh", headers)
+        assert_clean(response, 403)

@@ -37,6 +37,12 @@ from pys3local.errors import (
     S3Error,
     SignatureDoesNotMatch,
 )
+from pys3local.s3.dates import (
+    format_amz_date,
+    format_server_time,
+    parse_amz_date,
+    parse_request_date,
+)
 from pys3local.s3.signing import (
     PAYLOAD_MARKERS,
     STREAMING_SIGNED,
@@ -46,11 +52,7 @@ from pys3local.s3.signing import (
     ChunkSigningContext,
     amz_headers,
     decode_text,
-    format_amz_date,
-    format_server_time,
     is_sha256_hex,
-    parse_amz_date,
-    parse_http_date,
     parse_query,
     safe_detail,
     signatures_equal,
@@ -392,7 +394,7 @@ class RequestAuthenticator:
         self._check_access_key(access_key)
         headers = request.headers
         raw_date = headers.get("x-amz-date", headers.get("date"))
-        moment = parse_http_date(raw_date) if raw_date is not None else None
+        moment = parse_request_date(raw_date) if raw_date is not None else None
         if raw_date is None or moment is None:
             raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
         self._check_skew(moment, raw_date)
@@ -506,7 +508,7 @@ def _v4_request_date(headers: Mapping[str, str]) -> tuple[str, datetime]:
     raw = headers.get("x-amz-date")
     # SigV4 allows a Date header instead of x-amz-date; the string to sign carries the
     # ISO 8601 basic form either way.
-    moment = parse_amz_date(raw) if raw is not None else parse_http_date(headers.get("date", ""))
+    moment = parse_amz_date(raw) if raw is not None else parse_request_date(headers.get("date", ""))
     if moment is None:
         raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
     if raw is not None:

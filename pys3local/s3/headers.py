@@ -6,8 +6,6 @@ import base64
 import binascii
 import re
 from collections.abc import Mapping
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 
 from pys3local.errors import (
     InvalidArgument,
@@ -19,6 +17,7 @@ from pys3local.errors import (
 from pys3local.providers.base import ObjectInfo, ObjectMetadata, RangeRequest
 
 from .body import stored_content_encoding
+from .dates import http_date, parse_http_date
 
 USER_METADATA_PREFIX = "x-amz-meta-"
 #: S3 allows 2 KB of user metadata per object.
@@ -46,30 +45,6 @@ RESPONSE_OVERRIDES = {
     "response-content-disposition": "content-disposition",
     "response-content-encoding": "content-encoding",
 }
-
-
-_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-
-
-def http_date(moment: datetime) -> str:
-    """RFC 9110 IMF-fixdate (``Sun, 06 Nov 1994 08:49:37 GMT``), written out by hand:
-    ``email.utils.format_datetime`` showed in the profile of every HEAD and GET."""
-    utc = moment.astimezone(timezone.utc)
-    return (
-        f"{_WEEKDAYS[utc.weekday()]}, {utc.day:02d} {_MONTHS[utc.month - 1]} {utc.year:04d} "
-        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d} GMT"
-    )
-
-
-def parse_http_date(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    try:
-        parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
 
 
 def metadata_from_headers(headers: Mapping[str, str]) -> ObjectMetadata:

@@ -20,8 +20,6 @@ import hashlib
 import hmac
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from urllib.parse import quote_from_bytes, unquote_to_bytes
 
 V4_ALGORITHM = "AWS4-HMAC-SHA256"
@@ -49,8 +47,6 @@ V2_SUBRESOURCES = frozenset(
         "versionId", "versioning", "versions", "website",
     }
 )  # fmt: skip
-
-_AMZ_DATE_FORMAT = "%Y%m%dT%H%M%SZ"
 
 # --------------------------------------------------------------------------- wire text
 
@@ -362,54 +358,3 @@ def v2_candidates(
     for date_line in date_lines or [""]:
         for resource in v2_resource_candidates(raw_path, raw_query, bucket_from_host):
             yield f"{head}{date_line}\n{amz_block}{resource}"
-
-
-# --------------------------------------------------------------------------- dates
-
-
-def parse_amz_date(value: str) -> datetime | None:
-    """Parse ``YYYYMMDDTHHMMSSZ`` (UTC); None if malformed."""
-    value = value.strip()
-    if len(value) != 16 or not (value[:8] + value[9:15]).isdigit() or value[8] != "T":
-        return None
-    if value[15] != "Z" or not value.isascii():
-        return None
-    try:
-        # Slicing instead of strptime, which is slow enough to show in profiles.
-        return datetime(
-            int(value[0:4]),
-            int(value[4:6]),
-            int(value[6:8]),
-            int(value[9:11]),
-            int(value[11:13]),
-            int(value[13:15]),
-            tzinfo=timezone.utc,
-        )
-    except ValueError:
-        return None
-
-
-def parse_http_date(value: str) -> datetime | None:
-    """Parse an RFC 1123 date (``Date``, SigV2 ``x-amz-date``) or an amz date; None if bad."""
-    parsed = parse_amz_date(value)
-    if parsed is not None:
-        return parsed
-    try:
-        parsed = parsedate_to_datetime(value.strip())
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if parsed is None:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def format_amz_date(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime(_AMZ_DATE_FORMAT)
-
-
-def format_server_time(epoch: float) -> str:
-    """ISO 8601 time for error details (``ServerTime``, ``Expires``)."""
-    try:
-        return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except (OverflowError, OSError, ValueError):
-        return str(int(epoch))
