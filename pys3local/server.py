@@ -107,6 +107,8 @@ class S3Application:
                 duration_ms=(time.perf_counter() - started) * 1000,
                 request_id=request.request_id if request else outcome.request_id,
                 error_code=outcome.error_code,
+                error_message=outcome.error_message,
+                access_key=outcome.access_key,
             )
             self.stats.record(record)
             log_access(record)
@@ -130,6 +132,7 @@ class S3Application:
                     bucket_from_host=request.bucket if request.bucket_from_host else None,
                 )
             )
+            outcome.access_key = auth.access_key
             operation = request.operation
             if operation is Unrouted.METHOD_NOT_ALLOWED:
                 raise MethodNotAllowed(Method=request.method, ResourceType=_resource_type(request))
@@ -150,6 +153,9 @@ class S3Application:
             return response
         except S3Error as error:
             outcome.error_code = error.code
+            outcome.error_message = error.message
+            # A refused signature still names the key id it was made with.
+            outcome.access_key = outcome.access_key or error.details.get("AWSAccessKeyId")
             log.debug("%s %s -> %s: %s", method, resource, error.code, error.message)
             response = error_response(
                 error,
@@ -175,12 +181,14 @@ class S3Application:
 class _Outcome:
     """What the access log needs to know about a request once it is answered."""
 
-    __slots__ = ("error_code", "payload", "request", "request_id")
+    __slots__ = ("access_key", "error_code", "error_message", "payload", "request", "request_id")
 
     def __init__(self) -> None:
         self.request: S3Request | None = None
         self.payload: RequestPayload | None = None
         self.error_code: str | None = None
+        self.error_message: str | None = None
+        self.access_key: str | None = None
         self.request_id = new_request_id()
 
 

@@ -19,7 +19,7 @@ from textual.worker import Worker
 
 from pys3local import paths
 from pys3local.config import ConfigStore
-from pys3local.settings import DEFAULT_PATH, DEFAULT_SECRET_KEY
+from pys3local.settings import DEFAULT_PATH
 
 from .commands import ConsoleCommands
 from .log_bridge import LogBridge, Throttle
@@ -28,18 +28,26 @@ from .panes.backends import BackendsPane
 from .panes.cache import CachePane
 from .panes.dashboard import Dashboard
 from .panes.rclone import RclonePane, RemoteTarget
-from .panes.request_log import RequestLog
+from .panes.request_log import RequestLines, RequestLog
 from .panes.server import ServerPane
 from .rclone_conf import default_rclone_config
 from .screens.confirm import ConfirmDialog
 from .screens.help import HelpScreen
-from .server_worker import ServerController, ServerState, ServerStatus, StartError
+from .server_worker import (
+    ServerController,
+    ServerOptions,
+    ServerState,
+    StartError,
+    exposure_warning,
+)
 
 TABS = Binding.Group("Tabs", compact=True)
 #: Tab id -> (label, selector of the widget that gets the focus there).
 TAB_FOCUS = {
     "dashboard": ("Dashboard", "#log-lines"),
-    "server": ("Server", "#start"),
+    # The form, not the Start button: a switch of tab must never leave a button
+    # where the next Enter or space would press it.
+    "server": ("Server", "#server-pane"),
     "backends": ("Backends", "#backends-table"),
     "cache": ("Cache", "#cache-table"),
     "rclone": ("rclone", "#rc-block-box"),
@@ -156,30 +164,45 @@ class AdminApp(App[None]):
             # A thread cannot be cancelled: wait for the old server to finish stopping.
             self.notify("The server is still running or stopping.", severity="warning")
             return
+        if self.server.status.is_active or isinstance(self.screen, ConfirmDialog):
+            return
         pane = self.server_pane
         try:
-            status = self.server.prepare(pane.options())
+            options = pane.options()
         except StartError as exc:
-            pane.show_message(str(exc), error=True)
-            self.notify(str(exc), title="Cannot start the server", severity="error")
+            self._start_failed(str(exc))
+            return
+        warning = exposure_warning(options)
+        if warning is None:
+            self._start(options)
+            return
+
+        def answered(serve: bool | None) -> None:
+            if serve:
+                self._start(options)
+            else:
+                pane.show_message("Not started: choose a loopback address or set your own keys.")
+
+        # Ask before a single request can reach the data, as `serve` documents.
+        self.push_screen(
+            ConfirmDialog(f"Serve on {options.listen}?", warning + "\n\nServe anyway?", "Serve"),
+            answered,
+        )
+
+    def _start(self, options: ServerOptions) -> None:
+        try:
+            self.server.prepare(options)
+        except StartError as exc:
+            self._start_failed(str(exc))
             return
         self.dashboard.server_started()
-        self._warn_if_exposed(status)
         self._server_worker = self.run_worker(
             self.server.run, name="s3-server", group="server", thread=True, exit_on_error=False
         )
 
-    def _warn_if_exposed(self, status: ServerStatus) -> None:
-        options, address = status.options, status.address
-        if options is None or address is None or address.is_loopback:
-            return
-        if options.no_auth:
-            warning = "no-auth on a public address: anyone who can reach it can change your data."
-        elif options.secret_key == DEFAULT_SECRET_KEY:
-            warning = "default credentials on a public address: set your own keys."
-        else:
-            return
-        self.notify(warning, title=f"Listening on {address.host}", severity="warning")
+    def _start_failed(self, message: str) -> None:
+        self.server_pane.show_message(message, error=True)
+        self.notify(message, title="Cannot start the server", severity="error")
 
     def action_stop_server(self) -> None:
         self.server.stop()
@@ -247,10 +270,7 @@ class AdminApp(App[None]):
     def _focus_tab(self, tab: str) -> None:
         if self.query_one(TabbedContent).active != tab:
             return  # a late activation message for a tab that is no longer shown
-        widget = self.query_one(TAB_FOCUS[tab][1])
-        if widget.disabled and tab == "server":
-            widget = self.query_one("#stop")
-        widget.focus()
+        self.query_one(TAB_FOCUS[tab][1]).focus()
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         tab = event.pane.id or "dashboard"
@@ -282,7 +302,7 @@ class AdminApp(App[None]):
 
         return [
             ("Everywhere", self.BINDINGS),
-            ("Dashboard: request log", RequestLog.BINDINGS),
+            ("Dashboard: request log", [*RequestLog.BINDINGS, *RequestLines.BINDINGS]),
             ("Backends", BackendsPane.BINDINGS),
             ("Backend form", BackendForm.BINDINGS),
             ("Cache", CachePane.BINDINGS),

@@ -39,7 +39,7 @@ COMMANDS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
     ("Vacuum the cache database", "Cache: v", "cache", "#cache-pane", "vacuum"),
     ("Migrate: fill in missing MD5s", "Cache: m", "cache", "#cache-pane", "migrate"),
     ("Cancel the migration", "Cache: c", "cache", "#cache-pane", "cancel_migration"),
-    ("Copy the rclone config", "rclone: y (to the clipboard)", "rclone", "#rclone-pane", "copy"),
+    ("Copy the rclone config", "rclone: y (via the terminal)", "rclone", "#rclone-pane", "copy"),
     ("Add the remote to rclone.conf", "rclone: w (asks first)", "rclone", "#rclone-pane", "append"),
 )  # fmt: skip
 

@@ -124,6 +124,27 @@ class ServerStatus:
         return self.state in (ServerState.STARTING, ServerState.RUNNING, ServerState.STOPPING)
 
 
+def exposure_warning(options: ServerOptions) -> str | None:
+    """Why serving ``options`` would expose the data, or None (loopback, own keys)."""
+    try:
+        address = parse_listen(options.listen)
+    except ValueError:
+        return None  # prepare() reports the bad address
+    if address.is_loopback:
+        return None
+    if options.no_auth:
+        return (
+            f"{options.listen} is reachable from other machines and authentication is "
+            "off: anyone who can reach it can read and overwrite your data."
+        )
+    if (options.access_key, options.secret_key) == (DEFAULT_ACCESS_KEY, DEFAULT_SECRET_KEY):
+        return (
+            f"{options.listen} is reachable from other machines and the credentials are "
+            "the public defaults test/test: set your own access and secret key."
+        )
+    return None
+
+
 class StartError(Exception):
     """The server cannot start; ``str()`` is a one-line message for the user."""
 

@@ -42,6 +42,11 @@ class AccessRecord:
     duration_ms: float
     request_id: str
     error_code: str | None = None
+    #: The S3 error document's message (what the client was told).
+    error_message: str | None = None
+    #: The access key id the request was signed with (an identifier, not a secret);
+    #: None when none was sent or authentication is off.
+    access_key: str | None = None
 
     @property
     def target(self) -> str:

@@ -17,6 +17,7 @@ from pys3local.config import (
 )
 
 from ..backend_checks import ConnectionProblem, check_drime_connection, local_path_problem
+from ..list_table import ListTable
 from ..messages import BackendsChanged
 from ..screens.backend_form import BackendForm
 from ..screens.confirm import ConfirmDialog
@@ -39,7 +40,7 @@ class BackendsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Label(f"Saved backends in {self.store.backends_path}", classes="pane-title")
-        yield DataTable(id="backends-table", cursor_type="row", zebra_stripes=True)
+        yield ListTable(id="backends-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="buttons"):
             yield Button("Add (a)", id="bk-add", compact=True)
             yield Button("Edit (e)", id="bk-edit", compact=True)

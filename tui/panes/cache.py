@@ -24,6 +24,7 @@ from pys3local.config import ConfigStore
 
 from ..cache_jobs import MigrationOutcome, MigrationRequest, run_migration
 from ..figures import format_size
+from ..list_table import ListTable
 from ..messages import MigrationFinished, MigrationProgress
 from ..screens.cache_dialogs import CleanupDialog, CleanupScope, MigrateDialog
 from ..screens.confirm import ConfirmDialog
@@ -62,7 +63,7 @@ class CachePane(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(f"Cache database {self.db.path}", classes="pane-title", id="cache-title")
         yield Static("", id="cache-overall")
-        yield DataTable(id="cache-table", cursor_type="row", zebra_stripes=True)
+        yield ListTable(id="cache-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="buttons"):
             yield Button("Refresh (r)", id="ca-refresh", compact=True)
             yield Button("Cleanup (l)", id="ca-cleanup", compact=True, variant="error")

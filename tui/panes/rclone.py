@@ -53,7 +53,7 @@ class RclonePane(Vertical):
         with VerticalScroll(id="rc-block-box", can_focus=True):
             yield Static("", id="rc-block", markup=False)
         with Horizontal(classes="buttons"):
-            yield Button("Copy to clipboard (y)", id="rc-copy", compact=True, variant="primary")
+            yield Button("Copy (y)", id="rc-copy", compact=True, variant="primary")
             yield Button("Add to rclone.conf (w)", id="rc-append", compact=True)
         yield Static("", id="rc-message", markup=False)
 
@@ -115,9 +115,14 @@ class RclonePane(Vertical):
     # ------------------------------------------------------------------ actions
 
     def action_copy(self) -> None:
-        # OSC 52: the terminal puts it on the clipboard, which also works over SSH.
+        # OSC 52: the terminal puts it on the clipboard (over SSH too), if it allows
+        # it; nothing tells the console whether it did, so say only what is known.
         self.app.copy_to_clipboard(self.block())
-        self.show_message(f"Copied the [{self.remote_name}] remote to the clipboard.")
+        self.show_message(
+            f"Sent the [{self.remote_name}] remote to the terminal for its clipboard. "
+            "If nothing pastes, your terminal ignored it: select the block above with "
+            "the mouse (shift+drag in most terminals) or press w to add it to rclone.conf."
+        )
 
     def action_rename(self) -> None:
         self.query_one("#rc-name", Input).focus()

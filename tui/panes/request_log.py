@@ -3,113 +3,99 @@
 Lines arrive in batches (see :mod:`tui.log_bridge`) and go into Textual's ``Log`` as
 plain text: it styles only the lines on screen, when they are drawn, so a batch of a
 thousand lines costs about as much as a few (a ``RichLog`` renders every line it is
-given, which under a flood of requests starves the UI). Colours come from
-:class:`LineHighlighter`, which knows the fixed columns of a line. The last
-``capacity`` items are kept (in a deque and in the ``Log``'s ``max_lines``), so memory
-is bounded whatever the request rate.
+given, which under a flood of requests starves the UI). Lines are made for the log's
+width and coloured by :mod:`tui.log_format`. The last ``capacity`` items are kept (in
+a deque and in the ``Log``'s ``max_lines``), so memory is bounded whatever the
+request rate.
+
+A cursor (up/down or j/k) selects a line; Enter opens everything the server recorded
+about it (:class:`~tui.screens.request_detail.RequestDetail`). While a line is
+selected the log stops following the end, so the line stays where it is.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from collections import deque
 
-from rich.highlighter import Highlighter
 from rich.style import Style
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.color import Color, ColorParseError
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
+from textual.geometry import Region
+from textual.message import Message
 from textual.reactive import reactive
+from textual.strip import Strip
 from textual.widgets import Button, Input, Label, Log, Select
 
-from ..figures import short_size
 from ..log_bridge import LogItem, ServerNote
+from ..log_format import LineHighlighter, LineLayout, status_class
+from ..screens.request_detail import RequestDetail
 
 METHODS = ("ALL", "GET", "PUT", "HEAD", "POST", "DELETE")
 STATUS_CLASSES = ("ALL", "2xx", "3xx", "4xx", "5xx", "errors")
+#: Cells of the log's frame: its border (2) and the vertical scrollbar (1).
+_FRAME = 3
 
 
-# Columns of a request line: time, client, method, status, size, duration, then the
-# target and the operation. Fixed widths, so the highlighter can find each field.
-_CLIENT = slice(9, 24)
-_METHOD = slice(25, 31)
-_STATUS = slice(32, 35)
-_DURATION = slice(46, 55)
-_TARGET_START = 56
-_NOTE_LEVELS = ("ERROR", "WARNING")
+class RequestLines(Log):
+    """A ``Log`` with a line cursor (None: no line selected, follow the end)."""
 
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Line up", show=False, key_display="k ↑"),
+        Binding("down,j", "cursor(1)", "Line down", show=False, key_display="j ↓"),
+        Binding("enter", "open", "Details"),
+        Binding("escape", "unselect", "Follow end", show=False, key_display="esc"),
+    ]
 
-def status_class(status: int) -> str:
-    return f"{status // 100}xx"
+    cursor: reactive[int | None] = reactive(None)
 
+    class Open(Message):
+        """Enter on a line: show its details."""
 
-def format_line(item: LogItem) -> str:
-    """One item as a line of text (see the column layout above)."""
-    stamp = time.strftime("%H:%M:%S", time.localtime(item.timestamp))
-    if isinstance(item, ServerNote):
-        level = "ERROR" if item.level >= logging.ERROR else "WARNING"
-        return f"{stamp} {level:<15} {item.logger}: {item.message}"
-    moved = item.bytes_in or item.bytes_out
-    size = f"{'↑' if item.bytes_in else '↓'}{short_size(moved)}" if moved else "-"
-    error = f" {item.error_code}" if item.error_code else ""
-    return (
-        f"{stamp} {item.client[:15]:<15} {item.method[:6]:<6} {item.status:3d} {size:>9} "
-        f"{item.duration_ms:>7.1f}ms {item.target}  {item.operation}{error}"
-    )
+        def __init__(self, index: int) -> None:
+            super().__init__()
+            self.index = index
 
+    def render_line(self, y: int) -> Strip:
+        strip = super().render_line(y)
+        if self.cursor is not None and self.scroll_offset.y + y == self.cursor:
+            # Applied after the Log's line cache, so moving the cursor redraws no text.
+            # Reversed colours stay readable in every theme, light or dark.
+            strip = strip.apply_style(Style(reverse=True))
+        return strip
 
-class LineHighlighter(Highlighter):
-    """Colours a request line by its status class, with the theme's text colours."""
+    def watch_cursor(self, cursor: int | None) -> None:
+        if cursor is not None:
+            self.scroll_to_region(Region(0, cursor, 1, 1), animate=False, immediate=True)
+        self.refresh()
 
-    def __init__(self) -> None:
-        self.styles: dict[str, Style] = {}
-
-    def use_theme(self, variables: dict[str, str]) -> None:
-        """Take the colours of the theme now in use (they are readable on its background)."""
-
-        surface = Color.parse(variables.get("surface", "#000000"))
-
-        def colour(name: str) -> Style:
-            try:
-                value = Color.parse(variables.get(name, ""))
-            except ColorParseError:
-                return Style()
-            # Some colours are translucent ("#E0E0E099"): blend them over the log's
-            # background, as the screen would.
-            return Style(color=(surface + value).rich_color)
-
-        self.styles = {
-            "muted": colour("foreground-muted"),
-            "2": colour("text-success"),
-            "3": colour("text-primary"),
-            "4": colour("text-warning"),
-            "5": colour("text-error"),
-            "WARNING": colour("text-warning"),
-            "ERROR": colour("text-error"),
-        }
-
-    def highlight(self, text: Text) -> None:
-        line = text.plain
-        styles = self.styles
-        muted = styles.get("muted", Style())
-        text.stylize(muted, 0, 8)
-        field = line[_CLIENT].rstrip()
-        if field in _NOTE_LEVELS:
-            text.stylize(styles.get(field, Style()), _CLIENT.start)
+    def action_cursor(self, step: int) -> None:
+        if not self.line_count:
             return
-        status = styles.get(line[_STATUS.start : _STATUS.start + 1], Style())
-        text.stylize(muted, _CLIENT.start, _CLIENT.stop)
-        text.stylize(Style(bold=True), _METHOD.start, _METHOD.stop)
-        text.stylize(status + Style(bold=True), _STATUS.start, _STATUS.stop)
-        text.stylize(muted, _DURATION.start, _DURATION.stop)
-        operation = line.rfind("  ")
-        if operation > _TARGET_START:
-            if line[_STATUS.start] in "45":
-                text.stylize(status, _TARGET_START, operation)
-            text.stylize(muted, operation)
+        last = self.line_count - 1
+        if self.cursor is None:
+            # The first move picks the newest line on screen.
+            bottom = min(last, self.scroll_offset.y + self.scrollable_content_region.height - 1)
+            self.cursor = bottom if step < 0 else min(bottom, last)
+            return
+        self.cursor = max(0, min(last, self.cursor + step))
+
+    def action_open(self) -> None:
+        if not self.line_count:
+            return
+        if self.cursor is None:
+            self.cursor = self.line_count - 1
+        self.post_message(self.Open(self.cursor))
+
+    def action_unselect(self) -> None:
+        self.cursor = None
+        self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+
+    def shift(self, removed: int) -> None:
+        """``removed`` lines left at the top: keep the cursor on the same line."""
+        if self.cursor is not None and removed:
+            self.cursor = self.cursor - removed if self.cursor >= removed else None
 
 
 class RequestLog(Vertical):
@@ -119,7 +105,7 @@ class RequestLog(Vertical):
         Binding("p", "toggle_pause", "Pause"),
         Binding("slash", "focus_filter", "Filter", key_display="/"),
         Binding("m", "cycle_method", "Method"),
-        Binding("k", "cycle_status", "Status"),
+        Binding("f", "cycle_status", "Status"),
         Binding("c", "clear_log", "Clear"),
     ]
 
@@ -129,6 +115,8 @@ class RequestLog(Vertical):
         super().__init__(id=id)
         self.capacity = capacity
         self.history: deque[LogItem] = deque(maxlen=capacity)
+        #: The items behind the log's lines, line for line.
+        self.shown: deque[LogItem] = deque(maxlen=capacity)
         self.dropped = 0
         self._unseen = 0  # lines that arrived while paused
         self._method = "ALL"
@@ -156,7 +144,7 @@ class RequestLog(Vertical):
             )
             yield Button("Pause", id="log-pause", compact=True)
             yield Label("", id="log-info")
-        log = Log(highlight=True, max_lines=self.capacity, id="log-lines")
+        log = RequestLines(highlight=True, max_lines=self.capacity, id="log-lines")
         log.highlighter = self.highlighter
         yield log
 
@@ -171,8 +159,19 @@ class RequestLog(Vertical):
         self.log_widget.refresh()
 
     @property
-    def log_widget(self) -> Log:
-        return self.query_one("#log-lines", Log)
+    def log_widget(self) -> RequestLines:
+        return self.query_one("#log-lines", RequestLines)
+
+    def on_resize(self, _event: Resize) -> None:
+        # Lines are made for the width: a new width needs them made again.
+        layout = LineLayout(max(self.size.width - _FRAME, 40))
+        if layout != self.highlighter.layout:
+            self.highlighter.layout = layout
+            self.redraw()
+
+    def on_request_lines_open(self, message: RequestLines.Open) -> None:
+        if 0 <= message.index < len(self.shown):
+            self.app.push_screen(RequestDetail(self.shown[message.index]))
 
     # ------------------------------------------------------------------ input
 
@@ -212,22 +211,36 @@ class RequestLog(Vertical):
     # ------------------------------------------------------------------ output
 
     def redraw(self) -> None:
-        """Rewrite the log from the history (after a filter or pause change)."""
-        self.log_widget.clear()
-        self._write(self.visible_items())
+        """Rewrite the log from the history (after a filter, pause or width change)."""
+        log = self.log_widget
+        selected = self.shown[log.cursor] if log.cursor is not None else None
+        log.clear()
+        self.shown.clear()
+        items = self.visible_items()
+        self._write(items)
+        if selected is not None:
+            shown = list(self.shown)
+            log.cursor = next((i for i, item in enumerate(shown) if item is selected), None)
         self._show_info()
 
     def _write(self, items: list[LogItem]) -> None:
         if not items:
             return
+        log = self.log_widget
         following = self._following()
-        self.log_widget.write_lines([format_line(item) for item in items], scroll_end=False)
+        removed = max(0, len(self.shown) + len(items) - self.capacity)
+        self.shown.extend(items)
+        layout = self.highlighter.layout
+        log.write_lines([layout.format(item) for item in items], scroll_end=False)
+        log.shift(removed)
         if following:
             self._follow_after_refresh()
 
     def _following(self) -> bool:
-        # Follow the end unless the user scrolled up. A scroll still pending counts as
-        # following: the log is not at its new end yet.
+        # Follow the end unless the user scrolled up or selected a line. A scroll
+        # still pending counts as following: the log is not at its new end yet.
+        if self.log_widget.cursor is not None:
+            return False
         return _near_end(self.log_widget) or self._scroll_pending
 
     def _follow_after_refresh(self) -> None:
@@ -306,6 +319,7 @@ class RequestLog(Vertical):
         select.value = STATUS_CLASSES[(index + 1) % len(STATUS_CLASSES)]
 
     def action_clear_log(self) -> None:
+        self.log_widget.cursor = None
         self.history.clear()
         self.dropped = self._unseen = 0
         self.redraw()
