@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from conftest import RunningServer, require_binary
+from processes import run_command
 
 MiB = 1024 * 1024
 
@@ -103,7 +104,7 @@ def run(
     started = time.monotonic()
     try:
         with stdin.open("rb") if stdin else open(os.devnull, "rb") as feed:
-            done = subprocess.run(
+            done = run_command(
                 [str(a) for a in args],
                 env=dict(env),
                 cwd=cwd,

@@ -75,7 +75,7 @@ def spawned(
         stop_group(process, signal.SIGKILL)
 
 
-def run(
+def run_command(
     args: Sequence[str | os.PathLike[str]], *, timeout: float, **popen: Any
 ) -> subprocess.CompletedProcess[Any]:
     """``subprocess.run`` whose timeout (or any failure) kills the command's whole

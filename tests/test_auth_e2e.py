@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
 import time
 import zlib
 from collections.abc import Iterator
@@ -22,6 +21,7 @@ from botocore.config import Config
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from conftest import RunningServer, require_binary
+from processes import run_command
 from test_body import aws_chunked
 
 from pys3local.s3.checksums import checksum_of
@@ -430,7 +430,7 @@ def _s3cmd(server: RunningServer, tmp_path: Path, v2: bool, *args: str) -> str:
         "use_https = False\n"
         f"signature_v2 = {v2}\n"
     )
-    result = subprocess.run(
+    result = run_command(
         [require_binary("s3cmd"), "-c", str(config), "--no-ssl", *args],
         capture_output=True,
         text=True,
@@ -476,7 +476,7 @@ def test_rclone_v2_auth(server: RunningServer, bucket: str, tmp_path: Path) -> N
     rclone = require_binary("rclone")
 
     def run(*args: str) -> str:
-        result = subprocess.run(
+        result = run_command(
             [rclone, "--s3-force-path-style", "--retries", "1", *args],
             env=env,
             capture_output=True,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from processes import spawn, stop_group
 
 from pys3local.cache import (
     SCHEMA_V1,
@@ -257,12 +260,12 @@ with MetadataCache(path) as db:
 """
 
 
-def test_two_processes_write_at_once(db_path: Path) -> None:
+def test_two_processes_write_at_once(db_path: Path, request: pytest.FixtureRequest) -> None:
     """Two processes writing 2000 entries each while a reader polls: no lock errors, no loss."""
     count = 2000
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     writers = [
-        subprocess.Popen(
+        spawn(
             [sys.executable, "-c", _WRITER, str(db_path), str(worker), str(count)],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -271,6 +274,8 @@ def test_two_processes_write_at_once(db_path: Path) -> None:
         )
         for worker in (1, 2)
     ]
+    for writer in writers:  # gone even if the test fails
+        request.addfinalizer(functools.partial(stop_group, writer, signal.SIGKILL))
     polls = 0
     with MetadataCache(db_path) as reader:
         deadline = time.monotonic() + 60
@@ -496,17 +501,20 @@ def test_view_never_raises(tmp_path: Path, caplog) -> None:
     assert caplog.text.count("serving without it") == 1
 
 
-def test_maintenance_while_another_process_writes(db_path: Path) -> None:
+def test_maintenance_while_another_process_writes(
+    db_path: Path, request: pytest.FixtureRequest
+) -> None:
     """vacuum and cleanup in one process while another writes: both sides succeed."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
     with MetadataCache(db_path) as db:
-        writer = subprocess.Popen(
+        writer = spawn(
             [sys.executable, "-c", _WRITER, str(db_path), "1", "3000"],
             stderr=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
             env=env,
         )
+        request.addfinalizer(functools.partial(stop_group, writer, signal.SIGKILL))
         deadline = time.monotonic() + 60
         while not db_path.with_name("ready-1").exists():
             assert time.monotonic() < deadline and writer.poll() is None

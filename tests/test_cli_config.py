@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from processes import run_command, spawn, stop_group
 
 from pys3local.cli import main
 from pys3local.config import PASSWORD_ENV, ConfigStore, load_backend_config, reveal_secret
@@ -315,7 +316,7 @@ def serve_backend_config(config_dir: Path) -> Iterator[Callable[[str], int]]:
     def start(name: str) -> int:
         port = _free_port()
         env = {**os.environ, "PYS3LOCAL_CONFIG_DIR": str(config_dir)}
-        process = subprocess.Popen(
+        process = spawn(
             [sys.executable, "-m", "pys3local", "serve", "--backend-config", name,
              "--listen", f"127.0.0.1:{port}", "--no-auth"],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -334,12 +335,7 @@ def serve_backend_config(config_dir: Path) -> Iterator[Callable[[str], int]]:
 
     yield start
     for process in processes:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_group(process, timeout=10)
 
 
 @needs_serve
@@ -376,7 +372,7 @@ def test_serve_backend_config_serves_saved_local_path(
 @needs_serve
 def test_serve_missing_backend_config(config_dir: Path) -> None:
     """serve with an unknown config: the documented error, how to create it, non-zero exit."""
-    result = subprocess.run(
+    result = run_command(
         [sys.executable, "-m", "pys3local", "serve", "--backend-config", "drime_test"],
         env={**os.environ, "PYS3LOCAL_CONFIG_DIR": str(config_dir)},
         capture_output=True,

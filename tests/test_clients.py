@@ -51,6 +51,7 @@ from clients import (
     write_file,
 )
 from conftest import RunningServer
+from processes import run_command
 
 ADVANCED = ("--allow-bucket-creation",)
 
@@ -224,7 +225,7 @@ def test_rclone_tree_with_multipart_file(
 
 def _rclone_cat_bytes(server: RunningServer, env: dict[str, str], path: str, *args: str) -> bytes:
     """rclone cat, returning raw stdout bytes (the helper decodes text)."""
-    done = subprocess.run(
+    done = run_command(
         [binary("rclone"), "cat", *args, path],
         env=env,
         capture_output=True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -30,6 +31,7 @@ from conftest import (
 )
 from fake_drime import FakeDrime
 from fake_drime.testing import files_named, live_entries, path_of
+from processes import spawn, stop_group
 
 pytestmark = pytest.mark.slow
 MiB = 1024 * 1024
@@ -98,7 +100,7 @@ def start_drime_server(
             args += ["--cache-db", str(cache_db)]
         return start_server(tmp, *args, *extra, env=env)
     mode = "advanced" if advanced else "default"
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-c", _LAUNCHER, ROOT, mode, ACCESS_KEY, SECRET_KEY, REGION],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -109,7 +111,7 @@ def start_drime_server(
     deadline = time.monotonic() + 20
     line = process.stdout.readline()
     if "Starting S3 server at " not in line:
-        process.kill()
+        stop_group(process, signal.SIGKILL)
         raise RuntimeError("drime server did not start:\n" + line + process.stdout.read())
     endpoint = line.split("Starting S3 server at ", 1)[1].strip().rstrip("/")
     server = RunningServer(process, endpoint, tmp, output=[line])

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import errno
 import os
-import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from conftest import RunningServer
+from processes import run_command
 from reliability import MiB, check_store, md5_hex, pattern_block, staging_files
 
 PAGE = 4096
@@ -31,20 +31,21 @@ def small_fs(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("the disk-full tests mount a 24 MiB tmpfs, which needs root")
     mount_point = tmp_path / "small-fs"
     mount_point.mkdir()
-    mounted = subprocess.run(
+    mounted = run_command(
         ["mount", "-t", "tmpfs", "-o", "size=24m,mode=0700", "tmpfs", str(mount_point)],
         capture_output=True,
         text=True,
         check=False,
+        timeout=60,
     )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs for the disk-full tests: {mounted.stderr.strip()}")
     yield mount_point
     for _ in range(50):
-        if subprocess.run(["umount", str(mount_point)], capture_output=True).returncode == 0:
+        if run_command(["umount", mount_point], capture_output=True, timeout=60).returncode == 0:
             return
         time.sleep(0.1)
-    subprocess.run(["umount", "-l", str(mount_point)], check=False)
+    run_command(["umount", "-l", mount_point], check=False, timeout=60)
 
 
 @pytest.fixture

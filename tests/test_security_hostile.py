@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import pytest
 from conftest import RunningServer, start_server
+from processes import spawn, stop_group
 from reliability import (
     HTTP,
     KiB,
@@ -525,7 +526,7 @@ def test_slow_header_sections_are_closed(tmp_path: Path) -> None:
         EmbeddedServer(app, sock, header_timeout=1.5).run()
         """
     )
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-c", script],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -567,8 +568,7 @@ def test_slow_header_sections_are_closed(tmp_path: Path) -> None:
         silent.close()
         slow.close()
     finally:
-        process.terminate()
-        process.wait(10)
+        stop_group(process, timeout=10)
 
 
 # --------------------------------------------------------------------------- Range

@@ -14,6 +14,7 @@ import boto3
 import pytest
 import uvicorn
 from botocore.config import Config
+from processes import run_command, spawn, stop_group
 
 from pys3local.providers.local import LocalStorageProvider
 from pys3local.runner import parse_listen
@@ -21,7 +22,7 @@ from pys3local.server import create_s3_app
 
 
 def run_cli(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
+    return run_command(
         [sys.executable, "-m", "pys3local", *args],
         capture_output=True,
         text=True,
@@ -87,7 +88,7 @@ def test_banner_prints_credentials_and_rclone_block(make_server) -> None:
 
 
 def test_warning_when_exposed_with_default_credentials(tmp_path: Path) -> None:
-    process = subprocess.Popen(
+    process = spawn(
         [sys.executable, "-m", "pys3local", "serve", "--path", str(tmp_path), "--listen", ":0"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -104,8 +105,7 @@ def test_warning_when_exposed_with_default_credentials(tmp_path: Path) -> None:
                 break
         assert any("WARNING" in line and "test/test" in line for line in seen), seen
     finally:
-        process.kill()
-        process.wait()
+        stop_group(process, signal.SIGKILL)
 
 
 def test_requests_are_logged_without_secrets(make_server) -> None:

@@ -31,6 +31,7 @@ from botocore.config import Config
 from botocore.exceptions import SSLError
 from clients import diff_trees, make_tree, rclone, rclone_env, tree_digest
 from conftest import RunningServer, start_server
+from processes import run_command
 from reliability import MiB, pattern_block
 
 
@@ -38,7 +39,7 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
     cert, key = directory / "cert.pem", directory / "key.pem"
     openssl = shutil.which("openssl")
     if openssl:
-        subprocess.run(
+        run_command(
             [
                 openssl,
                 "req",

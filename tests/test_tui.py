@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import socket
-import subprocess
 import threading
 import time
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from processes import run_command
 from textual.widgets import Input, Static
 from tui_support import (
     SIZE,
@@ -188,7 +188,7 @@ async def test_rclone_copy_out_works_with_rclone(tmp_path):
         config = tmp_path / "copied.conf"
         config.write_text(block)
         result = await call(
-            subprocess.run,
+            run_command,
             ["rclone", "--config", str(config), "lsd", "pys3local:"],
             capture_output=True,
             text=True,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import RunningServer
-from processes import run
+from processes import run_command
 from reliability import connect, pattern_block, read_response, request_head, sign, wait_for
 
 from pys3local.runner import ListenAddress
@@ -184,7 +184,7 @@ def test_serve_workers_refuses_a_port_another_server_listens_on(
     first = make_server("--workers", first_workers)
 
     def serve(*options: str) -> subprocess.CompletedProcess[str]:
-        return run(
+        return run_command(
             [sys.executable, "-m", "pys3local", "serve", *options,
              "--listen", f"127.0.0.1:{first.port}", "--path", str(tmp_path / "other"),
              "--access-key-id", "new-key", "--secret-access-key", "new-secret-key"],
