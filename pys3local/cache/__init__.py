@@ -30,6 +30,7 @@ from .entries import (
     prefix_end,
 )
 from .schema import SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION
+from .uploads import PartRow, UploadRow, UploadTable
 from .view import CacheView
 
 __all__ = [
@@ -44,6 +45,9 @@ __all__ = [
     "CacheUnavailable",
     "CacheView",
     "MetadataCache",
+    "PartRow",
+    "UploadRow",
+    "UploadTable",
     "drime_store",
     "local_store",
     "prefix_end",

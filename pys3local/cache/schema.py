@@ -17,7 +17,7 @@ log = logging.getLogger("pys3local.cache")
 T = TypeVar("T")
 
 #: The schema this code writes. Older databases are upgraded on open.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 #: Version 1: the layout of pys3local 0.2.x, which never set ``user_version`` (so a
 #: version-0 file holding these tables is version 1). Kept to build test databases
@@ -70,7 +70,36 @@ SCHEMA_V2: tuple[str, ...] = (
         PRIMARY KEY (workspace_id, store, bucket, key)
     ) WITHOUT ROWID""",
 )
-CURRENT_SCHEMA = SCHEMA_V2
+#: Version 3 adds multipart uploads in progress on a backend that cannot keep them
+#: itself (Drime), so that every server process on the machine finds them: the
+#: upload (``backend``: the backend's own JSON, e.g. Drime's upload id and key;
+#: ``completing``: when a CompleteMultipartUpload claimed it, in microseconds, 0 if
+#: none) and its parts (``backend_etag``: the part's ETag in the backend's store).
+#: Unlike ``objects`` these rows are the only record of the upload.
+SCHEMA_V3_UPLOADS: tuple[str, ...] = (
+    """CREATE TABLE multipart_uploads (
+        upload_id     TEXT    PRIMARY KEY,
+        workspace_id  INTEGER NOT NULL,
+        store         TEXT    NOT NULL,
+        bucket        TEXT    NOT NULL,
+        key           TEXT    NOT NULL,
+        initiated     INTEGER NOT NULL,
+        metadata      TEXT    NOT NULL,
+        backend       TEXT    NOT NULL,
+        completing    INTEGER NOT NULL DEFAULT 0
+    ) WITHOUT ROWID""",
+    "CREATE INDEX multipart_uploads_by_key ON multipart_uploads (workspace_id, store, bucket, key)",
+    """CREATE TABLE multipart_parts (
+        upload_id     TEXT    NOT NULL,
+        number        INTEGER NOT NULL,
+        size          INTEGER NOT NULL,
+        md5           TEXT    NOT NULL,
+        backend_etag  TEXT    NOT NULL,
+        uploaded      INTEGER NOT NULL,
+        PRIMARY KEY (upload_id, number)
+    ) WITHOUT ROWID""",
+)
+CURRENT_SCHEMA = SCHEMA_V2 + SCHEMA_V3_UPLOADS
 
 COLUMNS = "workspace_id, store, bucket, key, md5, size, etag, file_id, last_modified, updated_at"
 PK = "(workspace_id, store, bucket, key)"
@@ -184,7 +213,15 @@ def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
     )
 
 
-_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {1: _upgrade_1_to_2}
+def _upgrade_2_to_3(conn: sqlite3.Connection) -> None:
+    """Add the multipart upload tables (nothing to carry over)."""
+    _execute_all(conn, SCHEMA_V3_UPLOADS)
+
+
+_UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _upgrade_1_to_2,
+    2: _upgrade_2_to_3,
+}
 
 
 def _parse_legacy_time(value: object) -> datetime:

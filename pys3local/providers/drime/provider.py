@@ -54,6 +54,7 @@ from .multipart import MultipartUploads
 from .objects import ObjectOps, split_key
 from .s3errors import s3_error, translated
 from .transport import DrimeAPIError, DrimeError
+from .upload_state import LocalStates, SharedStates
 from .uploads import Uploader, private_spool_dir
 
 log = logging.getLogger("pys3local.drime")
@@ -101,6 +102,7 @@ class DrimeStorageProvider(StorageProvider):
         self.tree = FolderTree(client, ttl=listing_ttl)
         self.uploader = uploader or Uploader(client)
         self.metadata = DrimeMetadata(cache, client.workspace_id, self.root_folder)
+        self._cache = cache
         self._spool_parent = spool_dir
         self._spool_dir: str | None = None
         self._root_id: int | None = None
@@ -124,7 +126,14 @@ class DrimeStorageProvider(StorageProvider):
                     # One listing now: a bad key or an unreachable API fails at start.
                     await self.tree.children(self._root_id)
                 self._spool_dir = await asyncio.to_thread(private_spool_dir, self._spool_parent)
-                self._multipart = MultipartUploads(self.client, self.uploader, self._spool_dir)
+                states = (
+                    SharedStates(self._cache, self.client.workspace_id, self.root_folder)
+                    if self._cache is not None
+                    else LocalStates()
+                )
+                self._multipart = MultipartUploads(
+                    self.client, self.uploader, self._spool_dir, states
+                )
                 self._objects = ObjectOps(self, self._spool_dir)
         return self._objects
 
@@ -378,7 +387,7 @@ class DrimeStorageProvider(StorageProvider):
     async def list_parts(
         self, bucket: str, key: str, upload_id: str
     ) -> tuple[MultipartUpload, list[UploadedPart]]:
-        return (await self._uploads()).list_parts(bucket, key, upload_id)
+        return await (await self._uploads()).list_parts(bucket, key, upload_id)
 
     async def complete_multipart_upload(
         self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
@@ -388,9 +397,14 @@ class DrimeStorageProvider(StorageProvider):
         objects = await self._ready()
         async with translated():
             state, entry, etag, _size = await uploads.complete(bucket, key, upload_id, parts)
-            entry = await objects.describe_new(state.folder_id, entry, state.upload.metadata, etag)
-            await objects.replace(state.folder_id, entry)
-        uploads.forget(upload_id)
+            try:
+                entry = await objects.describe_new(
+                    state.folder_id, entry, state.upload.metadata, etag
+                )
+                await objects.replace(state.folder_id, entry)
+            finally:
+                # Drime's upload is used up either way: nothing to complete again.
+                await uploads.forget(upload_id)
         await self.metadata.record(bucket, key, entry, None)
         info = self.info(key, entry)
         return ObjectInfo(key, info.size, etag, info.last_modified, state.upload.metadata)
@@ -401,7 +415,14 @@ class DrimeStorageProvider(StorageProvider):
 
     async def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[MultipartUpload]:
         await self.bucket_id(bucket)
-        return (await self._uploads()).list_uploads(bucket, prefix)
+        return await (await self._uploads()).list_uploads(bucket, prefix)
+
+    async def remove_abandoned_uploads(self, older_than_seconds: float) -> int:
+        """Abort the multipart uploads initiated more than ``older_than_seconds`` ago
+        (the server calls this at start, with ``--abandoned-upload-age``)."""
+        uploads = await self._uploads()
+        async with translated():
+            return await uploads.abort_older_than(older_than_seconds)
 
 
 async def _empty() -> AsyncIterator[bytes]:
