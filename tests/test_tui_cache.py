@@ -7,10 +7,11 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
-from textual.widgets import DataTable, Input, RadioButton, Static
-from tui_support import SIZE, make_app, wait_for
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
+from tui_support import SIZE, call, make_app, s3_client, start_server, stop_server, wait_for
 
 from pys3local.cache import CacheEntry, MetadataCache, local_store
+from pys3local.config import ConfigStore
 from pys3local.providers.base import ObjectMetadata
 from pys3local.providers.local import LocalStorageProvider
 from tui import cache_jobs
@@ -70,7 +71,6 @@ async def test_cleanup_asks_and_removes_only_the_chosen_scope(tmp_path, db_path)
         await pilot.press("4")
         await pilot.press("l")
         await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
-        app.screen.query_one("#cl-bucket-scope", RadioButton).value = True
         app.screen.query_one("#cl-workspace", Input).value = "1465"
         app.screen.query_one("#cl-bucket", Input).value = "photos"
         await pilot.press("ctrl+s")
@@ -81,7 +81,6 @@ async def test_cleanup_asks_and_removes_only_the_chosen_scope(tmp_path, db_path)
 
         await pilot.press("l")
         await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
-        app.screen.query_one("#cl-bucket-scope", RadioButton).value = True
         app.screen.query_one("#cl-workspace", Input).value = "1465"
         app.screen.query_one("#cl-bucket", Input).value = "photos"
         await pilot.press("ctrl+s")
@@ -102,7 +101,7 @@ async def test_cleanup_asks_and_removes_only_the_chosen_scope(tmp_path, db_path)
 
         await pilot.press("l")
         await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
-        app.screen.query_one("#cl-all-scope", RadioButton).value = True
+        app.screen.query_one("#cl-everything", Checkbox).value = True
         await pilot.press("ctrl+s")
         await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
         await pilot.press("y")
@@ -193,3 +192,69 @@ async def test_migrate_can_be_cancelled(tmp_path, monkeypatch):
         await pilot.press("c")
         await wait_for(lambda: "Cancelled" in result_text(app), pilot)
         assert not app.query_one("#cache-pane").migrating
+
+
+#: The smallest terminal the console is made for, and a roomy one.
+SIZES = [(80, 24), (130, 40)]
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_cleanup_of_a_typed_bucket_removes_only_that_bucket(tmp_path, db_path, size):
+    """A bucket typed in the cleanup dialog is the scope (no radio button to forget);
+    "Everything" greys the fields out."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await pilot.press("4")
+        await pilot.press("l")
+        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
+        app.screen.query_one("#cl-workspace", Input).value = "1465"
+        app.screen.query_one("#cl-bucket", Input).value = "photos"
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        assert "bucket 'photos'" in str(app.screen.query_one(".dialog-body").render())
+        await pilot.press("y")
+        await wait_for(lambda: "Removed 1 entries" in result_text(app), pilot)
+        assert {k: v.files for k, v in stats_of(db_path).workspaces.items()} == {0: 1, 1465: 1}
+
+        await pilot.press("l")
+        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
+        app.screen.query_one("#cl-everything", Checkbox).value = True
+        await pilot.pause()
+        assert app.screen.query_one("#cl-bucket", Input).disabled
+        await pilot.press("escape")
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_put_object_through_a_running_server_updates_the_figures(tmp_path, size):
+    """While a server runs, the Cache tab follows its uploads without r."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        port = await start_server(app, pilot)
+        await pilot.press("4")
+        table = app.query_one("#cache-table", DataTable)
+        await call(s3_client(port).put_object, Bucket="default", Key="first", Body=b"1")
+        await wait_for(lambda: table.row_count == 1, pilot, timeout=6, what="first row")
+        await call(s3_client(port).put_object, Bucket="default", Key="second", Body=b"22")
+        await wait_for(lambda: table.get_row_at(0)[1] == "2", pilot, timeout=6, what="two files")
+        await stop_server(app, pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_migrate_offers_the_running_servers_backend(tmp_path, size):
+    """m on the Cache tab offers the saved backend the server runs on, not an ad-hoc path."""
+    ConfigStore(tmp_path / "config").add(
+        "mylocal", {"type": "local", "path": str(tmp_path / "store")}
+    )
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        app.server_pane.use_backend("mylocal")
+        await start_server(app, pilot)
+        await pilot.press("4")
+        await pilot.press("m")
+        await wait_for(lambda: isinstance(app.screen, MigrateDialog), pilot)
+        assert app.screen.query_one("#mg-backend", Select).value == "mylocal"
+        assert app.screen.query_one("#mg-path", Input).disabled
+        app.screen.query_one("#mg-dry-run").value = True
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: "Dry run" in result_text(app), pilot)
+        await stop_server(app, pilot)

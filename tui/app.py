@@ -54,6 +54,8 @@ TAB_FOCUS = {
 }
 #: Seconds between two drains of the log bridge (at most 5 redraws per second).
 LOG_DRAIN_INTERVAL = 0.2
+#: Seconds between two reads of the cache figures while a server runs and they show.
+CACHE_REFRESH_INTERVAL = 2.0
 
 
 class AdminApp(App[None]):
@@ -130,6 +132,7 @@ class AdminApp(App[None]):
         self._exit_stack.enter_context(self.log_bridge.attached())
         self.query_one("#log-lines").focus()
         self._update_rclone()
+        self.set_interval(CACHE_REFRESH_INTERVAL, self._refresh_live_cache)
 
     def on_unmount(self) -> None:
         # Tests and Ctrl+C paths end here too: never leave a server thread behind.
@@ -222,6 +225,14 @@ class AdminApp(App[None]):
         if status.state is ServerState.ERROR:
             self.notify(status.message, title="Server error", severity="error")
 
+    def _refresh_live_cache(self) -> None:
+        # A running server changes the cache with every upload; read it only while
+        # someone looks at it.
+        if not self._panes_mounted() or not self.server.status.is_active:
+            return
+        if self.query_one(TabbedContent).active == "cache":
+            self.query_one(CachePane).action_refresh()
+
     def _update_rclone(self) -> None:
         status = self.server.status
         running = status.state is ServerState.RUNNING and status.options is not None
@@ -276,6 +287,8 @@ class AdminApp(App[None]):
         tab = event.pane.id or "dashboard"
         if tab == "rclone":
             self._update_rclone()
+        elif tab == "cache":
+            self.query_one(CachePane).action_refresh()
         self.call_after_refresh(self._focus_tab, tab)
 
     def action_leave_field(self) -> None:

@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, ProgressBar, Static
 
 from pys3local.cache import CacheError, CacheStats, MetadataCache
-from pys3local.config import ConfigStore
+from pys3local.config import ConfigStore, LocalBackendSettings
 
 from ..cache_jobs import MigrationOutcome, MigrationRequest, run_migration
 from ..figures import format_size
@@ -133,6 +133,8 @@ class CachePane(Vertical):
             text = f"Cache is empty. Database file: {format_size(size)}"
         self.query_one("#cache-overall", Static).update(text)
         table = self.query_one("#cache-table", DataTable)
+        # Refreshed on a timer too: keep the cursor on the row it was on.
+        selected = table.cursor_row
         table.clear()
         for workspace, figures in stats.workspaces.items():
             table.add_row(
@@ -144,6 +146,8 @@ class CachePane(Vertical):
                 _when(figures.newest),
                 key=str(workspace),
             )
+        if table.row_count:
+            table.move_cursor(row=min(selected, table.row_count - 1), animate=False)
 
     # ------------------------------------------------------------------ cleanup, vacuum
 
@@ -206,10 +210,21 @@ class CachePane(Vertical):
         if self.migrating:
             self.show_result("A migration is already running (c cancels it).", error=True)
             return
-        dialog = MigrateDialog(self.store, self.default_path)
+        backend, path = self._migration_default()
+        dialog = MigrateDialog(self.store, path, backend)
         request: MigrationRequest | None = await self.app.push_screen_wait(dialog)
         if request is not None:
             self.start_migration(request)
+
+    def _migration_default(self) -> tuple[str | None, Path]:
+        """What a migration reads unless told otherwise: the running server's backend,
+        else the one chosen on the Server tab (saved name, or None and a local path)."""
+        status = self.app.server.status  # type: ignore[attr-defined]
+        if status.is_active and status.options is not None:
+            backend = status.options.backend
+            path = backend.path if isinstance(backend, LocalBackendSettings) else self.default_path
+            return status.options.backend_name, path
+        return self.app.server_pane.backend_choice()  # type: ignore[attr-defined]
 
     def start_migration(self, request: MigrationRequest) -> None:
         """Run a migration in a thread worker; progress arrives as messages."""

@@ -144,6 +144,13 @@ class ServerPane(VerticalScroll):
             readonly=self.query_one("#srv-readonly", Checkbox).value,
         )
 
+    def backend_choice(self) -> tuple[str | None, Path]:
+        """The chosen saved config (None: ad-hoc) and the ad-hoc data path of the form."""
+        name = self.query_one("#srv-backend", Select).value
+        text = self.query_one("#srv-path", Input).value.strip()
+        path = Path(text).expanduser().absolute() if text else self.data_path
+        return (name if isinstance(name, str) and name != AD_HOC else None), path
+
     def remote_target(self) -> RemoteTarget:
         """What rclone would use for the settings in the form (the server may be stopped)."""
         listen = self.query_one("#srv-listen", Input).value.strip() or DEFAULT_CONSOLE_LISTEN

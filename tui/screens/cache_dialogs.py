@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Label, RadioButton, RadioSet, Select, Static
+from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from pys3local.config import BackendConfigError, ConfigStore, LocalBackendSettings
 
@@ -63,7 +63,13 @@ class _Dialog(ModalScreen):
 
 
 class CleanupDialog(_Dialog):
-    """Choose a workspace, a bucket of one, or everything; dismisses with a CleanupScope."""
+    """Choose a workspace (and maybe one bucket of it) or everything; dismisses with a
+    CleanupScope.
+
+    One way to scope: a typed bucket narrows the workspace to that bucket, an empty one
+    means the whole workspace; "Everything" greys both fields out, so nothing typed is
+    ever silently ignored.
+    """
 
     def __init__(self, workspaces: list[int]) -> None:
         super().__init__()
@@ -72,16 +78,14 @@ class CleanupDialog(_Dialog):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Label("Clean up the metadata cache", classes="dialog-title")
-            with RadioSet(id="cl-scope", compact=True):
-                yield RadioButton("A workspace", value=True, id="cl-workspace-scope")
-                yield RadioButton("One bucket of a workspace", id="cl-bucket-scope")
-                yield RadioButton("Everything", id="cl-all-scope")
             with Grid(classes="form"):
                 yield Label("Workspace")
                 first = str(self.workspaces[0]) if self.workspaces else "0"
                 yield Input(first, type="integer", id="cl-workspace", compact=True)
                 yield Label("Bucket")
-                yield Input(placeholder="bucket name", id="cl-bucket", compact=True)
+                yield Input(placeholder="empty: the whole workspace", id="cl-bucket", compact=True)
+            with Horizontal(classes="switches"):
+                yield Checkbox("Everything (every workspace)", id="cl-everything", compact=True)
             yield Static(
                 "Only cached figures are removed, never stored objects.",
                 classes="dialog-message",
@@ -90,10 +94,13 @@ class CleanupDialog(_Dialog):
                 yield Button("Continue", id="ok", variant="primary", compact=True)
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        if event.checkbox.id == "cl-everything":
+            for field in ("#cl-workspace", "#cl-bucket"):
+                self.query_one(field, Input).disabled = event.value
+
     def action_submit(self) -> None:
-        pressed = self.query_one("#cl-scope", RadioSet).pressed_button
-        scope = pressed.id if pressed is not None else "cl-workspace-scope"
-        if scope == "cl-all-scope":
+        if self.query_one("#cl-everything", Checkbox).value:
             self.dismiss(CleanupScope(everything=True))
             return
         text = self.query_one("#cl-workspace", Input).value.strip()
@@ -101,19 +108,21 @@ class CleanupDialog(_Dialog):
             self.show_error("Enter a workspace number (0 = local backend).")
             return
         bucket = self.query_one("#cl-bucket", Input).value.strip() or None
-        if scope == "cl-bucket-scope" and bucket is None:
-            self.show_error("Enter the bucket to clean up.")
-            return
-        self.dismiss(CleanupScope(int(text), bucket if scope == "cl-bucket-scope" else None))
+        self.dismiss(CleanupScope(int(text), bucket))
 
 
 class MigrateDialog(_Dialog):
     """Choose the backend to read; dismisses with a MigrationRequest."""
 
-    def __init__(self, store: ConfigStore, default_path: Path) -> None:
+    def __init__(
+        self, store: ConfigStore, default_path: Path, default_backend: str | None = None
+    ) -> None:
+        """``default_backend``: the saved config to offer first (the server's), or None
+        for the local directory ``default_path``."""
         super().__init__()
         self.store = store
         self.default_path = default_path
+        self.default_backend = default_backend
 
     def compose(self) -> ComposeResult:
         try:
@@ -121,15 +130,18 @@ class MigrateDialog(_Dialog):
         except BackendConfigError:
             names = []
         choices = [("Ad-hoc local path", AD_HOC)] + [(f"saved: {n}", n) for n in names]
+        chosen = self.default_backend if self.default_backend in names else AD_HOC
         with Vertical(classes="dialog"):
             yield Label("Migrate: record the MD5 of every object", classes="dialog-title")
             with Grid(classes="form"):
                 yield Label("Backend")
                 yield Select(
-                    choices, value=AD_HOC, allow_blank=False, id="mg-backend", compact=True
+                    choices, value=chosen, allow_blank=False, id="mg-backend", compact=True
                 )
                 yield Label("Data path")
-                yield Input(str(self.default_path), id="mg-path", compact=True)
+                yield Input(
+                    str(self.default_path), id="mg-path", compact=True, disabled=chosen != AD_HOC
+                )
                 yield Label("Bucket")
                 yield Input(placeholder="all buckets", id="mg-bucket", compact=True)
             with Horizontal(classes="switches"):
