@@ -220,6 +220,9 @@ def test_HeadObject_reads_older_descriptions(fake: FakeDrime, servers) -> None:
     assert head["ETag"] == '"' + "a" * 32 + '-4"' and head["Metadata"] == {}
     head = other.head_object(Bucket="default", Key="noted")
     assert head["ContentType"] == "text/plain" and head["Metadata"] == {}
+    other.copy_object(Bucket="default", Key="noted-copy", CopySource="default/noted")
+    (copied,) = files_named(fake, f"{ROOT}/noted-copy")
+    assert copied.description == noted.description  # a note not ours is left alone
 
 
 _WRITES = re.compile(r"/(uploads|s3/|file-entries/(delete|duplicate|move|\d+))")

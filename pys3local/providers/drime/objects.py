@@ -114,7 +114,12 @@ class ObjectOps:
         dropped metadata), and DrimeError when the call fails.
         """
         wanted = describe(metadata, etag, entry.mime or None)
-        if wanted == entry.description.strip() and name in (None, entry.name):
+        current = entry.description.strip()
+        if not wanted and parse(current) == parse(""):
+            # Nothing to keep, and what is there is not ours (a note written in
+            # Drime's web app, carried over by a copy): leave it alone.
+            wanted = current
+        if wanted == current and name in (None, entry.name):
             return entry
         updated = await self._p.client.update_entry(entry.id, name=name, description=wanted)
         if updated.id != entry.id:  # an answer without the entry: read it back
