@@ -5,7 +5,14 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from pys3local.cache import CacheError, MetadataCache
+from pys3local.cache import (
+    CacheError,
+    CacheRefused,
+    MetadataCache,
+    acquire_cache,
+    drime_store,
+    local_store,
+)
 from pys3local.config import DrimeBackendSettings, LocalBackendSettings
 from pys3local.paths import cache_db_path
 from pys3local.providers.base import StorageProvider
@@ -54,11 +61,29 @@ def build_provider(
     )
 
 
+def cache_identity(settings: BackendSettings) -> tuple[int, str]:
+    """The (workspace, store) under which a backend's entries are cached.
+
+    The local backend: workspace 0 and its data directory's absolute path; Drime:
+    its workspace id and root folder. The store tells the two apart even in
+    workspace 0 (Drime's personal workspace).
+    """
+    if isinstance(settings, LocalBackendSettings):
+        return 0, local_store(settings.path)
+    return settings.workspace_id, drime_store(settings.root_folder)
+
+
 def open_cache(path: Path | None) -> MetadataCache | None:
-    """The metadata cache, or None when it cannot be opened: it only accelerates,
-    so serving goes on without it."""
+    """The process's shared metadata cache, or None when it cannot be opened: it only
+    accelerates, so serving goes on without it. A file the user named that is not a
+    cache database is an error (:class:`CacheRefused`): they asked for that file.
+
+    The provider holds it for the life of the process (it is never released).
+    """
     try:
-        return MetadataCache(path or cache_db_path()).open()
+        return acquire_cache(path or cache_db_path())
+    except CacheRefused:
+        raise
     except (CacheError, OSError) as exc:
         log.warning("metadata cache unavailable, serving without it: %s", exc)
         return None

@@ -32,3 +32,20 @@ def cache_db_path() -> Path:
     if override:
         return Path(override).expanduser()
     return config_dir() / "metadata.db"
+
+
+def owns_cache_path(path: Path) -> bool:
+    """Whether ``path`` is the cache database pys3local chose itself (``metadata.db``
+    in the config directory, with ``$PYS3LOCAL_CACHE_DB`` unset).
+
+    Only that file may be moved aside automatically when it turns out damaged: a
+    path the user named (``--cache-db``, ``$PYS3LOCAL_CACHE_DB``) may be any file of
+    theirs, so it is refused instead, never moved.
+    """
+    if os.environ.get(CACHE_DB_ENV):
+        return False
+    return _absolute(path) == _absolute(config_dir() / "metadata.db")
+
+
+def _absolute(path: Path) -> str:
+    return os.path.realpath(Path(path).expanduser())

@@ -7,9 +7,11 @@ and binding port 0 tells the caller which port it got.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import socket
 import sys
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TextIO
 
@@ -180,9 +182,24 @@ class EmbeddedServer:
     def port(self) -> int:
         return int(self.socket.getsockname()[1])
 
-    def run(self) -> None:
-        """Serve until :meth:`stop` (or a signal, on the main thread)."""
-        self.server.run(sockets=[self.socket])
+    def run(self, before: Callable[[], Awaitable[None]] | None = None) -> None:
+        """Serve until :meth:`stop` (or a signal, on the main thread).
+
+        ``before`` runs first in the event loop that then serves (e.g. to open the
+        backend and say so), so what it opens belongs to that loop; if it raises,
+        nothing is served and the exception propagates.
+        """
+        if before is None:
+            self.server.run(sockets=[self.socket])
+            return
+
+        async def main() -> None:
+            await before()
+            await self.server.serve(sockets=[self.socket])
+
+        # Runner with uvicorn's loop factory: what Server.run does, with ``before`` first.
+        with asyncio.Runner(loop_factory=self.server.config.get_loop_factory()) as runner:
+            runner.run(main())
 
     def stop(self) -> None:
         self.server.should_exit = True

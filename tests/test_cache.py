@@ -354,7 +354,10 @@ def test_garbage_file_is_moved_aside_and_rebuilt(db_path: Path, caplog) -> None:
     """A file that is not a database is kept as *.corrupt-<time> and a new one starts."""
     db_path.parent.mkdir(parents=True)
     db_path.write_bytes(os.urandom(16384))
-    with caplog.at_level(logging.WARNING, logger="pys3local.cache"), MetadataCache(db_path) as db:
+    with (
+        caplog.at_level(logging.WARNING, logger="pys3local.cache"),
+        MetadataCache(db_path, move_damaged=True) as db,
+    ):
         assert db.stats().overall.files == 0
         db.put(entry("k"))
         aside = db.recovered_from

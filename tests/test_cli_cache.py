@@ -223,8 +223,10 @@ def test_newer_database_is_a_one_line_error(db_path: Path) -> None:
     assert "newer than this pys3local" in one_line_error(run("stats"))
 
 
-def test_corrupt_database_is_rebuilt_with_a_warning(db_path: Path) -> None:
-    """A damaged database is moved aside with a warning and the command still works."""
+def test_corrupt_database_is_rebuilt_with_a_warning(db_path: Path, monkeypatch) -> None:
+    """A damaged database at the default path (pys3local's own file) is moved aside with
+    a warning and the command still works."""
+    monkeypatch.delenv("PYS3LOCAL_CACHE_DB")  # db_path is <config dir>/metadata.db
     db_path.parent.mkdir(parents=True)
     db_path.write_bytes(b"this is not sqlite" * 1000)
     result = CliRunner().invoke(main, ["cache", "stats"])
@@ -378,7 +380,8 @@ def test_migrate_drime_config_uses_its_workspace_and_root_folder(
     )
     calls: list[tuple[object, bool, bool]] = []
 
-    def build_provider(settings, *, readonly: bool, allow_bucket_creation: bool):
+    def build_provider(settings, *, readonly: bool, allow_bucket_creation: bool, cache_db: Path):
+        assert cache_db == db_path  # the provider shares the command's cache
         calls.append((settings, readonly, allow_bucket_creation))
         return LocalStorageProvider(data_dir, readonly=True)
 

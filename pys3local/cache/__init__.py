@@ -14,7 +14,8 @@ other's rows, which the predecessor got wrong.
 Concurrency: WAL mode, so readers never wait for the writer; every write runs in a
 ``BEGIN IMMEDIATE`` transaction, so writers queue on SQLite's lock (with a busy
 timeout) instead of deadlocking; and a retry loop covers the rare ``SQLITE_BUSY``
-that SQLite returns without waiting. Each thread gets its own connection.
+that SQLite returns without waiting. Each thread gets its own connection, and a
+process keeps one instance per file (:func:`acquire_cache`).
 """
 
 from .database import MetadataCache
@@ -23,6 +24,7 @@ from .entries import (
     CacheEntry,
     CacheError,
     CacheFigures,
+    CacheRefused,
     CacheStats,
     CacheUnavailable,
     drime_store,
@@ -30,6 +32,7 @@ from .entries import (
     prefix_end,
 )
 from .schema import SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION
+from .shared import acquire_cache, release_cache, shared_cache
 from .uploads import PartRow, UploadRow, UploadTable
 from .view import CacheView
 
@@ -41,6 +44,7 @@ __all__ = [
     "CacheEntry",
     "CacheError",
     "CacheFigures",
+    "CacheRefused",
     "CacheStats",
     "CacheUnavailable",
     "CacheView",
@@ -48,7 +52,10 @@ __all__ = [
     "PartRow",
     "UploadRow",
     "UploadTable",
+    "acquire_cache",
     "drime_store",
     "local_store",
     "prefix_end",
+    "release_cache",
+    "shared_cache",
 ]

@@ -15,11 +15,14 @@ from functools import partial
 from pathlib import Path
 from typing import TypeVar
 
+from pys3local.paths import owns_cache_path
+
 from .entries import (
     CacheBusy,
     CacheEntry,
     CacheError,
     CacheFigures,
+    CacheRefused,
     CacheStats,
     CacheUnavailable,
     prefix_end,
@@ -54,13 +57,27 @@ _SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
 class MetadataCache:
     """The SQLite metadata cache. Synchronous and thread-safe: call it from threads.
 
-    Errors surface as :class:`CacheError`; a damaged file is moved aside as
-    ``<name>.corrupt-<timestamp>`` and replaced by an empty database.
+    Errors surface as :class:`CacheError`. A damaged file is moved aside as
+    ``<name>.corrupt-<timestamp>`` and replaced by an empty database when
+    ``move_damaged`` allows it (see :func:`~pys3local.paths.owns_cache_path`): by
+    default only at the path pys3local owns, and always for damage found while in
+    use, once this instance has opened the file as its cache. A file the user named
+    that is not a cache database when opened is refused (:class:`CacheRefused`),
+    never moved.
+
+    Use one instance per file and process (:func:`~pys3local.cache.acquire_cache`):
+    SQLite shares its locks between connections of one process only within one
+    library, and nothing here ever opens the file with a descriptor of its own, so
+    no POSIX lock of SQLite's is ever dropped by us.
     """
 
-    def __init__(self, path: Path, *, busy_timeout: float = 10.0) -> None:
+    def __init__(
+        self, path: Path, *, busy_timeout: float = 10.0, move_damaged: bool | None = None
+    ) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
+        #: Whether a file found damaged when opening may be moved aside.
+        self.move_damaged = owns_cache_path(self.path) if move_damaged is None else move_damaged
         #: Where a damaged database was moved, if this instance had to rebuild it.
         self.recovered_from: Path | None = None
         self._lock = threading.RLock()  # guards open/close/recovery and _connections
@@ -84,6 +101,12 @@ class MetadataCache:
             except sqlite3.Error as exc:
                 if not _is_corruption(exc):
                     raise CacheUnavailable(f"cannot open {self.path}: {exc}") from exc
+                if not self.move_damaged:
+                    # A file the user named: maybe not ours at all. Never move it.
+                    raise CacheRefused(
+                        f"{self.path} is not a usable pys3local cache database ({exc}); "
+                        "it was left as it is: name another file, or move this one away"
+                    ) from exc
                 self._set_aside(exc)
                 self._prepare_file()
                 self._initialise()
@@ -308,22 +331,29 @@ class MetadataCache:
     # Internals: connections ----------------------------------------------------
 
     def _prepare_file(self) -> None:
+        # stat and mkdir only: opening the database file with a descriptor of our own
+        # and closing it would drop every POSIX lock this process holds on it,
+        # SQLite's included, and another process could then delete the live WAL.
         if self.path.is_dir():
             raise CacheUnavailable(f"{self.path} is a directory, not a database file")
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            # Create it ourselves so it is private (keys and paths) from the start:
-            # SQLite gives the -wal and -shm files the database file's permissions.
-            os.close(os.open(self.path, os.O_CREAT | os.O_RDWR, 0o600))
         except OSError as exc:
             raise CacheUnavailable(f"cannot open {self.path}: {exc.strerror}") from exc
 
     def _connect(self) -> sqlite3.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves. check_same_thread is
         # off only so close() can close other threads' connections at shutdown.
+        created = not os.path.lexists(self.path)
         conn = sqlite3.connect(
             self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
         )
+        if created:
+            # SQLite created the file (empty until the first statement): make it private
+            # (keys and paths) before the -wal and -shm files copy its permissions.
+            # chmod by name, never through a descriptor of our own (see _prepare_file).
+            with contextlib.suppress(OSError):
+                os.chmod(self.path, 0o600)
         # NORMAL is safe in WAL mode; a power cut can lose the last commits, which a
         # cache can afford.
         conn.execute("PRAGMA synchronous=NORMAL")

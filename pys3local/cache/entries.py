@@ -23,6 +23,10 @@ class CacheUnavailable(CacheError):
     """The database cannot be opened at all (a directory, unreadable, too new)."""
 
 
+class CacheRefused(CacheUnavailable):
+    """The file named as the cache is not a cache database; it was left as it is."""
+
+
 class CacheBusy(CacheError):
     """Another writer held the database for longer than we were willing to wait."""
 

@@ -29,8 +29,7 @@ from pys3local.cache import (
     CacheFigures,
     CacheStats,
     MetadataCache,
-    drime_store,
-    local_store,
+    shared_cache,
 )
 
 if TYPE_CHECKING:
@@ -149,16 +148,17 @@ def migrate(
 
     Interrupt it at any time: running it again continues where it stopped.
     """
-    target = _target_from_config(config_name, root_folder, allow_bucket_creation)
-    click.echo("MD5 Cache Migration")
-    click.echo(f"Backend: {config_name} ({target.kind}, workspace {target.workspace_id})")
-    for label, value in (("Bucket", bucket), ("Root folder", root_folder)):
-        if value is not None:
-            click.echo(f"{label}: {value}")
-    if dry_run:
-        click.echo("DRY RUN - no changes will be made")
-    click.echo("")
     with _opened(db_path) as db:
+        # The cache first: the provider then shares this very instance.
+        target = _target_from_config(config_name, root_folder, allow_bucket_creation, db.path)
+        click.echo("MD5 Cache Migration")
+        click.echo(f"Backend: {config_name} ({target.kind}, workspace {target.workspace_id})")
+        for label, value in (("Bucket", bucket), ("Root folder", root_folder)):
+            if value is not None:
+                click.echo(f"{label}: {value}")
+        if dry_run:
+            click.echo("DRY RUN - no changes will be made")
+        click.echo("")
         code = _run(target, lambda stop: _migrate(target, db, stop, bucket, dry_run))
     sys.exit(code)  # not ctx.exit(): pys3local's group runs click with standalone_mode=False
 
@@ -182,9 +182,9 @@ def rebuild(db_path: Path, data_path: Path, bucket: str | None, with_md5: bool) 
         raise click.ClickException(f"{data_path} is not a directory")
     from pys3local.config import LocalBackendSettings
 
-    target = _target(LocalBackendSettings(data_path.resolve()), allow_bucket_creation=False)
     click.echo(f"Rebuilding the cache entries of {data_path.resolve()} ...")
     with _opened(db_path) as db:
+        target = _target(LocalBackendSettings(data_path.resolve()), False, db.path)
         code = _run(target, lambda stop: _rebuild(target, db, stop, bucket, with_md5))
     sys.exit(code)  # not ctx.exit(): pys3local's group runs click with standalone_mode=False
 
@@ -320,7 +320,9 @@ class _Target:
     provider: StorageProvider
 
 
-def _target_from_config(name: str, root_folder: str | None, allow_bucket_creation: bool) -> _Target:
+def _target_from_config(
+    name: str, root_folder: str | None, allow_bucket_creation: bool, db_path: Path
+) -> _Target:
     from pys3local.cli.config_cmd import resolve_backend_config
     from pys3local.config import BackendConfigError
 
@@ -330,25 +332,27 @@ def _target_from_config(name: str, root_folder: str | None, allow_bucket_creatio
             config = config.override(root_folder=root_folder)
     except BackendConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    return _target(config.settings, allow_bucket_creation)
+    return _target(config.settings, allow_bucket_creation, db_path)
 
 
-def _target(settings: BackendSettings, allow_bucket_creation: bool) -> _Target:
+def _target(settings: BackendSettings, allow_bucket_creation: bool, db_path: Path) -> _Target:
     """The provider for ``settings`` and the cache identity its entries have when served."""
-    from pys3local.backends import build_provider
+    from pys3local.backends import build_provider, cache_identity
     from pys3local.config import LocalBackendSettings
 
     try:
         # Read-only: this only reads, and a read-only local backend skips crash
         # recovery, which must not run under a live server's feet.
         provider = build_provider(
-            settings, readonly=True, allow_bucket_creation=allow_bucket_creation
+            settings,
+            readonly=True,
+            allow_bucket_creation=allow_bucket_creation,
+            cache_db=db_path,  # the cache this command opened (one instance per process)
         )
     except NotImplementedError as exc:
         raise click.ClickException(str(exc)) from None
-    if isinstance(settings, LocalBackendSettings):
-        return _Target("local", 0, local_store(settings.path), provider)
-    return _Target("drime", settings.workspace_id, drime_store(settings.root_folder), provider)
+    kind = "local" if isinstance(settings, LocalBackendSettings) else "drime"
+    return _Target(kind, *cache_identity(settings), provider)
 
 
 async def _migrate(
@@ -458,15 +462,12 @@ def _interruptible() -> Iterator[threading.Event]:
 
 @contextlib.contextmanager
 def _opened(db_path: Path) -> Iterator[MetadataCache]:
-    """The open cache; its errors become ``Error:`` lines, its warnings ``Warning:`` lines."""
-    db = MetadataCache(db_path)
+    """The process's shared open cache (the provider of ``migrate`` uses the same one);
+    its errors become ``Error:`` lines, its warnings ``Warning:`` lines."""
     with _warnings_on_stderr():
         try:
-            db.open()
-            try:
+            with shared_cache(db_path) as db:
                 yield db
-            finally:
-                db.close()
         except CacheError as exc:
             raise click.ClickException(str(exc)) from None
 

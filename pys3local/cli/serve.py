@@ -14,7 +14,14 @@ from fastapi import FastAPI
 
 from pys3local.app_factory import build_app
 from pys3local.backends import BackendSettings
+from pys3local.cache import CacheRefused
 from pys3local.cli.config_cmd import resolve_backend_config
+from pys3local.cli.serve_checks import (
+    open_backend,
+    prepare_data_dir,
+    reject_foreign_options,
+    storage_line,
+)
 from pys3local.config import (
     BackendConfigError,
     LocalBackendSettings,
@@ -64,12 +71,19 @@ def resolve_backend(
     backend_config: str | None,
     root_folder: str | None,
     config_dir: Path | None,
+    create_path: bool = False,
 ) -> BackendSettings:
     """The backend to serve: a saved config with command-line overrides, else the
-    command line (and, for Drime, the environment)."""
+    command line (and, for Drime, the environment). Options given that do not apply
+    to that backend are a usage error, never silently ignored."""
     ctx = click.get_current_context()
     path_given = ctx.get_parameter_source("path") is not ParameterSource.DEFAULT
     backend_given = ctx.get_parameter_source("backend") is not ParameterSource.DEFAULT
+    given = {
+        "--path": path_given,
+        "--root-folder": root_folder is not None,
+        "--create-path": create_path,
+    }
     try:
         if backend_config is not None:
             saved = resolve_backend_config(backend_config, config_dir)
@@ -78,16 +92,16 @@ def resolve_backend(
                     f"--backend {backend} contradicts backend config '{backend_config}' "
                     f"of type {saved.type}"
                 )
+            reject_foreign_options(saved.type, f"backend config '{backend_config}'", given)
             if isinstance(saved.settings, LocalBackendSettings):
                 return saved.override(path=path if path_given else None).settings
             return saved.override(root_folder=root_folder).settings
+        reject_foreign_options(backend, f"--backend {backend}", given)
         if backend == "drime":
             settings = drime_settings_from_env()
             return dataclasses.replace(settings, root_folder=root_folder or settings.root_folder)
     except BackendConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    if root_folder is not None:
-        raise click.UsageError("--root-folder applies to the Drime backend only")
     return LocalBackendSettings(Path(path).expanduser().absolute())
 
 
@@ -134,6 +148,11 @@ def warn_if_exposed(
 
 @click.command()
 @click.option("--path", default="/tmp/s3store", show_default=True, help="Data directory.")
+@click.option(
+    "--create-path",
+    is_flag=True,
+    help="Create --path with its missing parent directories (else only a missing last one).",
+)
 @click.option("--listen", default=":10001", show_default=True, help="Listen address, [HOST]:PORT.")
 @click.option("--access-key-id", default=DEFAULT_ACCESS_KEY, show_default=True)
 @click.option("--secret-access-key", default=DEFAULT_SECRET_KEY, show_default=True)
@@ -218,6 +237,7 @@ def warn_if_exposed(
 )
 def serve(
     path: str,
+    create_path: bool,
     listen: str,
     access_key_id: str,
     secret_access_key: str,
@@ -251,8 +271,13 @@ def serve(
         raise click.BadParameter(str(exc), param_hint="--listen") from None
     if not access_key_id or not secret_access_key:
         raise click.BadParameter("credentials must not be empty", param_hint="--access-key-id")
+    backend_settings = resolve_backend(
+        backend, path, backend_config, root_folder, config_dir, create_path
+    )
+    if isinstance(backend_settings, LocalBackendSettings):
+        prepare_data_dir(backend_settings.path, create_path)
     settings = ServerSettings(
-        backend=resolve_backend(backend, path, backend_config, root_folder, config_dir),
+        backend=backend_settings,
         access_key=access_key_id,
         secret_key=secret_access_key,
         region=region,
@@ -276,38 +301,52 @@ def serve(
     )
     try:
         app = build_app(settings)
-    except NotImplementedError as exc:
+    except (NotImplementedError, CacheRefused) as exc:
         raise click.ClickException(str(exc)) from None
     try:
         sockets = listen_group(address, workers) if workers > 1 else [bind_socket(address)]
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     address = ListenAddress(address.host, sockets[0].getsockname()[1])
-    warn_if_exposed(address, access_key_id, secret_access_key, no_auth)
-    scheme = "https" if tls_cert else "http"
-    print_banner(address, scheme, access_key_id, secret_access_key, region, no_auth)
-    click.echo(f"Backend: {app.state.s3.service.provider.description}")
-    click.echo(
-        "Bucket mode: "
-        + (
-            "advanced (custom buckets)"
-            if allow_bucket_creation
-            else "default (use the bucket 'default'; --allow-bucket-creation for others)"
+
+    def announce() -> None:
+        """The banner, once the backend is open: only a server that serves announces."""
+        warn_if_exposed(address, access_key_id, secret_access_key, no_auth)
+        scheme = "https" if tls_cert else "http"
+        print_banner(address, scheme, access_key_id, secret_access_key, region, no_auth)
+        click.echo(f"Backend: {app.state.s3.service.provider.description}")
+        if isinstance(backend_settings, LocalBackendSettings):
+            click.echo(storage_line(backend_settings.path))
+        click.echo(
+            "Bucket mode: "
+            + (
+                "advanced (custom buckets)"
+                if allow_bucket_creation
+                else "default (use the bucket 'default'; --allow-bucket-creation for others)"
+            )
         )
-    )
-    if no_fsync:
-        click.secho("WARNING: --no-fsync: a power failure can lose acknowledged writes.", err=True)
-    if workers > 1:
-        click.echo(f"Workers: {workers}")
+        if no_fsync:
+            click.secho(
+                "WARNING: --no-fsync: a power failure can lose acknowledged writes.", err=True
+            )
+        if workers > 1:
+            click.echo(f"Workers: {workers}")
         sys.stdout.flush()
+
+    if workers > 1:
         # Recovery, the default bucket and old uploads are dealt with once, here,
         # before any worker accepts a request.
-        asyncio.run(_prepare(app))
+        asyncio.run(_prepare(app, backend_settings, backend_config))
+        announce()
         status = run_workers(settings, sockets)
         if status:
             sys.exit(status)
         return
-    sys.stdout.flush()
+
+    async def open_and_announce() -> None:
+        await open_backend(app, backend_settings, backend_config)
+        announce()
+
     EmbeddedServer(
         app,
         sockets[0],
@@ -315,9 +354,9 @@ def serve(
         ssl_keyfile=tls_key,
         timeout_keep_alive=idle_timeout,
         max_header_bytes=max_header_size,
-    ).run()
+    ).run(before=open_and_announce)
 
 
-async def _prepare(app: FastAPI) -> None:
-    await app.state.s3.start()
+async def _prepare(app: FastAPI, backend: BackendSettings, backend_config: str | None) -> None:
+    await open_backend(app, backend, backend_config)
     await app.state.s3.stop()

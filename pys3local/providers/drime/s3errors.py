@@ -18,7 +18,9 @@ def s3_error(exc: DrimeError) -> S3Error:
             return SlowDown(f"Drime is throttling requests: {exc.message}")
         return InternalError(f"Drime is unavailable: {exc.message}")
     if exc.status == 401:
-        return InternalError("Drime rejected the API key (HTTP 401); check DRIME_API_KEY.")
+        # Not "check DRIME_API_KEY": the key may come from a saved backend; serve names
+        # its source when the backend fails to open.
+        return InternalError("Drime rejected the API key (HTTP 401).")
     if exc.status == 403:
         return AccessDenied(f"Drime refused access: {exc.message}")
     return InternalError(exc.message)
