@@ -418,7 +418,16 @@ def _menu(config_dir: Path | None) -> None:
     menu = "  ".join(f"{key}) {label}" for key, label, _ in _MENU) + "  q) quit"
     while True:
         click.echo(f"\n{menu}")
-        choice = click.prompt("Choice", type=click.Choice([*actions, "q"]), show_choices=False)
+        try:
+            choice = click.prompt("Choice", type=click.Choice([*actions, "q"]), show_choices=False)
+        except click.Abort:
+            if sys.stdin.isatty():
+                raise  # Ctrl-C / Ctrl-D at the prompt: "Aborted!"
+            # Input ran out without "q": a script or a pipe, not a person at a terminal.
+            raise click.ClickException(
+                "end of input: the menu needs a terminal; the subcommands are the "
+                "non-interactive way: pys3local config add/edit/remove/list (see --help)"
+            ) from None
         if choice == "q":
             return
         try:

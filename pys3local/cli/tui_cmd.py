@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import click
 
 from pys3local import paths
+from pys3local.runner import parse_listen
 from pys3local.settings import DEFAULT_PATH
 
 
@@ -42,6 +44,17 @@ def tui(
     config_dir: Path | None, cache_db: Path | None, data_path: Path, listen: str | None
 ) -> None:
     """Open the admin console: run the server, watch requests, manage backends and cache."""
+    if listen is not None:
+        try:
+            parse_listen(listen)  # checked now, like --path, not only when the server starts
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--listen") from None
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        # Textual would write escape sequences into the pipe and wait for keys forever.
+        raise click.ClickException(
+            "pys3local tui needs a terminal (standard input and output are not one); "
+            "use pys3local serve, config and cache for scripts"
+        )
     try:
         from tui.app import AdminApp
     except ImportError as exc:  # textual is a dependency, but the console is optional
