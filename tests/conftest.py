@@ -3,6 +3,7 @@ and an open local provider for the backend's own tests."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -83,8 +84,9 @@ def start_server(
         "-m",
         "pys3local",
         "serve",
-        "--path",
-        str(data_dir),
+        # --path is the local backend's option; serve refuses it for Drime (data_dir
+        # is then only the test's scratch directory).
+        *(() if _serves_drime(args) else ("--path", str(data_dir))),
         "--listen",
         "127.0.0.1:0",
         "--access-key-id",
@@ -124,6 +126,10 @@ def start_server(
     _drain_output(server)
     _wait_until_answering(server, deadline)
     return server
+
+
+def _serves_drime(args: tuple[str, ...]) -> bool:
+    return any(a == "--backend" and b == "drime" for a, b in itertools.pairwise(args))
 
 
 def _drain_output(server: RunningServer) -> None:
