@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
 import sys
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+
+from processes import run_command
 
 from pys3local.cache import (
     CacheEntry,
@@ -36,12 +37,11 @@ def rows(start: int, stop: int, store: str) -> list[CacheEntry]:
 
 def cli_stats(db_path: Path) -> int:
     """How many entries a separate ``pys3local cache stats`` process counts."""
-    result = subprocess.run(
+    result = run_command(
         [sys.executable, "-m", "pys3local", "cache", "--cache-db", str(db_path), "stats"],
         capture_output=True,
         text=True,
         timeout=60,
-        start_new_session=True,
     )
     assert result.returncode == 0, result.stderr
     match = re.search(r"Total files: ([\d,]+)", result.stdout)

@@ -9,33 +9,28 @@ from __future__ import annotations
 
 import os
 import pty
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from processes import run_command
 
 
 def run(
     *args: str, stdin: int | None = subprocess.DEVNULL, timeout: float = 30
 ) -> subprocess.CompletedProcess[str]:
     """``pys3local ARGS`` in its own session; killed (and reported) if it hangs."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pys3local", *args],
-        stdin=stdin,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"pys3local {' '.join(args)} hung without a terminal:\n{stdout[-500:]}")
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        return run_command(
+            [sys.executable, "-m", "pys3local", *args],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        pytest.fail(f"pys3local {' '.join(args)} hung without a terminal:\n{exc.stdout!r}"[:800])
 
 
 def one_error_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from fake_drime import FakeDrime
+from processes import run_command
 
 from pys3local.config import ConfigStore
 
@@ -29,21 +29,17 @@ def run_serve(
     *args: str, env: dict[str, str] | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess[str]:
     """Run ``pys3local serve`` to its end (a server that starts is killed at ``timeout``)."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pys3local", "serve", "--listen", "127.0.0.1:0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
     try:
-        stdout, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        stderr += "\n(still running: killed)"
-    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+        return run_command(
+            [sys.executable, "-m", "pys3local", "serve", "--listen", "127.0.0.1:0", *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=timeout,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = (exc.stderr or "") + "\n(still running: killed)"
+        return subprocess.CompletedProcess(exc.cmd, None, exc.stdout or "", stderr)  # type: ignore[arg-type]
 
 
 def assert_refused(result: subprocess.CompletedProcess[str], *fragments: str) -> str:
@@ -140,7 +136,7 @@ def test_named_cache_file_that_is_not_a_database_is_left_alone(
     if command == "serve":
         result = run_serve("--path", str(tmp_path / "data"), "--cache-db", str(precious))
     else:
-        result = subprocess.run(
+        result = run_command(
             [sys.executable, "-m", "pys3local", "cache", "--cache-db", str(precious), "stats"],
             capture_output=True,
             text=True,
