@@ -146,6 +146,27 @@ def warn_if_exposed(
         )
 
 
+#: ``--access-key-id`` can also be given as ``PYS3LOCAL_ACCESS_KEY_ID``, and so on.
+ENV_PREFIX = "PYS3LOCAL_"
+
+
+def options_from_environment(command: click.Command) -> click.Command:
+    """Let every option of ``command`` come from ``PYS3LOCAL_<OPTION NAME>`` too (the
+    command line wins), and say so in ``--help``.
+
+    A service manager can then pass settings, and above all the secret key, in an
+    environment file readable only by the service's user, instead of a command line
+    that every local user can read in the process list. Done here for all options at
+    once, so a new option cannot be forgotten.
+    """
+    for param in command.params:
+        if isinstance(param, click.Option) and param.name:
+            param.envvar = ENV_PREFIX + param.name.upper()
+            param.show_envvar = True
+    return command
+
+
+@options_from_environment
 @click.command()
 @click.option("--path", default="/tmp/s3store", show_default=True, help="Data directory.")
 @click.option(
@@ -227,13 +248,13 @@ def warn_if_exposed(
     "--cache-db",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Metadata cache database (default: $PYS3LOCAL_CACHE_DB, else <config dir>/metadata.db).",
+    help="Metadata cache database (default: <config dir>/metadata.db).",
 )
 @click.option(
     "--config-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory of backends.toml (default: $PYS3LOCAL_CONFIG_DIR, else ~/.config/pys3local).",
+    help="Directory of backends.toml (default: ~/.config/pys3local).",
 )
 def serve(
     path: str,
