@@ -33,6 +33,7 @@ from .panes.server import ServerPane
 from .rclone_conf import default_rclone_config
 from .screens.confirm import ConfirmDialog
 from .screens.help import HelpScreen
+from .screens.password import PasswordScreen
 from .server_worker import (
     ServerController,
     ServerOptions,
@@ -133,6 +134,29 @@ class AdminApp(App[None]):
         self.query_one("#log-lines").focus()
         self._update_rclone()
         self.set_interval(CACHE_REFRESH_INTERVAL, self._refresh_live_cache)
+        if self.store.needs_password():
+            self.push_screen(PasswordScreen(self.store.directory), self._unlocked)
+
+    def _unlocked(self, store: ConfigStore | None) -> None:
+        """The password screen's answer: a store that can read the configs, or None."""
+        if store is None:
+            locked = (
+                "Saved backends are locked (encrypted, no password given): the console "
+                "runs without them; an ad-hoc local path still works. Restart the console "
+                "to enter the password."
+            )
+            self.server_pane.show_message(locked, error=True)
+            self.query_one(BackendsPane).show_message(locked, error=True)
+            self.notify(locked, title="Without saved backends", severity="warning")
+            return
+        self.store = store
+        for pane in (self.server_pane, self.query_one(BackendsPane), self.query_one(CachePane)):
+            pane.store = store
+        self.query_one(BackendsPane).reload()
+        self.query_one(BackendsPane).show_message("")
+        self.server_pane.reload_backends()
+        self.server_pane.show_message("")
+        self.notify("Saved backends unlocked.")
 
     def on_unmount(self) -> None:
         # Tests and Ctrl+C paths end here too: never leave a server thread behind.
