@@ -545,7 +545,7 @@ def _parse_frame(frame: str) -> tuple[str, str]:
 #: matches a frame of its stack. Patterns are prefixes of ``file:function``.
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("request ids (uuid4)", ("uuid.py:uuid4",)),
-    ("access log", ("pys3local/s3/access_log.py:log_access", "logging/")),
+    ("access log", ("pys3local/access_log.py:log_access", "logging/")),
     ("SigV4 check", ("pys3local/s3/auth.py:", "pys3local/s3/signing.py:")),
     ("request parsing", ("pys3local/s3/request.py:", "pys3local/s3/routes.py:")),
     ("body decode + payload hashes", ("pys3local/s3/body.py:", "pys3local/s3/chunked.py:")),

@@ -18,13 +18,13 @@ from typing import TextIO
 import uvicorn
 from fastapi import FastAPI
 
+from pys3local.access_log import ACCESS_LOGGER
 from pys3local.http_protocol import (
     DEFAULT_MAX_HEADER_BYTES,
     HEADER_TIMEOUT_SECONDS,
     configure_header_limits,
     http_protocol,
 )
-from pys3local.s3.access_log import ACCESS_LOGGER
 
 #: How long in-flight requests may run after a shutdown signal before they are
 #: cancelled (a cancelled upload leaves nothing behind).
@@ -92,7 +92,7 @@ class BatchedStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Collects formatted lines and writes them with one call on ``flush()``.
 
     The access log delivers its records in batches followed by a flush (see
-    :mod:`pys3local.s3.access_log`); a line per write would cost a system call per
+    :mod:`pys3local.access_log`); a line per write would cost a system call per
     request.
     """
 

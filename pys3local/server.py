@@ -15,6 +15,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
 
+from pys3local.access_log import AccessRecord, ServerStats, flush_access_log, log_access
 from pys3local.errors import (
     InternalError,
     MethodNotAllowed,
@@ -24,13 +25,13 @@ from pys3local.errors import (
 )
 from pys3local.providers.base import StorageProvider
 from pys3local.s3 import xml
-from pys3local.s3.access_log import AccessRecord, ServerStats, flush_access_log, log_access
 from pys3local.s3.auth import RequestAuthenticator, SignedRequest
 from pys3local.s3.dispatch import OPERATIONS
 from pys3local.s3.http import ClientDisconnect, HttpRequest, HttpResponse
 from pys3local.s3.operations import Unrouted
+from pys3local.s3.payload import RequestPayload
 from pys3local.s3.request import S3Request, new_request_id, parse_request
-from pys3local.s3.service import RequestPayload, S3Service, ServiceSettings
+from pys3local.s3.service import S3Service, ServiceSettings
 
 log = logging.getLogger("pys3local.server")
 

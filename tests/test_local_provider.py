@@ -22,7 +22,7 @@ from pys3local.errors import (
     NoSuchUpload,
     ObjectNameConflict,
 )
-from pys3local.providers.base import CompletedPart, ObjectMetadata, RangeRequest
+from pys3local.providers.base import CompletedPart, ObjectMetadata, RangeRequest, VerifiedBody
 from pys3local.providers.local import LocalStorageProvider, atomic
 from pys3local.providers.local.atomic import recover
 from pys3local.providers.local.layout import StoreLayout, decode_segment, encode_segment
@@ -134,6 +134,45 @@ async def test_PutObject_bad_content_md5_stores_nothing(provider: LocalStoragePr
         )
     with pytest.raises(NoSuchKey):
         await provider.head_object("b", "k")
+
+
+class ChecksummedBody(VerifiedBody):
+    """A body that carries checksums as the protocol layer's payload does: known only
+    once it has been read to its end."""
+
+    def __init__(self, data: bytes, checksums: dict[str, str]) -> None:
+        self._data = data
+        self._checksums = checksums
+        self.finished = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in chunks(self._data, 64 * 1024):
+            yield chunk
+        self.finished = True
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        assert self.finished, "checksums read before the body was consumed"
+        return self._checksums
+
+
+@pytest.mark.parametrize("size", [10, 100 * 1024, 3 * 1024 * 1024])
+async def test_PutObject_stores_the_checksums_its_body_returns(
+    provider: LocalStorageProvider, size: int
+) -> None:
+    """The provider reads a verified body's checksums after consuming it, on every
+    write path, and stores them without changing the caller's metadata."""
+    metadata = ObjectMetadata(user={"a": "b"})
+    body = ChecksummedBody(b"x" * size, {"CRC32": "AAAAAA=="})
+    info = await provider.put_object("b", f"k{size}", body, metadata)
+    assert info.metadata.checksums == {"CRC32": "AAAAAA=="}
+    assert metadata.checksums == {}
+    head = await provider.head_object("b", f"k{size}")
+    assert head.metadata.checksums == {"CRC32": "AAAAAA=="}
+    assert head.metadata.user == {"a": "b"}
 
 
 async def test_GetObject_reader_keeps_its_version(provider: LocalStorageProvider) -> None:

@@ -318,6 +318,18 @@ def test_GetObjectAcl_and_unsupported_operations(s3, bucket) -> None:
     assert status(exc) == 501
 
 
+@pytest.mark.parametrize("size", [10, 100 * 1024, 3 * 1024 * 1024 + 5])
+def test_PutObject_checksum_is_stored_on_every_write_path(s3, bucket, size) -> None:
+    """The verified checksum of a small (inline), medium (one hop) and large (streamed)
+    PutObject is answered by the PUT and stored with the object."""
+    data = os.urandom(size)
+    expected = base64.b64encode(hashlib.sha256(data).digest()).decode()
+    put = s3.put_object(Bucket=bucket, Key=f"sum-{size}", Body=data, ChecksumAlgorithm="SHA256")
+    assert put["ChecksumSHA256"] == expected
+    head = s3.head_object(Bucket=bucket, Key=f"sum-{size}", ChecksumMode="ENABLED")
+    assert head["ChecksumSHA256"] == expected
+
+
 def test_checksum_mode_returns_stored_checksum(s3, bucket) -> None:
     """boto3 sends a CRC32 by default; it is verified, stored and returned on request."""
     s3.put_object(Bucket=bucket, Key="crc", Body=b"checksummed", ChecksumAlgorithm="SHA256")

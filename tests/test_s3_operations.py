@@ -9,7 +9,7 @@ import time
 
 import httpx
 
-from pys3local.s3.access_log import AccessRecord
+from pys3local.access_log import AccessRecord
 from pys3local.s3.dispatch import OPERATIONS
 from pys3local.s3.operations import Body, Operation, Unrouted
 from pys3local.s3.routes import UNSUPPORTED_SUBRESOURCES, resolve_operation

@@ -11,7 +11,7 @@ from rich.text import Text
 from textual.widgets import Input, Log
 from tui_support import SIZE, log_text, make_app, wait_for
 
-from pys3local.s3.access_log import AccessRecord, log_access
+from pys3local.access_log import AccessRecord, log_access
 from tui.screens.help import HelpScreen
 
 

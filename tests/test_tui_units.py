@@ -10,9 +10,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
+from pys3local.access_log import AccessRecord, access_logger, flush_access_log, log_access
 from pys3local.cli.tui_cmd import tui
 from pys3local.config import LocalBackendSettings
-from pys3local.s3.access_log import AccessRecord, access_logger, flush_access_log, log_access
 from tui import server_worker
 from tui.figures import RateSeries, directory_size, format_uptime, short_size
 from tui.log_bridge import LogBridge, ServerNote, Throttle

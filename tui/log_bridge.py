@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from pys3local.s3.access_log import AccessRecord, access_logger
+from pys3local.access_log import AccessRecord, access_logger
 
 #: Loggers whose warnings and errors are shown in the request log as notes.
 NOTE_LOGGERS = ("pys3local", "uvicorn.error")

@@ -31,11 +31,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from pys3local.access_log import ServerStats
 from pys3local.app_factory import build_app
 from pys3local.backends import BackendSettings
 from pys3local.config import LocalBackendSettings
 from pys3local.runner import EmbeddedServer, ListenAddress, bind_socket, parse_listen
-from pys3local.s3.access_log import ServerStats
 from pys3local.server import S3Application
 from pys3local.settings import (
     DEFAULT_ACCESS_KEY,

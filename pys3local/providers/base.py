@@ -46,8 +46,8 @@ class ObjectMetadata:
     #: ``x-amz-meta-*`` headers, names lower-cased and without the prefix.
     user: dict[str, str] = field(default_factory=dict)
     #: Verified checksums, algorithm name (``CRC32``, ``SHA256``...) to base64 value.
-    #: The protocol layer fills this while the body streams, so a provider must read
-    #: it only after the body is exhausted.
+    #: A provider that keeps them stores :func:`verified_checksums` of the body it was
+    #: given, read once the body is exhausted.
     checksums: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
@@ -66,6 +66,28 @@ class ObjectMetadata:
     def from_dict(cls, data: dict[str, object]) -> ObjectMetadata:
         known = {name: data[name] for name in cls.__slots__ if name in data}  # type: ignore[attr-defined]
         return cls(**known)  # type: ignore[arg-type]
+
+
+class VerifiedBody(ABC):
+    """A body whose checksums the protocol layer verifies while it streams.
+
+    Iterated once; a verification error is raised before the end of the stream, so
+    a provider that stores only what it consumed to the end stores nothing bad.
+    """
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[bytes]: ...
+
+    @property
+    @abstractmethod
+    def checksums(self) -> dict[str, str]:
+        """The verified checksums (``{"CRC32": "<base64>"}``); only once exhausted."""
+
+
+def verified_checksums(body: AsyncIterable[bytes]) -> dict[str, str]:
+    """The checksums verified over ``body``, for a provider to read after consuming it:
+    none for a plain stream (a copy, a test)."""
+    return dict(body.checksums) if isinstance(body, VerifiedBody) else {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +331,9 @@ class StorageProvider(ABC):
         """Store an object, replacing any earlier version atomically.
 
         ``body`` is consumed to its end; if it raises, nothing is stored and the
-        earlier version (if any) stays as it was. When ``content_md5`` is given and
+        earlier version (if any) stays as it was. A provider that keeps checksums
+        stores :func:`verified_checksums` of ``body``, read after consuming it (the
+        caller's ``metadata`` is not changed). When ``content_md5`` is given and
         does not match, raise BadDigest and store nothing. Readers never see a partly
         written object. Raises NoSuchBucket, AccessDenied, BadDigest.
         """

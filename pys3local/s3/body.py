@@ -70,6 +70,7 @@ class RequestBody:
         expected_length: int | None,
         expected_raw_length: int | None,
         content_md5: bytes | None,
+        verify_content_md5: bool = True,
         header_checksums: dict[str, bytes],
         computed: list[str],
         trailer_algorithms: list[str],
@@ -84,8 +85,10 @@ class RequestBody:
         self._expected_sha256 = expected_sha256
         self.expected_length = expected_length
         self._expected_raw_length = expected_raw_length
-        self._md5 = hashlib.md5() if content_md5 is not None else None
-        self._content_md5 = content_md5
+        #: The client's Content-MD5 digest, parsed (None without the header).
+        self.content_md5 = content_md5
+        verify = content_md5 is not None and verify_content_md5
+        self._md5 = hashlib.md5() if verify else None
         self._expected: dict[str, list[bytes]] = {a: [v] for a, v in header_checksums.items()}
         self._hashers = {algorithm: checksums.new_checksum(algorithm) for algorithm in computed}
         self._hasher_list = list(self._hashers.values())
@@ -193,9 +196,9 @@ class RequestBody:
             )
 
     def _check_md5(self) -> None:
-        if self._md5 is None or self._content_md5 is None:
+        if self._md5 is None:
             return
-        if self._md5.digest() != self._content_md5:
+        if self._md5.digest() != self.content_md5:
             raise BadDigest("The Content-MD5 you specified did not match what we received.")
 
     def _collect_trailer_checksums(self, trailers: dict[str, str]) -> None:
@@ -236,7 +239,8 @@ def open_request_body(
         max_length: Largest payload accepted; more raises EntityTooLarge while streaming.
         check_content_md5: False when the consumer verifies ``Content-MD5`` itself (a
             provider hashes an object with MD5 anyway, for its ETag), so that the
-            body is not hashed twice. A malformed value is rejected either way.
+            body is not hashed twice. A malformed value is rejected either way, and
+            the parsed digest is :attr:`RequestBody.content_md5` for the consumer.
 
     Malformed headers (an unknown checksum algorithm, a bad checksum or Content-MD5
     value, a non-numeric length) raise InvalidRequest / InvalidDigest /
@@ -260,7 +264,7 @@ def open_request_body(
     if max_length is not None and expected_length is not None and expected_length > max_length:
         raise EntityTooLarge(ProposedSize=str(expected_length), MaxSizeAllowed=str(max_length))
     is_digest = is_sha256_hex(content_sha256)
-    content_md5 = _content_md5(headers.get("content-md5"))
+    content_md5 = parse_content_md5(headers.get("content-md5"))
     return RequestBody(
         chunks,
         decoder=decoder,
@@ -268,7 +272,8 @@ def open_request_body(
         expected_sha256=content_sha256.lower() if is_digest else None,
         expected_length=expected_length,
         expected_raw_length=_length(headers, "content-length") if chunked else None,
-        content_md5=content_md5 if check_content_md5 else None,
+        content_md5=content_md5,
+        verify_content_md5=check_content_md5,
         header_checksums=header_checksums,
         computed=computed,
         trailer_algorithms=trailer_algorithms,
@@ -325,7 +330,8 @@ def _length(headers: Mapping[str, str], name: str) -> int | None:
     return int(value)
 
 
-def _content_md5(value: str | None) -> bytes | None:
+def parse_content_md5(value: str | None) -> bytes | None:
+    """The 16-byte digest of a ``Content-MD5`` header; InvalidDigest if malformed."""
     if value is None:
         return None
     try:

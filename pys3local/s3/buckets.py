@@ -14,8 +14,9 @@ from pys3local.errors import BucketNotEmpty, NoSuchBucket, S3Error, TooManyBucke
 from . import xml
 from .http import HttpResponse
 from .operations import Handler
+from .payload import RequestPayload
 from .request import S3Request, validate_new_bucket_name
-from .service import DEFAULT_BUCKET, DEFAULT_MODE_HINT, RequestPayload, S3Service
+from .service import DEFAULT_BUCKET, DEFAULT_MODE_HINT, S3Service
 
 XML = "application/xml"
 

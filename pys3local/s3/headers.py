@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Mapping
 
 from pys3local.errors import (
     InvalidArgument,
-    InvalidDigest,
     MetadataTooLarge,
     NotModified,
     PreconditionFailed,
@@ -64,19 +61,6 @@ def metadata_from_headers(headers: Mapping[str, str]) -> ObjectMetadata:
     if size > MAX_USER_METADATA_BYTES:
         raise MetadataTooLarge(MaxSizeAllowed=str(MAX_USER_METADATA_BYTES))
     return metadata
-
-
-def content_md5(headers: Mapping[str, str]) -> bytes | None:
-    value = headers.get("content-md5")
-    if value is None:
-        return None
-    try:
-        digest = base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidDigest() from None
-    if len(digest) != 16:
-        raise InvalidDigest()
-    return digest
 
 
 def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[str, str]:

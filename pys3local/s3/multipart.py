@@ -14,14 +14,14 @@ from .buckets import xml_response
 from .headers import (
     byte_position,
     check_preconditions,
-    content_md5,
     metadata_from_headers,
     parse_int,
 )
 from .http import HttpResponse
-from .objects import parse_copy_source
+from .objects import parse_copy_source, write_headers
+from .payload import RequestPayload
 from .request import S3Request
-from .service import RequestPayload, S3Service
+from .service import S3Service
 
 MAX_COMPLETE_BODY = 2 * 1024 * 1024
 _COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
@@ -59,14 +59,11 @@ async def upload_part(
         request.key,
         _upload_id(request),
         part_number,
-        payload.chunks(),
-        content_md5=content_md5(request.http.headers),
+        payload,
+        content_md5=payload.content_md5,
         size=payload.declared_length,
     )
-    headers = {"etag": f'"{part.etag}"'}
-    for algorithm, value in payload.checksums.items():
-        headers[f"x-amz-checksum-{algorithm.lower()}"] = value
-    return HttpResponse(200, headers)
+    return HttpResponse(200, write_headers(part.etag, payload.checksums))
 
 
 async def upload_part_copy(

@@ -12,21 +12,21 @@ from pys3local.errors import (
     NotImplementedOperation,
     S3Error,
 )
-from pys3local.providers.base import ObjectInfo, ObjectReader
+from pys3local.providers.base import ObjectReader
 
 from . import xml
 from .buckets import xml_response
 from .headers import (
     RESPONSE_OVERRIDES,
     check_preconditions,
-    content_md5,
     metadata_from_headers,
     object_headers,
     parse_range,
 )
 from .http import HttpResponse
+from .payload import RequestPayload
 from .request import S3Request, decode_component, validate_key
-from .service import RequestPayload, S3Service
+from .service import S3Service
 
 #: Room for 1000 keys of 1024 bytes in their XML wrapping.
 MAX_DELETE_BODY = 2 * 1024 * 1024
@@ -102,16 +102,18 @@ async def put_object(
         # best-effort check would promise a guarantee we cannot keep.
         raise NotImplementedOperation("Conditional writes are not supported.")
     metadata = metadata_from_headers(headers)
-    md5 = content_md5(headers)
+    # The provider reads the verified checksums from the payload once it is consumed.
     info = await service.provider.put_object(
-        bucket, request.key, payload.chunks(metadata), metadata, content_md5=md5
+        bucket, request.key, payload, metadata, content_md5=payload.content_md5
     )
-    return HttpResponse(200, _write_headers(info))
+    return HttpResponse(200, write_headers(info.etag, payload.checksums))
 
 
-def _write_headers(info: ObjectInfo) -> dict[str, str]:
-    headers = {"etag": f'"{info.etag}"'}
-    for algorithm, value in info.metadata.checksums.items():
+def write_headers(etag: str, checksums: dict[str, str]) -> dict[str, str]:
+    """The answer to an upload (PutObject, UploadPart): its ETag and the checksums
+    verified over its body."""
+    headers = {"etag": f'"{etag}"'}
+    for algorithm, value in checksums.items():
         headers[f"x-amz-checksum-{algorithm.lower()}"] = value
     return headers
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import dataclasses
 import functools
 import os
 import shutil
@@ -43,6 +44,7 @@ from pys3local.providers.base import (
     RangeRequest,
     StorageProvider,
     UploadedPart,
+    verified_checksums,
 )
 from pys3local.providers.streams import batched
 
@@ -75,6 +77,14 @@ async def _chain(
         yield piece
     async for piece in rest:
         yield piece
+
+
+def _with_checksums(metadata: ObjectMetadata, body: AsyncIterable[bytes]) -> ObjectMetadata:
+    """A copy of ``metadata`` with the checksums verified over ``body`` (exhausted)."""
+    checksums = verified_checksums(body)
+    if not checksums:
+        return metadata
+    return dataclasses.replace(metadata, checksums={**metadata.checksums, **checksums})
 
 
 def _check_content_md5(written: StreamedWrite, content_md5: bytes | None) -> None:
@@ -393,10 +403,12 @@ class LocalStorageProvider(StorageProvider):
         first = await anext(pieces, bytearray())
         second = await anext(pieces, None)
         if second is None:
+            metadata = _with_checksums(metadata, body)
             return await self._store_small(bucket, key, paths, first, metadata, content_md5)
         staged = await self._run(self._new_staged_file, bucket)
         await self._write_staged(staged, _chain((first, second), pieces))
         try:
+            metadata = _with_checksums(metadata, body)
             return await self._run(
                 self._finish_and_commit, bucket, key, paths, staged, metadata, content_md5
             )

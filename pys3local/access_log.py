@@ -1,5 +1,8 @@
 """One line per request, and the live counters the admin console shows.
 
+The server writes the records and the console reads them; the S3 protocol layer
+knows nothing of them.
+
 Records go to the ``pys3local.access`` logger with the record attached as
 ``extra={"access": AccessRecord}``, so any ``logging.Handler`` (the console's, a
 file) gets structured data without parsing text. Credentials never appear: only the
@@ -33,6 +36,8 @@ class AccessRecord:
     timestamp: float
     client: str
     method: str
+    #: The request's :class:`~pys3local.s3.operations.Operation` (or Unrouted reason),
+    #: which prints as its AWS name; "-" when the request could not be parsed.
     operation: str
     bucket: str | None
     key: str | None
