@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-from pys3local.s3.access_log import AccessRecord
+from pys3local.access_log import AccessRecord
 
 from ..figures import format_size
 from ..log_bridge import LogItem
