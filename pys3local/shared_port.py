@@ -35,6 +35,7 @@ from pathlib import Path
 from pys3local.runner import LISTEN_BACKLOG, ListenAddress, bind_socket, socket_family
 
 _TCP_LISTEN = "0A"
+_IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def listen_group(address: ListenAddress, count: int) -> list[socket.socket]:
@@ -81,9 +82,18 @@ def foreign_listeners(sockets: list[socket.socket]) -> list[int]:
             if state != _TCP_LISTEN or int(hex_port, 16) != port or inode in ours:
                 continue
             other = _address(socket.inet_ntop(_family_of(size), _kernel_bytes(hex_address)))
-            if mine.is_unspecified or other.is_unspecified or mine == other:
+            if _overlap(mine, other):
                 foreign.append(inode)
     return foreign
+
+
+def _overlap(a: _IPAddress, b: _IPAddress) -> bool:
+    """Whether sockets listening on ``a`` and on ``b`` (one port) can take the same
+    connections."""
+    if a.version == b.version:
+        return a.is_unspecified or b.is_unspecified or a == b
+    six = a if a.version == 6 else b
+    return six.is_unspecified  # a dual-stack [::] socket takes IPv4 connections too
 
 
 def _family_of(size: int) -> socket.AddressFamily:
@@ -98,7 +108,7 @@ def _kernel_bytes(hex_address: str) -> bytes:
     return b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
 
 
-def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+def _address(text: str) -> _IPAddress:
     address = ipaddress.ip_address(text.split("%")[0])
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped

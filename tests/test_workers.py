@@ -5,6 +5,7 @@ from __future__ import annotations
 import concurrent.futures
 import errno
 import hashlib
+import ipaddress
 import os
 import re
 import signal
@@ -20,7 +21,7 @@ from processes import run_command
 from reliability import connect, pattern_block, read_response, request_head, sign, wait_for
 
 from pys3local.runner import ListenAddress
-from pys3local.shared_port import foreign_listeners, listen_group
+from pys3local.shared_port import _overlap, foreign_listeners, listen_group
 
 MiB = 1024 * 1024
 _ACCESS = re.compile(r"\[(\d+)\] INFO pys3local\.access: .* (\w+)$")
@@ -202,27 +203,60 @@ def test_serve_workers_refuses_a_port_another_server_listens_on(
         assert first.client().list_buckets()["Buckets"]
 
 
-def _reuseport_listener(port: int) -> socket.socket:
-    sock = socket.socket()
+def _reuseport_listener(port: int, host: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
+    sock.bind((host, port))
     sock.listen()
     return sock
 
 
+def _has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/net/tcp"), reason="needs /proc/net/tcp")
-def test_listen_group_sees_a_server_that_joined_the_port_in_the_meantime() -> None:
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_listen_group_sees_a_server_that_joined_the_port_in_the_meantime(host: str) -> None:
     """The check after the reuse-port sockets exist finds a listener of another
     server that slipped onto the port between the probe and the bind (the race)."""
-    group = listen_group(ListenAddress("127.0.0.1", 0), 2)
+    if ":" in host and not _has_ipv6_loopback():
+        pytest.skip("no IPv6 loopback")
+    group = listen_group(ListenAddress(host, 0), 2)
     try:
         assert foreign_listeners(group) == []
         port = group[0].getsockname()[1]
-        with _reuseport_listener(port) as intruder:
+        with _reuseport_listener(port, host) as intruder:
             assert foreign_listeners(group) == [os.fstat(intruder.fileno()).st_ino]
             with pytest.raises(OSError) as refused:  # and a newcomer is refused
-                listen_group(ListenAddress("127.0.0.1", port), 2)
+                listen_group(ListenAddress(host, port), 2)
             assert refused.value.errno == errno.EADDRINUSE
     finally:
         for sock in group:
             sock.close()
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs", "shared"),
+    [
+        ("127.0.0.1", "127.0.0.1", True),
+        ("127.0.0.1", "0.0.0.0", True),
+        ("0.0.0.0", "127.0.0.2", True),
+        ("127.0.0.1", "127.0.0.2", False),
+        ("0.0.0.0", "::1", False),  # IPv4 and IPv6 loopback: different connections
+        ("127.0.0.1", "::", True),  # a dual-stack wildcard takes IPv4 too
+        ("::", "127.0.0.1", True),
+        ("::1", "::1", True),
+        ("::1", "::", True),
+    ],
+)
+def test_listen_group_counts_listeners_that_could_take_its_connections(
+    ours: str, theirs: str, shared: bool
+) -> None:
+    """Only a listener whose address overlaps ours counts as holding the port."""
+    assert _overlap(ipaddress.ip_address(ours), ipaddress.ip_address(theirs)) is shared
