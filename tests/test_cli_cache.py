@@ -144,11 +144,15 @@ def test_cleanup_one_workspace(db_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "Error: say what to remove: --workspace N [--bucket B], or --all"),
-        (("--bucket", "b"), "Error: --bucket needs --workspace"),
+        ((), "Error: say what to remove: --store S or --workspace N [--bucket B], or --all"),
+        (("--bucket", "b"), "Error: --bucket needs --store or --workspace"),
         (
             ("--all", "--workspace", "1"),
-            "Error: --all cannot be combined with --workspace or --bucket",
+            "Error: --all cannot be combined with --store, --workspace or --bucket",
+        ),
+        (
+            ("--store", "drime:0", "--workspace", "0"),
+            "Error: name either --store or --workspace, not both",
         ),
     ],
 )

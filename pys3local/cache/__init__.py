@@ -33,6 +33,7 @@ from .entries import (
 )
 from .schema import SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION
 from .shared import acquire_cache, release_cache, shared_cache
+from .stores import is_local_store, parse_store, store_label
 from .uploads import PartRow, UploadRow, UploadTable
 from .view import CacheView
 
@@ -54,8 +55,11 @@ __all__ = [
     "UploadTable",
     "acquire_cache",
     "drime_store",
+    "is_local_store",
     "local_store",
+    "parse_store",
     "prefix_end",
     "release_cache",
     "shared_cache",
+    "store_label",
 ]

@@ -275,41 +275,56 @@ class MetadataCache:
         return self._delete_where(where, params)
 
     def cleanup(
-        self, workspace_id: int | None = None, bucket: str | None = None, *, all: bool = False
+        self,
+        workspace_id: int | None = None,
+        bucket: str | None = None,
+        *,
+        store: str | None = None,
+        all: bool = False,
     ) -> int:
-        """Forget a workspace, one bucket of it, or (``all=True`` only) everything.
+        """Forget a workspace, one store of it (``store``), one bucket of either, or
+        (``all=True`` only) everything.
 
         Returns the number of entries removed. Raises ValueError without a scope.
         """
         if all:
-            if workspace_id is not None or bucket is not None:
-                raise ValueError("all=True cannot be combined with a workspace or bucket")
+            if workspace_id is not None or bucket is not None or store is not None:
+                raise ValueError("all=True cannot be combined with a workspace, store or bucket")
             return self._delete_where("1", ())
         if workspace_id is None:
             raise ValueError("name a workspace, or pass all=True to empty the whole cache")
-        if bucket is None:
-            return self._delete_where("workspace_id = ?", (workspace_id,))
-        return self._delete_where("workspace_id = ? AND bucket = ?", (workspace_id, bucket))
+        where, params = "workspace_id = ?", (workspace_id,)
+        for column, value in (("store", store), ("bucket", bucket)):
+            if value is not None:
+                where, params = f"{where} AND {column} = ?", (*params, value)
+        return self._delete_where(where, params)
 
     # Figures and maintenance -------------------------------------------------
 
-    def stats(self, workspace_id: int | None = None) -> CacheStats:
-        """Figures over every entry, or one workspace's."""
-        where, params = (
-            ("WHERE workspace_id = ?", (workspace_id,)) if workspace_id is not None else ("", ())
-        )
+    def stats(self, workspace_id: int | None = None, *, store: str | None = None) -> CacheStats:
+        """Figures over every entry, one workspace's, or one store's of it."""
+        where, params = "", ()
+        if workspace_id is not None:
+            where, params = "WHERE workspace_id = ?", (workspace_id,)
+            if store is not None:
+                where, params = f"{where} AND store = ?", (*params, store)
         rows = self._read(
-            "SELECT workspace_id, count(*), coalesce(sum(size), 0), count(md5), "
+            "SELECT workspace_id, store, count(*), coalesce(sum(size), 0), count(md5), "
             f"min(updated_at), max(updated_at) FROM objects {where} "
-            "GROUP BY workspace_id ORDER BY workspace_id",
+            "GROUP BY workspace_id, store ORDER BY workspace_id, store",
             params,
         )
-        workspaces = {
-            row[0]: CacheFigures(row[1], row[2], row[3], from_micros(row[4]), from_micros(row[5]))
+        stores = {
+            (row[0], row[1]): CacheFigures(
+                row[2], row[3], row[4], from_micros(row[5]), from_micros(row[6])
+            )
             for row in rows
         }
+        workspaces: dict[int, CacheFigures] = {}
+        for (workspace, _), figures in stores.items():
+            workspaces[workspace] = workspaces.get(workspace, CacheFigures()) + figures
         overall = sum(workspaces.values(), CacheFigures())
-        return CacheStats(overall, workspaces)
+        return CacheStats(overall, workspaces, stores)
 
     def file_size(self) -> int:
         """Bytes on disk: the database plus its write-ahead log."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -92,10 +92,12 @@ class CacheFigures:
 
 @dataclass(frozen=True, slots=True)
 class CacheStats:
-    """Figures over the selected entries, and per workspace (sorted by id)."""
+    """Figures over the selected entries, per workspace (sorted by id) and per store
+    ((workspace, store) pairs, sorted; see :mod:`.stores` for their labels)."""
 
     overall: CacheFigures
     workspaces: dict[int, CacheFigures]
+    stores: dict[tuple[int, str], CacheFigures] = field(default_factory=dict)
 
 
 def local_store(path: Path) -> str:

@@ -13,34 +13,38 @@ import logging
 import signal
 import sys
 import threading
-import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-import humanize
 
 from pys3local import paths
 from pys3local.cache import (
     CacheError,
-    CacheFigures,
-    CacheStats,
     MetadataCache,
+    is_local_store,
+    parse_store,
     shared_cache,
+    store_label,
 )
+from pys3local.cli.cache_report import (
+    ProgressBar,
+    format_size,
+    print_plan,
+    print_summary,
+    stats_lines,
+)
+from pys3local.cli.cache_report import entries as _entries
 
 if TYPE_CHECKING:
     from pys3local.backends import BackendSettings
-    from pys3local.migrate import MigrationPlan, MigrationResult
+    from pys3local.migrate import MigrationPlan
     from pys3local.providers.base import StorageProvider
 
 #: Exit code after Ctrl-C, as a shell reports a SIGINT death.
 EXIT_INTERRUPTED = 130
-#: How many failed objects the migrate summary names.
-_FAILURES_SHOWN = 10
 
 
 class _UsageError(click.ClickException):
@@ -65,49 +69,98 @@ def cache(ctx: click.Context, cache_db: Path | None) -> None:
 # Commands ----------------------------------------------------------------------------
 
 
+_STORE_HELP = "A store as 'cache stats' names it: local:DIR (or DIR), drime:N, drime:N/FOLDER."
+
+
 @cache.command()
-@click.option("--workspace", type=int, help="Only this workspace (0 = local backend).")
+@click.option("--workspace", type=int, help="Only this workspace (Drime's id; 0 also holds local).")
+@click.option("--store", "store_label", metavar="STORE", help="Only this store. " + _STORE_HELP)
 @click.pass_obj
-def stats(db_path: Path, workspace: int | None) -> None:
-    """Show how many entries the cache holds, overall and per workspace."""
+def stats(db_path: Path, workspace: int | None, store_label: str | None) -> None:
+    """Show how many entries the cache holds, overall, per workspace and per store."""
+    store = _parse_store_option(store_label, workspace)
     with _opened(db_path) as db:
-        figures = db.stats(workspace)
-    click.echo("\n".join(stats_lines(figures, workspace)))
+        figures = db.stats(workspace) if store is None else db.stats(store[0], store=store[1])
+    click.echo("\n".join(stats_lines(figures, workspace, store_label)))
 
 
 @cache.command()
-@click.option("--workspace", type=int, help="Remove this workspace's entries.")
-@click.option("--bucket", help="Only this bucket of the workspace.")
+@click.option(
+    "--store", "store_label", metavar="STORE", help="Remove this store's entries. " + _STORE_HELP
+)
+@click.option(
+    "--workspace",
+    type=int,
+    help="Remove this workspace's entries (refused if it mixes local directories and Drime).",
+)
+@click.option("--bucket", help="Only this bucket of the store or workspace.")
 @click.option("--all", "everything", is_flag=True, help="Remove every entry (asks first).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_obj
 def cleanup(
-    db_path: Path, workspace: int | None, bucket: str | None, everything: bool, yes: bool
+    db_path: Path,
+    store_label: str | None,
+    workspace: int | None,
+    bucket: str | None,
+    everything: bool,
+    yes: bool,
 ) -> None:
-    """Remove entries: a workspace, one bucket of it, or --all.
+    """Remove entries: a store, a workspace, one bucket of either, or --all.
 
     Only cached figures are removed, never stored objects.
     """
-    if everything and (workspace is not None or bucket is not None):
-        raise _UsageError("--all cannot be combined with --workspace or --bucket")
-    if bucket is not None and workspace is None:
-        raise _UsageError("--bucket needs --workspace")
-    if not everything and workspace is None:
-        raise _UsageError("say what to remove: --workspace N [--bucket B], or --all")
+    if everything and (workspace is not None or bucket is not None or store_label is not None):
+        raise _UsageError("--all cannot be combined with --store, --workspace or --bucket")
+    if store_label is not None and workspace is not None:
+        raise _UsageError("name either --store or --workspace, not both")
+    if bucket is not None and workspace is None and store_label is None:
+        raise _UsageError("--bucket needs --store or --workspace")
+    if not everything and workspace is None and store_label is None:
+        raise _UsageError("say what to remove: --store S or --workspace N [--bucket B], or --all")
+    store = _parse_store_option(store_label, None)
     with _opened(db_path) as db:
         if everything:
             _cleanup_all(db, yes)
             return
-        removed = db.cleanup(workspace, bucket)
-    scope = (
-        f"workspace {workspace}"
-        if bucket is None
-        else f"bucket '{bucket}' in workspace {workspace}"
-    )
+        if store is not None:
+            removed = db.cleanup(store[0], bucket, store=store[1])
+            where = f"store {store_label}"
+        else:
+            assert workspace is not None
+            _refuse_mixed_workspace(db, workspace)
+            removed = db.cleanup(workspace, bucket)
+            where = f"workspace {workspace}"
+    scope = where if bucket is None else f"bucket '{bucket}' in {where}"
     if removed:
         click.echo(f"✓ Removed {_entries(removed)} for {scope}")
     else:
         click.echo(f"No entries found for {scope}")
+
+
+def _parse_store_option(label: str | None, workspace: int | None) -> tuple[int, str] | None:
+    if label is None:
+        return None
+    try:
+        store = parse_store(label)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--store") from None
+    if workspace is not None and workspace != store[0]:
+        raise _UsageError(f"--store {label} is not in workspace {workspace}")
+    return store
+
+
+def _refuse_mixed_workspace(db: MetadataCache, workspace: int) -> None:
+    """Workspace 0 is both Drime's personal workspace and every local data directory:
+    "--workspace 0" meant for one of them must not remove the other (the Drime MD5s
+    come back only by reading every object again)."""
+    stores = db.stats(workspace).stores
+    kinds = {is_local_store(store) for _, store in stores}
+    if len(kinds) > 1:
+        names = ", ".join(store_label(ws, store) for ws, store in stores)
+        raise _UsageError(
+            f"workspace {workspace} holds local data directories and Drime entries "
+            f"({names}): name one with --store"
+        )
 
 
 @cache.command()
@@ -192,121 +245,6 @@ def rebuild(db_path: Path, data_path: Path, bucket: str | None, with_md5: bool) 
 # Presentation --------------------------------------------------------------------------
 
 
-def format_size(size: int) -> str:
-    """Bytes for people, e.g. ``30.1 MB``, ``40.0 KB`` (decimal units, as the docs show)."""
-    # humanize writes "kB"; pys3local's documented output has always said "KB".
-    return humanize.naturalsize(size).replace("kB", "KB")
-
-
-def format_time(moment: datetime) -> str:
-    """``2025-12-16T16:38:11.801768+00:00``: UTC, always with microseconds."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
-
-
-def stats_lines(stats: CacheStats, workspace: int | None = None) -> list[str]:
-    """The ``cache stats`` report."""
-    if not stats.overall.files:
-        return [
-            "Cache is empty" if workspace is None else f"No cache entries for workspace {workspace}"
-        ]
-    lines = ["MD5 Cache Statistics", "", "Overall Statistics:"]
-    lines += _figure_lines(
-        stats.overall, "  ", ("Total files", "Total size", "Oldest entry", "Newest entry")
-    )
-    lines += ["", "Per-Workspace Statistics:"]
-    for workspace_id, figures in stats.workspaces.items():
-        lines += ["", f"  Workspace {workspace_id}:"]
-        lines += _figure_lines(figures, "    ", ("Files", "Size", "Oldest", "Newest"))
-    return lines
-
-
-def _entries(count: int) -> str:
-    return f"{count:,} entry" if count == 1 else f"{count:,} entries"
-
-
-def _figure_lines(
-    figures: CacheFigures, indent: str, labels: tuple[str, str, str, str]
-) -> list[str]:
-    files, size, oldest, newest = labels
-    lines = [f"{indent}{files}: {figures.files:,}", f"{indent}{size}: {format_size(figures.size)}"]
-    for label, moment in ((oldest, figures.oldest), (newest, figures.newest)):
-        if moment is not None:
-            lines.append(f"{indent}{label}: {format_time(moment)}")
-    return lines
-
-
-class _ProgressBar:
-    """Adapts the engine's ``progress(count, total, bytes, total_bytes)`` to click's bar."""
-
-    def __init__(self, total_count: int, total_bytes: int) -> None:
-        self._total_count, self._total_bytes = total_count, total_bytes
-        self._done_count = self._done_bytes = 0
-        self._started = time.monotonic()
-        # Steps are bytes, so click's ETA follows the data rate; files are in the text.
-        self._bar = click.progressbar(
-            length=max(total_bytes, 1), label="Hashing", show_eta=True, item_show_func=self._text
-        )
-
-    def __enter__(self) -> _ProgressBar:
-        self._bar.__enter__()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._bar.__exit__(None, None, None)
-
-    def __call__(
-        self, done_count: int, total_count: int, done_bytes: int, total_bytes: int
-    ) -> None:
-        step = done_bytes - self._done_bytes
-        self._done_count, self._done_bytes = done_count, done_bytes
-        self._bar.update(max(step, 0), done_count)
-        if step <= 0:  # click renders only when the position moves; a new file count must show
-            self._bar.render_progress()
-
-    def _text(self, _item: object) -> str:
-        elapsed = max(time.monotonic() - self._started, 1e-6)
-        return (
-            f"{self._done_count:,}/{self._total_count:,} files  "
-            f"{format_size(self._done_bytes)}/{format_size(self._total_bytes)}  "
-            f"{format_size(int(self._done_bytes / elapsed))}/s"
-        )
-
-
-def _print_plan(plan: MigrationPlan, dry_run: bool) -> None:
-    if dry_run:
-        for item in plan.pending:
-            click.echo(f"  → {item.bucket}/{item.info.key} ({format_size(item.info.size)})")
-        if plan.pending:
-            click.echo("")
-    click.echo(
-        f"Found {plan.listed:,} objects: {plan.already_cached:,} already cached, "
-        f"{len(plan.pending):,} to hash ({format_size(plan.total_bytes)})"
-    )
-
-
-def _print_summary(plan: MigrationPlan, result: MigrationResult | None) -> None:
-    click.echo("")
-    click.echo("Migration Summary:")
-    click.echo(f"  Total files: {plan.listed:,}")
-    click.echo(f"  Already cached: {plan.already_cached:,}")
-    if result is None:
-        click.echo(f"  Would migrate: {len(plan.pending):,} ({format_size(plan.total_bytes)})")
-        return
-    click.echo(f"  Migrated: {result.hashed:,} ({format_size(result.hashed_bytes)})")
-    if result.vanished:
-        click.echo(f"  Deleted while migrating: {result.vanished:,}")
-    if result.failures:
-        click.echo(f"  Failed: {len(result.failures):,}")
-        for failure in result.failures[:_FAILURES_SHOWN]:
-            click.echo(f"    {failure.bucket}/{failure.key}: {failure.reason}")
-        if len(result.failures) > _FAILURES_SHOWN:
-            click.echo(f"    ... and {len(result.failures) - _FAILURES_SHOWN:,} more")
-    if result.aborted:
-        click.echo(f"Stopped early: {result.aborted}", err=True)
-    if result.cancelled:
-        click.echo("Interrupted: run the same command again to continue.", err=True)
-
-
 # Running -------------------------------------------------------------------------------
 
 
@@ -367,9 +305,9 @@ async def _migrate(
     if plan.cancelled:
         click.echo("Interrupted while listing; nothing was hashed.", err=True)
         return EXIT_INTERRUPTED
-    _print_plan(plan, dry_run)
+    print_plan(plan, dry_run)
     if dry_run:
-        _print_summary(plan, None)
+        print_summary(plan, None)
         return 0
     return await _hash_pending(target, db, stop, plan)
 
@@ -403,9 +341,9 @@ async def _hash_pending(
     if not plan.pending:
         result = MigrationResult(plan.listed, plan.already_cached)
     else:
-        with _ProgressBar(len(plan.pending), plan.total_bytes) as bar:
+        with ProgressBar(len(plan.pending), plan.total_bytes) as bar:
             result = await run_migration(target.provider, db, plan, progress=bar, cancel=stop)
-    _print_summary(plan, result)
+    print_summary(plan, result)
     if result.cancelled:
         return EXIT_INTERRUPTED
     return 1 if result.failures or result.aborted else 0
