@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from processes import run_command
 
-from pys3local.cache import SCHEMA_V1, CacheEntry, MetadataCache, local_store, parse_store
+from pys3local.cache import SCHEMA_V1, CacheEntry, MetadataCache, local_store
 
 T0 = datetime(2025, 12, 16, 16, 38, 11, tzinfo=timezone.utc)
 MD5 = "0123456789abcdef0123456789abcdef"
@@ -94,6 +94,8 @@ def test_cache_cleanup_workspace_0_does_not_take_the_drime_md5s(
 
 def test_store_labels_round_trip(tmp_path: Path) -> None:
     """Each label cache stats prints parses back to the same store; bad ones are refused."""
+    from pys3local.cache import parse_store
+
     assert parse_store("drime:1465/backups/s3") == (1465, "drime:backups/s3")
     assert parse_store("drime:0") == (0, "drime:")
     assert (
