@@ -25,7 +25,6 @@ from .entries import (
     CacheRefused,
     CacheStats,
     CacheUnavailable,
-    prefix_end,
 )
 from .schema import (
     COLUMNS,
@@ -38,6 +37,20 @@ from .schema import (
     row_entry,
     transaction,
 )
+from .sqlfile import (
+    SQLITE_BUSY,
+    SQLITE_LOCKED,
+    file_identity,
+    is_corruption,
+    key_range,
+    lacks_schema,
+    quietly_close,
+    result_code,
+    size_or_zero,
+)
+from .sqlfile import (
+    batches as split_batches,
+)
 from .view import CacheView
 
 log = logging.getLogger("pys3local.cache")
@@ -49,9 +62,6 @@ T = TypeVar("T")
 _DELETE_BATCH = 5000
 # Bound for ``key IN (...)`` lists (SQLite's variable limit is 32766 or 999).
 _IN_BATCH = 500
-
-# SQLite primary result codes (the low byte of an extended code).
-_SQLITE_BUSY, _SQLITE_LOCKED, _SQLITE_CORRUPT, _SQLITE_NOTADB = 5, 6, 11, 26
 
 
 class MetadataCache:
@@ -99,7 +109,7 @@ class MetadataCache:
             try:
                 self._initialise()
             except sqlite3.Error as exc:
-                if not _is_corruption(exc):
+                if not is_corruption(exc):
                     raise CacheUnavailable(f"cannot open {self.path}: {exc}") from exc
                 if not self.move_damaged:
                     # A file the user named: maybe not ours at all. Never move it.
@@ -121,7 +131,7 @@ class MetadataCache:
         """Close every thread's connection. Call when no other thread uses the cache."""
         with self._lock:
             for conn in self._connections:
-                _quietly_close(conn)
+                quietly_close(conn)
             self._connections.clear()
             self._is_open = False
             self._generation += 1
@@ -166,7 +176,7 @@ class MetadataCache:
     ) -> dict[str, CacheEntry]:
         """The entries for these keys (missing keys are absent from the result)."""
         found: dict[str, CacheEntry] = {}
-        for batch in _batches(list(keys), _IN_BATCH):
+        for batch in split_batches(list(keys), _IN_BATCH):
             marks = ", ".join("?" * len(batch))
             rows = self._read(
                 f"SELECT {COLUMNS} FROM objects WHERE workspace_id = ? AND store = ? "
@@ -190,7 +200,7 @@ class MetadataCache:
         """Up to ``limit`` entries in key order with keys that start with ``prefix``,
         are greater than ``start_after`` and not less than ``start_at`` (pass
         ``prefix_end(p)`` to jump over everything under a rolled-up common prefix)."""
-        where, params = _key_range(prefix)
+        where, params = key_range(prefix)
         for bound, value in ((">=", start_at), (">", start_after)):
             if value:
                 where, params = f"{where} AND key {bound} ?", (*params, value)
@@ -241,7 +251,7 @@ class MetadataCache:
         self, workspace_id: int, bucket: str, keys: Iterable[str], *, store: str = ""
     ) -> int:
         """Forget these keys in one transaction; returns how many were known."""
-        batches = list(_batches(list(keys), _IN_BATCH))
+        batches = list(split_batches(list(keys), _IN_BATCH))
 
         def delete(conn: sqlite3.Connection) -> int:
             removed = 0
@@ -258,7 +268,7 @@ class MetadataCache:
 
     def delete_prefix(self, workspace_id: int, bucket: str, prefix: str, *, store: str = "") -> int:
         """Forget every key that starts with ``prefix`` (case-sensitive, no wildcards)."""
-        where, params = _key_range(prefix)
+        where, params = key_range(prefix)
         return self._delete_where(
             f"workspace_id = ? AND store = ? AND bucket = ?{where}",
             (workspace_id, store, bucket, *params),
@@ -328,7 +338,7 @@ class MetadataCache:
 
     def file_size(self) -> int:
         """Bytes on disk: the database plus its write-ahead log."""
-        return sum(_size_or_zero(Path(f"{self.path}{suffix}")) for suffix in ("", "-wal"))
+        return sum(size_or_zero(Path(f"{self.path}{suffix}")) for suffix in ("", "-wal"))
 
     def vacuum(self) -> tuple[int, int]:
         """Rewrite the database compactly; returns (bytes before, bytes after)."""
@@ -380,9 +390,9 @@ class MetadataCache:
         try:
             self._with_busy_retry(lambda: prepare_schema(conn, self.path))
         except BaseException:
-            _quietly_close(conn)
+            quietly_close(conn)
             raise
-        self._identity = _file_identity(self.path)
+        self._identity = file_identity(self.path)
         self._adopt(conn)
 
     def _adopt(self, conn: sqlite3.Connection) -> None:
@@ -396,7 +406,7 @@ class MetadataCache:
             with self._lock:
                 self._pid, self._connections, self._local = os.getpid(), [], threading.local()
         conn = getattr(self._local, "conn", None)
-        same_file = _file_identity(self.path) == self._identity
+        same_file = file_identity(self.path) == self._identity
         if conn is not None and self._local.generation == self._generation and same_file:
             return conn, self._generation
         with self._lock:
@@ -404,7 +414,7 @@ class MetadataCache:
                 raise CacheError(f"the cache {self.path} is not open")
             if conn is not None:
                 self._forget(conn)
-            if _file_identity(self.path) != self._identity:
+            if file_identity(self.path) != self._identity:
                 # Deleted, or replaced by another process's rebuild: every thread must
                 # move to the file now at the path (creating it if missing).
                 self._generation += 1
@@ -415,7 +425,7 @@ class MetadataCache:
             return self._local.conn, self._generation
 
     def _forget(self, conn: sqlite3.Connection) -> None:
-        _quietly_close(conn)
+        quietly_close(conn)
         if conn in self._connections:
             self._connections.remove(conn)
 
@@ -452,7 +462,7 @@ class MetadataCache:
                 attempt = partial(transaction, conn, op) if write else partial(op, conn)
                 return self._with_busy_retry(attempt)
             except sqlite3.Error as exc:
-                if recovered or not (_is_corruption(exc) or _lacks_schema(exc)):
+                if recovered or not (is_corruption(exc) or lacks_schema(exc)):
                     raise CacheError(f"{self.path}: {exc}") from exc
                 self._recover(generation, exc)
                 recovered = True
@@ -466,7 +476,7 @@ class MetadataCache:
             try:
                 return op()
             except sqlite3.OperationalError as exc:
-                if _result_code(exc) not in (_SQLITE_BUSY, _SQLITE_LOCKED):
+                if result_code(exc) not in (SQLITE_BUSY, SQLITE_LOCKED):
                     raise
                 if time.monotonic() >= deadline:
                     raise CacheBusy(f"{self.path} stayed locked by another writer: {exc}") from exc
@@ -485,7 +495,7 @@ class MetadataCache:
             if current is not None:
                 self._forget(current)
             # A file that another process has already replaced is not ours to move.
-            if _is_corruption(exc) and _file_identity(self.path) == self._identity:
+            if is_corruption(exc) and file_identity(self.path) == self._identity:
                 self._set_aside(exc)
             self._prepare_file()
             try:
@@ -514,62 +524,3 @@ class MetadataCache:
             exc,
             aside,
         )
-
-
-def _result_code(exc: sqlite3.Error) -> int | None:
-    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
-    if code is not None:
-        return code & 0xFF
-    message = str(exc)
-    for text, fallback in (
-        ("locked", _SQLITE_BUSY),
-        ("busy", _SQLITE_BUSY),
-        ("malformed", _SQLITE_CORRUPT),
-        ("not a database", _SQLITE_NOTADB),
-    ):
-        if text in message:
-            return fallback
-    return None
-
-
-def _is_corruption(exc: sqlite3.Error) -> bool:
-    return _result_code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-
-
-def _lacks_schema(exc: sqlite3.Error) -> bool:
-    # An empty file put where the database was (or a table dropped by hand).
-    return "no such table" in str(exc)
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    try:
-        stat = os.stat(path)
-    except OSError:
-        return None
-    return stat.st_dev, stat.st_ino
-
-
-def _key_range(prefix: str) -> tuple[str, tuple[str, ...]]:
-    if not prefix:
-        return "", ()
-    end = prefix_end(prefix)
-    if end is None:
-        return " AND key >= ?", (prefix,)
-    return " AND key >= ? AND key < ?", (prefix, end)
-
-
-def _batches(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _size_or_zero(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def _quietly_close(conn: sqlite3.Connection) -> None:
-    with contextlib.suppress(sqlite3.Error):
-        conn.close()
