@@ -25,13 +25,6 @@ def xml_response(body: bytes, status: int = 200) -> HttpResponse:
     return HttpResponse(status, body=body, media_type=XML)
 
 
-async def list_buckets(service: S3Service, request: S3Request) -> HttpResponse:
-    buckets = await service.provider.list_buckets()
-    if not service.settings.allow_bucket_creation:
-        buckets = [b for b in buckets if b.name == DEFAULT_BUCKET]
-    return xml_response(xml.list_buckets_result(buckets))
-
-
 async def create_bucket(
     service: S3Service, request: S3Request, payload: RequestPayload
 ) -> HttpResponse:

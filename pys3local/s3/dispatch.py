@@ -19,7 +19,7 @@ from pys3local.errors import (
     ServerSideEncryptionConfigurationNotFoundError,
 )
 
-from . import buckets, listing, multipart, objects
+from . import bucket_listing, buckets, listing, multipart, objects
 from .operations import Body, Operation, OperationSpec
 
 _O = Operation
@@ -27,7 +27,7 @@ _O = Operation
 OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
     {
         # Service and buckets
-        _O.LIST_BUCKETS: OperationSpec(buckets.list_buckets),
+        _O.LIST_BUCKETS: OperationSpec(bucket_listing.list_buckets),
         _O.CREATE_BUCKET: OperationSpec(buckets.create_bucket, Body.DOCUMENT, writes=True),
         _O.DELETE_BUCKET: OperationSpec(buckets.delete_bucket, writes=True),
         _O.HEAD_BUCKET: OperationSpec(buckets.head_bucket),

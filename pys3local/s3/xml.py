@@ -87,7 +87,15 @@ def error_document(error: S3Error, resource: str, request_id: str) -> bytes:
     return _document(root)
 
 
-def list_buckets_result(buckets: Iterable[Bucket]) -> bytes:
+def list_buckets_result(
+    buckets: Iterable[Bucket],
+    *,
+    region: str | None = None,
+    continuation_token: str | None = None,
+    prefix: str | None = None,
+) -> bytes:
+    """ListAllMyBucketsResult; ``region`` is given for a paged request (each bucket
+    then carries its BucketRegion)."""
     root = _root("ListAllMyBucketsResult")
     _owner(root)
     container = _sub(root, "Buckets")
@@ -95,6 +103,12 @@ def list_buckets_result(buckets: Iterable[Bucket]) -> bytes:
         element = _sub(container, "Bucket")
         _sub(element, "Name", bucket.name)
         _sub(element, "CreationDate", iso8601(bucket.creation_date))
+        if region is not None:
+            _sub(element, "BucketRegion", region)
+    if continuation_token is not None:
+        _sub(root, "ContinuationToken", continuation_token)
+    if prefix is not None:
+        _sub(root, "Prefix", prefix)
     return _document(root)
 
 
