@@ -79,7 +79,7 @@ def storage_line(path: Path) -> str:
 def key_source(backend_config: str | None) -> str:
     """Where ``serve`` took the Drime API key from, for error messages."""
     if backend_config is not None:
-        return f"saved backend '{backend_config}' (pys3local config edit {backend_config})"
+        return f"saved backend '{backend_config}'"
     return "environment variable DRIME_API_KEY"
 
 
