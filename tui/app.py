@@ -21,6 +21,7 @@ from pys3local import paths
 from pys3local.config import ConfigStore
 from pys3local.settings import DEFAULT_PATH
 
+from . import remembered
 from .commands import ConsoleCommands
 from .log_bridge import LogBridge, Throttle
 from .messages import BackendsChanged, LogLinesWaiting, ServerStateChanged
@@ -57,6 +58,8 @@ TAB_FOCUS = {
 LOG_DRAIN_INTERVAL = 0.2
 #: Seconds between two reads of the cache figures while a server runs and they show.
 CACHE_REFRESH_INTERVAL = 2.0
+#: Seconds between two looks at the config files' modification times.
+CONFIG_POLL_INTERVAL = 1.0
 
 
 class AdminApp(App[None]):
@@ -93,8 +96,13 @@ class AdminApp(App[None]):
         self.store = ConfigStore(config_dir)
         self.cache_db = cache_db or paths.cache_db_path()
         self.rclone_config = rclone_config or default_rclone_config()
+        #: The start form as last used; a path or address given here wins over it.
+        self.remembered = remembered.load(self.store.directory)
+        if data_path is not None:
+            self.remembered.pop("srv-path", None)
         self.data_path = data_path or Path(DEFAULT_PATH)
         self.listen = listen
+        self._config_seen = self._config_signature()
         self.log_capacity = log_capacity
         # Both callbacks run on other threads: post_message is thread-safe and never
         # blocks (call_from_thread would wait for this thread, which may be waiting
@@ -117,7 +125,11 @@ class AdminApp(App[None]):
                 yield Dashboard(self.server, log_capacity=self.log_capacity, id="dash")
             with TabPane("2 Server", id="server"):
                 yield ServerPane(
-                    self.store, data_path=self.data_path, listen=self.listen, id="server-pane"
+                    self.store,
+                    data_path=self.data_path,
+                    listen=self.listen,
+                    remembered=self.remembered,
+                    id="server-pane",
                 )
             with TabPane("3 Backends", id="backends"):
                 yield BackendsPane(self.store, id="backends-pane")
@@ -134,6 +146,7 @@ class AdminApp(App[None]):
         self.query_one("#log-lines").focus()
         self._update_rclone()
         self.set_interval(CACHE_REFRESH_INTERVAL, self._refresh_live_cache)
+        self.set_interval(CONFIG_POLL_INTERVAL, self._follow_config)
         if self.store.needs_password():
             self.push_screen(PasswordScreen(self.store.directory), self._unlocked)
 
@@ -222,6 +235,11 @@ class AdminApp(App[None]):
         except StartError as exc:
             self._start_failed(str(exc))
             return
+        try:
+            # Settings that served once come back at the next launch (never the secret).
+            remembered.save(self.store.directory, self.server_pane.form_values())
+        except OSError as exc:
+            self.notify(f"cannot remember the server settings: {exc}", severity="warning")
         self.dashboard.server_started()
         self._server_worker = self.run_worker(
             self.server.run, name="s3-server", group="server", thread=True, exit_on_error=False
@@ -326,6 +344,28 @@ class AdminApp(App[None]):
         self.notify(f"Backend '{name}' chosen: press s to start the server.")
 
     def on_backends_changed(self, _message: BackendsChanged) -> None:
+        self._config_seen = self._config_signature()
+        self.server_pane.reload_backends()
+
+    def _config_signature(self) -> tuple[tuple[str, int, int], ...]:
+        """Name, mtime and size of every config file (backends.toml, <name>.toml)."""
+        directory = self.store.directory
+        seen = []
+        with contextlib.suppress(OSError):
+            for path in sorted(directory.glob("*.toml")):
+                with contextlib.suppress(OSError):
+                    stat = path.stat()
+                    seen.append((path.name, stat.st_mtime_ns, stat.st_size))
+        return tuple(seen)
+
+    def _follow_config(self) -> None:
+        # `pys3local config add` in another terminal: show its change without a restart.
+        signature = self._config_signature()
+        if signature == self._config_seen or not self._panes_mounted():
+            return
+        self._config_seen = signature
+        backends = self.query_one(BackendsPane)
+        backends.reload(select=backends.selected)
         self.server_pane.reload_backends()
 
     # ------------------------------------------------------------------ help, quit, palette

@@ -35,7 +35,9 @@ from pys3local.access_log import ServerStats
 from pys3local.app_factory import build_app
 from pys3local.backends import BackendSettings
 from pys3local.config import LocalBackendSettings
+from pys3local.http_protocol import DEFAULT_MAX_HEADER_BYTES
 from pys3local.runner import EmbeddedServer, ListenAddress, bind_socket, parse_listen
+from pys3local.s3.service import ServiceSettings
 from pys3local.server import S3Application
 from pys3local.settings import (
     DEFAULT_ACCESS_KEY,
@@ -49,6 +51,9 @@ from .backend_checks import local_path_problem
 #: The console listens on loopback unless told otherwise: it is a desktop tool, and
 #: ``serve``'s all-interfaces default with test/test credentials is a poor first run.
 DEFAULT_CONSOLE_LISTEN = "127.0.0.1:10001"
+
+
+_SERVICE_DEFAULTS = ServiceSettings()
 
 
 class ServerState(enum.Enum):
@@ -75,17 +80,43 @@ class ServerOptions:
     no_auth: bool = False
     allow_bucket_creation: bool = False
     readonly: bool = False
+    #: ``serve``'s limits, TLS and durability options, with the same defaults.
+    max_object_size: int = _SERVICE_DEFAULTS.max_object_size
+    max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
+    read_timeout: float = _SERVICE_DEFAULTS.read_timeout
+    idle_timeout: int = 75
+    abandoned_upload_hours: float = 24.0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    durable: bool = True
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert else "http"
 
     def settings(self, cache_db: Path | None = None) -> ServerSettings:
         """The settings ``pys3local serve`` would build for the same choices."""
+        region = self.region or DEFAULT_REGION
         return ServerSettings(
             backend=self.backend,
             access_key=self.access_key or DEFAULT_ACCESS_KEY,
             secret_key=self.secret_key or DEFAULT_SECRET_KEY,
-            region=self.region or DEFAULT_REGION,
+            region=region,
             no_auth=self.no_auth,
             allow_bucket_creation=self.allow_bucket_creation,
             readonly=self.readonly,
+            durable=self.durable,
+            service=ServiceSettings(
+                region=region,
+                allow_bucket_creation=self.allow_bucket_creation,
+                max_object_size=self.max_object_size,
+                read_timeout=self.read_timeout,
+                abandoned_upload_age=self.abandoned_upload_hours * 3600,
+            ),
+            max_header_bytes=self.max_header_bytes,
+            idle_timeout=self.idle_timeout,
+            tls_cert=self.tls_cert,
+            tls_key=self.tls_key,
             cache_db=str(cache_db) if cache_db is not None else None,
         )
 
@@ -116,7 +147,9 @@ class ServerStatus:
     @property
     def endpoint(self) -> str | None:
         """The URL clients use, e.g. ``http://127.0.0.1:10001``."""
-        return self.address.url() if self.address is not None else None
+        if self.address is None:
+            return None
+        return self.address.url(self.options.scheme if self.options else "http")
 
     @property
     def is_active(self) -> bool:
@@ -208,6 +241,11 @@ class ServerController:
             raise StartError(str(exc)) from None
         if not options.no_auth and not (options.access_key and options.secret_key):
             raise StartError("access key and secret key must not be empty (or turn on no-auth)")
+        if (options.tls_cert is None) != (options.tls_key is None):
+            raise StartError("TLS needs both a certificate and its key file")
+        for tls_file in filter(None, (options.tls_cert, options.tls_key)):
+            if not Path(tls_file).is_file():
+                raise StartError(f"TLS file {tls_file} does not exist or is not a file")
         if isinstance(options.backend, LocalBackendSettings):
             readonly = options.readonly or options.backend.readonly
             problem = local_path_problem(options.backend.path, writable=not readonly)
@@ -232,6 +270,8 @@ class ServerController:
         self._embedded = EmbeddedServer(
             app,
             sock,
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
             lifespan="off",
             timeout_keep_alive=settings.idle_timeout,
             max_header_bytes=settings.max_header_bytes,

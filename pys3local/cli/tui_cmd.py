@@ -31,9 +31,11 @@ from pys3local.settings import DEFAULT_PATH
     "--path",
     "data_path",
     type=click.Path(file_okay=False, path_type=Path),
-    default=DEFAULT_PATH,
-    show_default=True,
-    help="Data directory offered for an ad-hoc local backend.",
+    default=None,
+    help=(
+        "Data directory offered for an ad-hoc local backend "
+        f"(default: the one used last, else {DEFAULT_PATH})."
+    ),
 )
 @click.option(
     "--listen",
@@ -41,7 +43,7 @@ from pys3local.settings import DEFAULT_PATH
     help="Listen address offered in the start form, [HOST]:PORT (default: 127.0.0.1:10001).",
 )
 def tui(
-    config_dir: Path | None, cache_db: Path | None, data_path: Path, listen: str | None
+    config_dir: Path | None, cache_db: Path | None, data_path: Path | None, listen: str | None
 ) -> None:
     """Open the admin console: run the server, watch requests, manage backends and cache."""
     if listen is not None:
@@ -65,6 +67,6 @@ def tui(
     AdminApp(
         config_dir=config_dir,
         cache_db=cache_db,
-        data_path=data_path.expanduser().absolute(),
+        data_path=data_path.expanduser().absolute() if data_path is not None else None,
         listen=listen,
     ).run()
