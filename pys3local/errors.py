@@ -32,6 +32,34 @@ class BadDigest(S3Error):
     default_message = "The Content-MD5 or checksum you specified did not match what we received."
 
 
+class AccessControlListNotSupported(S3Error):
+    code = "AccessControlListNotSupported"
+    status = 400
+    default_message = "The bucket does not allow ACLs"
+
+
+class InvalidBucketAclWithObjectOwnership(S3Error):
+    code = "InvalidBucketAclWithObjectOwnership"
+    status = 400
+    default_message = (
+        "Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting"
+    )
+
+
+class InvalidTag(S3Error):
+    code = "InvalidTag"
+    status = 400
+    default_message = "The TagSet you have provided is invalid."
+
+
+class MalformedACLError(S3Error):
+    code = "MalformedACLError"
+    status = 400
+    default_message = (
+        "The XML you provided was not well-formed or did not validate against our published schema"
+    )
+
+
 class EntityTooSmall(S3Error):
     code = "EntityTooSmall"
     status = 400

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pys3local.errors import BucketNotEmpty, NoSuchBucket, S3Error, TooManyBuckets
 
 from . import xml
+from .acl import check_acl_headers
 from .http import HttpResponse
 from .operations import Handler
 from .payload import RequestPayload
@@ -30,6 +31,7 @@ async def create_bucket(
 ) -> HttpResponse:
     # The body may carry a CreateBucketConfiguration; the region is ours anyway.
     await payload.read_all(64 * 1024)
+    check_acl_headers(request.http.headers, creating_bucket=True)
     bucket = request.bucket or ""
     headers = {"location": f"/{bucket}"}
     if not service.settings.allow_bucket_creation:

@@ -19,7 +19,7 @@ from pys3local.errors import (
     ServerSideEncryptionConfigurationNotFoundError,
 )
 
-from . import bucket_listing, buckets, listing, multipart, objects
+from . import acl, bucket_listing, buckets, listing, multipart, objects
 from .operations import Body, Operation, OperationSpec
 
 _O = Operation
@@ -35,6 +35,8 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
         _O.GET_BUCKET_VERSIONING: OperationSpec(buckets.get_bucket_versioning),
         _O.GET_BUCKET_ACL: OperationSpec(buckets.get_acl),
         _O.GET_OBJECT_ACL: OperationSpec(buckets.get_acl),
+        _O.PUT_BUCKET_ACL: OperationSpec(acl.put_acl, Body.DOCUMENT, writes=True),
+        _O.PUT_OBJECT_ACL: OperationSpec(acl.put_acl, Body.DOCUMENT, writes=True),
         _O.GET_BUCKET_POLICY: OperationSpec(buckets.absent_configuration(NoSuchBucketPolicy)),
         _O.GET_BUCKET_CORS: OperationSpec(buckets.absent_configuration(NoSuchCORSConfiguration)),
         _O.GET_BUCKET_LIFECYCLE_CONFIGURATION: OperationSpec(

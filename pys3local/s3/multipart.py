@@ -10,6 +10,7 @@ from pys3local.errors import InvalidArgument, InvalidPartOrder, InvalidRange
 from pys3local.providers.base import MAX_PART_NUMBER, RangeRequest
 
 from . import xml
+from .acl import check_acl_headers
 from .buckets import xml_response
 from .headers import (
     byte_position,
@@ -43,6 +44,7 @@ async def create_multipart_upload(
     bucket = service.bucket_name(request)
     assert request.key is not None
     await payload.read_all(0)
+    check_acl_headers(request.http.headers)
     metadata = metadata_from_headers(request.http.headers)
     upload = await service.provider.create_multipart_upload(bucket, request.key, metadata)
     return xml_response(xml.initiate_multipart_upload_result(upload))

@@ -15,6 +15,7 @@ from pys3local.errors import (
 from pys3local.providers.base import ObjectReader
 
 from . import xml
+from .acl import check_acl_headers
 from .buckets import xml_response
 from .headers import (
     RESPONSE_OVERRIDES,
@@ -101,6 +102,7 @@ async def put_object(
         # A conditional write needs an atomic check-and-replace in the backend; a
         # best-effort check would promise a guarantee we cannot keep.
         raise NotImplementedOperation("Conditional writes are not supported.")
+    check_acl_headers(headers)
     metadata = metadata_from_headers(headers)
     # The provider reads the verified checksums from the payload once it is consumed.
     info = await service.provider.put_object(
@@ -168,6 +170,7 @@ async def copy_object(
     bucket = service.bucket_name(request)
     assert request.key is not None
     await payload.read_all(0)
+    check_acl_headers(request.http.headers)
     src_bucket, src_key = parse_copy_source(service, request)
     source = await service.provider.head_object(src_bucket, src_key)
     check_preconditions(request.http.headers, source, prefix="x-amz-copy-source-")

@@ -41,6 +41,8 @@ class Operation(_Named):
     GET_BUCKET_VERSIONING = "GetBucketVersioning"
     GET_BUCKET_ACL = "GetBucketAcl"
     GET_OBJECT_ACL = "GetObjectAcl"
+    PUT_BUCKET_ACL = "PutBucketAcl"
+    PUT_OBJECT_ACL = "PutObjectAcl"
     GET_BUCKET_POLICY = "GetBucketPolicy"
     GET_BUCKET_CORS = "GetBucketCors"
     GET_BUCKET_LIFECYCLE_CONFIGURATION = "GetBucketLifecycleConfiguration"

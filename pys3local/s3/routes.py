@@ -87,6 +87,8 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> Operation | Unro
     if method == "HEAD":
         return Operation.HEAD_BUCKET
     if method == "PUT":
+        if "acl" in query:
+            return Operation.PUT_BUCKET_ACL
         return NOT_IMPLEMENTED if _has_subresource(query) else Operation.CREATE_BUCKET
     if method == "DELETE":
         return NOT_IMPLEMENTED if _has_subresource(query) else Operation.DELETE_BUCKET
@@ -107,7 +109,9 @@ def _object_operation(
             return NOT_IMPLEMENTED
         return Operation.GET_OBJECT if method == "GET" else Operation.HEAD_OBJECT
     if method == "PUT":
-        if "acl" in query or "tagging" in query:
+        if "acl" in query:
+            return Operation.PUT_OBJECT_ACL
+        if "tagging" in query:
             return NOT_IMPLEMENTED
         copy = "x-amz-copy-source" in headers
         if "uploadId" in query or "partNumber" in query:
