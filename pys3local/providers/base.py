@@ -15,8 +15,12 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from pys3local.errors import AccessDenied, InvalidRange, NoSuchBucket, NotImplementedOperation
+
+if TYPE_CHECKING:
+    from .parts import PartsRecord
 
 #: S3's limits, shared by every backend.
 MAX_KEY_BYTES = 1024
@@ -49,8 +53,23 @@ class ObjectMetadata:
     #: A provider that keeps them stores :func:`verified_checksums` of the body it was
     #: given, read once the body is exhausted.
     checksums: dict[str, str] = field(default_factory=dict)
+    #: ``COMPOSITE`` or ``FULL_OBJECT``: what the checksums cover. For an upload in
+    #: progress, what the client asked for in CreateMultipartUpload.
+    checksum_type: str | None = None
+    #: The checksum algorithm an upload in progress was created with.
+    checksum_algorithm: str | None = None
+    #: How CompleteMultipartUpload assembled the object (see :mod:`.parts`).
+    parts: PartsRecord | None = None
 
     def to_dict(self) -> dict[str, object]:
+        # Multipart facts only where there are some: most objects have none.
+        extra: dict[str, object] = {}
+        if self.checksum_type is not None:
+            extra["checksum_type"] = self.checksum_type
+        if self.checksum_algorithm is not None:
+            extra["checksum_algorithm"] = self.checksum_algorithm
+        if self.parts is not None:
+            extra["parts"] = self.parts.to_dict()
         return {
             "content_type": self.content_type,
             "content_encoding": self.content_encoding,
@@ -60,11 +79,16 @@ class ObjectMetadata:
             "expires": self.expires,
             "user": dict(self.user),
             "checksums": dict(self.checksums),
+            **extra,
         }
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ObjectMetadata:
+        from .parts import PartsRecord  # parts.py builds on this module
+
         known = {name: data[name] for name in cls.__slots__ if name in data}  # type: ignore[attr-defined]
+        if "parts" in known:
+            known["parts"] = PartsRecord.from_dict(known["parts"])
         return cls(**known)  # type: ignore[arg-type]
 
 

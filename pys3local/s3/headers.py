@@ -87,6 +87,12 @@ def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[st
     return headers
 
 
+def multipart_parts_count(etag: str) -> int | None:
+    """The parts count in an S3 multipart ETag (``<md5>-N``); None for another ETag."""
+    match = _MULTIPART_ETAG.fullmatch(etag)
+    return int(match[1]) if match else None
+
+
 def parse_range(value: str | None) -> RangeRequest | None:
     """Parse a ``Range`` header; None means "send the whole object".
 

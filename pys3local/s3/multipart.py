@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import re
 
-from pys3local.errors import InvalidArgument, InvalidPartOrder, InvalidRange
+from pys3local.errors import InvalidArgument, InvalidPartOrder, InvalidRange, NoSuchUpload
 from pys3local.providers.base import MAX_PART_NUMBER, RangeRequest
 
-from . import xml
+from . import completed, xml
 from .acl import check_acl_headers
 from .buckets import xml_response
 from .headers import (
@@ -113,9 +113,16 @@ async def complete_multipart_upload(
         if part.part_number <= previous:
             raise InvalidPartOrder()
         previous = part.part_number
-    info = await service.provider.complete_multipart_upload(
-        bucket, request.key, _upload_id(request), parts
-    )
+    upload_id = _upload_id(request)
+    try:
+        info = await service.provider.complete_multipart_upload(
+            bucket, request.key, upload_id, parts
+        )
+    except NoSuchUpload:
+        # A retry after a lost answer: the upload is gone, its object is there.
+        info = await completed.earlier_completion(service, bucket, request.key, upload_id, parts)
+        if info is None:
+            raise
     location = str(request.http.base_url).rstrip("/") + request.raw_path
     return xml_response(xml.complete_multipart_upload_result(location, bucket, info))
 

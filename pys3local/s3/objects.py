@@ -14,7 +14,7 @@ from pys3local.errors import (
 )
 from pys3local.providers.base import ObjectReader
 
-from . import xml
+from . import completed, xml
 from .acl import check_acl_headers
 from .buckets import xml_response
 from .headers import (
@@ -37,41 +37,49 @@ def _wants_checksums(request: S3Request) -> bool:
     return (request.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
 
 
-def _refuse_part_number(request: S3Request) -> None:
-    part = request.query.get("partNumber")
-    if part is not None and part != "1":
-        raise NotImplementedOperation("GetObject by part number is not supported.")
-
-
 async def head_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
-    _refuse_part_number(request)
+    part = completed.requested_part(request)
     info = await service.provider.head_object(bucket, request.key)
     check_preconditions(request.http.headers, info)
-    headers = object_headers(info, with_checksums=_wants_checksums(request))
-    headers["content-length"] = str(info.size)
-    return HttpResponse(200, headers)
+    headers = object_headers(info, with_checksums=_wants_checksums(request) and part is None)
+    if part is None:
+        headers["content-length"] = str(info.size)
+        return HttpResponse(200, headers)
+    span = completed.part_range(info, part)
+    headers.update(completed.part_headers(info, part, span, _wants_checksums(request)))
+    return HttpResponse(200 if span is None else 206, headers)
 
 
 async def get_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
-    _refuse_part_number(request)
+    part = completed.requested_part(request)
     byte_range = parse_range(request.header("range"))
-    reader = await service.provider.get_object(bucket, request.key, byte_range)
+    if part is not None:
+        if request.header("range") is not None:
+            raise InvalidRequest("Cannot specify both Range header and partNumber query parameter.")
+        reader, span = await completed.open_part(service, bucket, request.key, part)
+    else:
+        reader = await service.provider.get_object(bucket, request.key, byte_range)
     try:
         check_preconditions(request.http.headers, reader.info)
     except BaseException:
         await reader.aclose()
         raise
     info = reader.info
-    headers = object_headers(info, with_checksums=_wants_checksums(request) and not byte_range)
+    headers = object_headers(
+        info, with_checksums=_wants_checksums(request) and not byte_range and part is None
+    )
     for parameter, header in RESPONSE_OVERRIDES.items():
         if parameter in request.query:
             headers[header] = request.query[parameter]
     status = 200
-    if reader.byte_range is not None:
+    if part is not None:
+        status = 200 if span is None else 206
+        headers.update(completed.part_headers(info, part, span, _wants_checksums(request)))
+    elif reader.byte_range is not None:
         status = 206
         span = reader.byte_range
         headers["content-range"] = f"bytes {span.start}-{span.end}/{info.size}"
@@ -182,6 +190,9 @@ async def copy_object(
     if directive == "REPLACE":
         metadata = metadata_from_headers(request.http.headers)
         metadata.checksums.update(source.metadata.checksums)
+        # The bytes are the source's: so are their parts and what the checksums cover.
+        metadata.checksum_type = source.metadata.checksum_type
+        metadata.parts = source.metadata.parts
     else:
         metadata = None
         if (src_bucket, src_key) == (bucket, request.key):

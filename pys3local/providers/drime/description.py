@@ -17,7 +17,10 @@ The forms, oldest first (every one stays readable):
   string (``u`` a string-to-string object): ``etag`` (multipart ETag), ``ct``
   (Content-Type, when Drime's MIME type differs), ``ce``/``cd``/``cl``/``cc``/``ex``
   (Content-Encoding/-Disposition/-Language, Cache-Control, Expires), ``u`` (the
-  ``x-amz-meta-*`` headers, names lower-cased without the prefix).
+  ``x-amz-meta-*`` headers, names lower-cased without the prefix), ``mp`` (an object
+  made by CompleteMultipartUpload: its upload id and part sizes, see
+  :mod:`pys3local.providers.parts`; left out, with the part checksums first, when it
+  would not fit).
 
 The reference of Drime's API states no length limit for ``description``. We bound
 the whole text at :data:`MAX_DESCRIPTION_CHARS` (room for S3's own 2 KB of user
@@ -36,6 +39,7 @@ from functools import lru_cache
 
 from pys3local.errors import MetadataTooLarge
 from pys3local.providers.base import MAX_PART_NUMBER, ObjectMetadata
+from pys3local.providers.parts import PartsRecord
 
 #: The longest description we write (characters).
 MAX_DESCRIPTION_CHARS = 8192
@@ -63,10 +67,12 @@ class Stored:
     etag: str | None
     fields: tuple[tuple[str, str], ...] = ()
     user: tuple[tuple[str, str], ...] = ()
+    #: The ``mp`` record, as JSON text (kept hashable for the parse cache).
+    parts: str | None = None
 
     @property
     def has_metadata(self) -> bool:
-        return bool(self.fields or self.user)
+        return bool(self.fields or self.user or self.parts)
 
 
 _NOTHING = Stored(None)
@@ -98,7 +104,9 @@ def parse(description: str) -> Stored:
         if isinstance(user, dict)
         else ()
     )
-    return Stored(etag, fields, pairs)
+    parts = data.get("mp")
+    parts_text = json.dumps(parts) if isinstance(parts, dict) else None
+    return Stored(etag, fields, pairs, parts_text)
 
 
 def metadata_of(description: str, mime: str) -> ObjectMetadata:
@@ -112,6 +120,8 @@ def metadata_of(description: str, mime: str) -> ObjectMetadata:
     for attribute, short in _HEADERS.items():
         if short in fields:
             setattr(metadata, attribute, fields[short])
+    if stored.parts is not None:
+        metadata.parts = PartsRecord.from_dict(json.loads(stored.parts))
     return metadata
 
 
@@ -133,18 +143,37 @@ def describe(metadata: ObjectMetadata | None, etag: str | None, stored_mime: str
                 fields[short] = value
         if metadata.user:
             fields["u"] = dict(metadata.user)
-    if not fields:
+    if not fields and (metadata is None or metadata.parts is None):
         return f"s3etag:{etag}" if etag else ""
     if etag:
         fields["etag"] = etag
-    text = _META_PREFIX + json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+    text = _encode(fields)
     if len(text) > MAX_DESCRIPTION_CHARS:
         raise MetadataTooLarge(
             "The object's metadata is too large to keep with the Drime file: at most "
             f"{MAX_DESCRIPTION_CHARS} characters of encoded metadata and headers.",
             MaxSizeAllowed=str(MAX_DESCRIPTION_CHARS),
         )
+    if metadata is not None and metadata.parts is not None:
+        return _with_parts(fields, metadata.parts)
     return text
+
+
+def _encode(fields: dict[str, object]) -> str:
+    return _META_PREFIX + json.dumps(fields, separators=(",", ":"), ensure_ascii=False)
+
+
+def _with_parts(fields: dict[str, object], record: PartsRecord) -> str:
+    """The description with as much of the parts record as fits: all of it, else
+    without the part checksums, else none (the parts of that object are then
+    unknown, never wrong)."""
+    plain = _encode(fields)
+    full = record.to_dict()
+    for candidate in (full, {k: v for k, v in full.items() if k != "checksums"}):
+        text = _encode({**fields, "mp": candidate})
+        if len(text) <= MAX_DESCRIPTION_CHARS:
+            return text
+    return plain
 
 
 def check_fits(metadata: ObjectMetadata) -> None:

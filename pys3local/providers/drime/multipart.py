@@ -38,6 +38,7 @@ from pys3local.providers.base import (
     UploadedPart,
     multipart_etag,
 )
+from pys3local.providers.parts import PartsRecord
 
 from .client import DrimeClient
 from .models import DriveEntry
@@ -126,10 +127,11 @@ class MultipartUploads:
 
     async def complete(
         self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
-    ) -> tuple[UploadState, DriveEntry, str, int]:
+    ) -> tuple[UploadState, DriveEntry, str, PartsRecord]:
         """Complete the store upload and create the entry; return the upload, the new
-        entry, the S3 multipart ETag and the size. The caller replaces older
-        versions and then calls :meth:`forget` (or :meth:`release` on failure)."""
+        entry, the S3 multipart ETag and the record of its parts. The caller replaces
+        older versions and then calls :meth:`forget` (or :meth:`release` on
+        failure)."""
         await self.get(bucket, key, upload_id)
         if not await self.states.claim(upload_id):
             raise NoSuchUpload(
@@ -162,7 +164,10 @@ class MultipartUploads:
         entry = await self._uploader.entry_for(
             state.session, state.name, state.folder_id, size, state.upload.metadata.content_type
         )
-        return state, entry, multipart_etag([p.md5 for p in chosen]), size
+        record = PartsRecord(
+            upload_id, tuple(p.size for p in chosen), tuple(p.number for p in chosen)
+        )
+        return state, entry, multipart_etag([p.md5 for p in chosen]), record
 
     async def forget(self, upload_id: str) -> None:
         await self.states.remove(upload_id)

@@ -42,6 +42,7 @@ from pys3local.providers.base import (
     StorageProvider,
     UploadedPart,
 )
+from pys3local.providers.parts import completed_metadata
 
 from .client import DrimeClient
 from .description import check_fits, metadata_of
@@ -396,18 +397,17 @@ class DrimeStorageProvider(StorageProvider):
         uploads = await self._uploads()
         objects = await self._ready()
         async with translated():
-            state, entry, etag, _size = await uploads.complete(bucket, key, upload_id, parts)
+            state, entry, etag, record = await uploads.complete(bucket, key, upload_id, parts)
+            metadata = completed_metadata(state.upload.metadata, record)
             try:
-                entry = await objects.describe_new(
-                    state.folder_id, entry, state.upload.metadata, etag
-                )
+                entry = await objects.describe_new(state.folder_id, entry, metadata, etag)
                 await objects.replace(state.folder_id, entry)
             finally:
                 # Drime's upload is used up either way: nothing to complete again.
                 await uploads.forget(upload_id)
         await self.metadata.record(bucket, key, entry, None)
         info = self.info(key, entry)
-        return ObjectInfo(key, info.size, etag, info.last_modified, state.upload.metadata)
+        return ObjectInfo(key, info.size, etag, info.last_modified, info.metadata)
 
     async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
         self.check_writable()

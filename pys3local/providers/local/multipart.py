@@ -51,6 +51,7 @@ from pys3local.providers.base import (
     UploadedPart,
     multipart_etag,
 )
+from pys3local.providers.parts import PartsRecord
 
 from .atomic import (
     FILE_MODE,
@@ -103,6 +104,8 @@ class AssembledUpload:
     #: The upload's own data file was taken over (nothing was copied); if the commit
     #: fails, :meth:`LocalMultipartStore.give_back` returns it to the upload.
     taken_over: bool
+    #: The parts, in object order: what the object keeps of its upload.
+    record: PartsRecord
 
 
 class InPlacePart(StreamedWrite):
@@ -435,8 +438,12 @@ class LocalMultipartStore:
             records.append(record)
         etag = multipart_etag([p.etag for p in parts])
         total = sum(record.size for record in records)
+        kept = PartsRecord(
+            upload_id, tuple(r.size for r in records), tuple(p.part_number for p in parts)
+        )
         if _tiles_data_file(records):
-            return AssembledUpload(upload, self._take_over(directory, total), total, etag, True)
+            taken = self._take_over(directory, total)
+            return AssembledUpload(upload, taken, total, etag, True, kept)
         staged = StagedFile(self._staging.new_name(), durable=self._durable)
         try:
             for record in records:
@@ -449,7 +456,7 @@ class LocalMultipartStore:
         except BaseException:
             staged.discard()
             raise
-        return AssembledUpload(upload, staged.path, staged.size, etag, False)
+        return AssembledUpload(upload, staged.path, staged.size, etag, False, kept)
 
     def _take_over(self, directory: Path, size: int) -> Path:
         """Move the upload's data file, cut to ``size``, into this process's staging

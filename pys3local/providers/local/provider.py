@@ -46,6 +46,7 @@ from pys3local.providers.base import (
     UploadedPart,
     verified_checksums,
 )
+from pys3local.providers.parts import completed_metadata
 from pys3local.providers.streams import batched
 
 from . import atomic
@@ -708,7 +709,7 @@ class LocalStorageProvider(StorageProvider):
                 assembled.size,
                 assembled.etag,
                 datetime.now(timezone.utc),
-                assembled.upload.metadata,
+                completed_metadata(assembled.upload.metadata, assembled.record),
             )
             try:
                 self._commit(bucket, key, paths, assembled.path, info)

@@ -1,0 +1,136 @@
+"""Objects made by CompleteMultipartUpload, in S3 terms: a retried Complete, and
+reads of one part (``GetObject``/``HeadObject`` with ``partNumber``).
+
+The provider keeps each such object's :class:`~pys3local.providers.parts.PartsRecord`
+(upload id, part sizes and checksums) in its metadata; this module turns it into
+answers.
+"""
+
+from __future__ import annotations
+
+from pys3local.errors import InvalidPart, NoSuchKey, NotImplementedOperation, SlowDown
+from pys3local.providers.base import (
+    MAX_PART_NUMBER,
+    ByteRange,
+    CompletedPart,
+    ObjectInfo,
+    ObjectReader,
+    RangeRequest,
+)
+
+from .checksums import header_name
+from .headers import multipart_parts_count, parse_int
+from .request import S3Request
+from .service import S3Service
+
+
+async def earlier_completion(
+    service: S3Service, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+) -> ObjectInfo | None:
+    """The object a Complete of ``upload_id`` with these ``parts`` already made, if
+    it is still the one stored under ``key``; None otherwise.
+
+    The upload is gone once completed, so a retried Complete (its first answer was
+    lost) would be NoSuchUpload; S3 answers it with the same result as long as the
+    object is the one that upload made.
+    """
+    try:
+        info = await service.provider.head_object(bucket, key)
+    except NoSuchKey:
+        return None
+    record = info.metadata.parts
+    if record is None or record.upload_id != upload_id:
+        return None
+    if tuple(p.part_number for p in parts) != record.numbers:
+        return None
+    return info
+
+
+def requested_part(request: S3Request) -> int | None:
+    """The ``partNumber`` of a GetObject or HeadObject, or None without one."""
+    if "partNumber" not in request.query:
+        return None
+    return parse_int(
+        request.query.get("partNumber"), "partNumber", default=0, low=1, high=MAX_PART_NUMBER
+    )
+
+
+def part_range(info: ObjectInfo, number: int) -> ByteRange | None:
+    """The bytes of part ``number`` of the object; None for the whole (empty) object.
+
+    Raises InvalidPart for a part the object does not have (any number above 1 on an
+    object not uploaded in parts), NotImplemented for an object uploaded in parts
+    whose part boundaries were not recorded (stored before they were).
+    """
+    record = info.metadata.parts
+    if record is None:
+        if multipart_parts_count(info.etag) not in (None, 1):
+            raise NotImplementedOperation(
+                "The part boundaries of this object were not recorded when it was stored."
+            )
+        if number != 1:
+            raise InvalidPart(PartNumber=str(number))
+        return ByteRange(0, info.size - 1) if info.size else None
+    index = record.index_of(number)
+    if index is None or record.total_size() != info.size:
+        raise InvalidPart(PartNumber=str(number))
+    return record.span(index)
+
+
+def as_range_request(span: ByteRange | None) -> RangeRequest | None:
+    return None if span is None else RangeRequest(span.start, span.end)
+
+
+def part_checksums(info: ObjectInfo, number: int) -> dict[str, str]:
+    """The verified checksums of part ``number`` (a whole single-part object's own)."""
+    record = info.metadata.parts
+    if record is None:
+        return dict(info.metadata.checksums)
+    index = record.index_of(number)
+    return {} if index is None else record.part_checksums(index)
+
+
+#: How often a part read starts again when the object is replaced under it.
+_OPEN_ATTEMPTS = 5
+
+
+async def open_part(
+    service: S3Service, bucket: str, key: str, number: int
+) -> tuple[ObjectReader, ByteRange | None]:
+    """Open the bytes of part ``number``; return the reader and the part's span.
+
+    The span comes from the record of the version actually opened: if the object was
+    replaced between reading its record and opening it, the read starts again, so
+    the bytes always belong to the part asked for.
+    """
+    span = part_range(await service.provider.head_object(bucket, key), number)
+    for _ in range(_OPEN_ATTEMPTS):
+        reader = await service.provider.get_object(bucket, key, as_range_request(span))
+        try:
+            opened = part_range(reader.info, number)
+        except BaseException:
+            await reader.aclose()
+            raise
+        if opened == span:
+            return reader, span
+        await reader.aclose()
+        span = opened
+    raise SlowDown("The object changed while its part was being opened; try again.")
+
+
+def part_headers(
+    info: ObjectInfo, number: int, span: ByteRange | None, with_checksums: bool
+) -> dict[str, str]:
+    """The headers of a part read: its length and place, the object's parts count,
+    and (when asked for) the part's checksums."""
+    record = info.metadata.parts
+    headers = {
+        "content-length": str(span.length if span is not None else 0),
+        "x-amz-mp-parts-count": str(record.count if record is not None else 1),
+    }
+    if span is not None:
+        headers["content-range"] = f"bytes {span.start}-{span.end}/{info.size}"
+    if with_checksums:
+        for algorithm, value in part_checksums(info, number).items():
+            headers[header_name(algorithm)] = value
+    return headers
