@@ -288,15 +288,16 @@ async def test_no_auth_mode_decodes_without_checking_signatures() -> None:
     assert await read(body) == AWS_DATA
 
 
-async def test_content_encoding_alone_selects_aws_chunked() -> None:
-    """Content-Encoding: aws-chunked is honoured even with UNSIGNED-PAYLOAD."""
-    encoded = aws_chunked(b"xyz" * 1000, chunk_size=1000)
+async def test_content_encoding_alone_does_not_select_aws_chunked() -> None:
+    """The payload hash decides the framing, as on AWS: Content-Encoding: aws-chunked
+    with UNSIGNED-PAYLOAD is a plain body, taken byte for byte."""
+    data = b"3e8;chunk-signature=not-really\r\n" + b"xyz" * 1000
     headers = {
         "content-encoding": "gzip, aws-chunked",
         "x-amz-content-sha256": "UNSIGNED-PAYLOAD",
-        "x-amz-decoded-content-length": "3000",
+        "content-length": str(len(data)),
     }
-    assert await read(open_body(encoded, headers)) == b"xyz" * 1000
+    assert await read(open_body(data, headers)) == data
 
 
 def test_stored_content_encoding_drops_aws_chunked() -> None:

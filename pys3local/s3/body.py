@@ -2,9 +2,10 @@
 
 This module owns turning the raw HTTP body into verified object bytes:
 
-* aws-chunked framing (``Content-Encoding: aws-chunked`` or a ``STREAMING-*``
-  ``x-amz-content-sha256``), with chunk signatures chained from the seed signature,
-  the final zero-length chunk and the trailing headers (signed or not);
+* aws-chunked framing, chosen by a ``STREAMING-*`` ``x-amz-content-sha256`` (as AWS
+  does; ``Content-Encoding: aws-chunked`` alone does not make a body aws-chunked),
+  with chunk signatures chained from the seed signature, the final zero-length chunk
+  and the trailing headers (signed or not);
 * ``x-amz-content-sha256`` hex digests, ``Content-MD5``, ``x-amz-checksum-*`` headers
   and trailers, ``x-amz-decoded-content-length`` / ``Content-Length``.
 
@@ -248,8 +249,9 @@ def open_request_body(
     ``max_length`` raises EntityTooLarge here too.
     """
     content_sha256 = auth.content_sha256 or headers.get("x-amz-content-sha256") or ""
-    encodings = [t.strip().lower() for t in headers.get("content-encoding", "").split(",")]
-    chunked = content_sha256.startswith("STREAMING-") or "aws-chunked" in encodings
+    # The payload hash decides, as on AWS: Content-Encoding may name aws-chunked over a
+    # plain body (a client that sets it by hand); stored_content_encoding drops it.
+    chunked = content_sha256.startswith("STREAMING-")
     header_checksums, computed, trailer_algorithms = _checksum_plan(headers, chunked)
     if chunked:
         decoder: AwsChunkedDecoder | None = AwsChunkedDecoder(
