@@ -134,3 +134,14 @@ def part_headers(
         for algorithm, value in part_checksums(info, number).items():
             headers[header_name(algorithm)] = value
     return headers
+
+
+def checksum_type_of(info: ObjectInfo) -> str:
+    """What the object's checksums cover: ``COMPOSITE`` (a checksum of the part
+    checksums, ``<base64>-N``) or ``FULL_OBJECT`` (the whole body)."""
+    recorded = info.metadata.checksum_type
+    if recorded is not None:
+        return recorded
+    values = info.metadata.checksums.values()
+    composite = any(value.rpartition("-")[2].isdigit() for value in values)
+    return "COMPOSITE" if composite else "FULL_OBJECT"

@@ -19,7 +19,7 @@ from pys3local.errors import (
     ServerSideEncryptionConfigurationNotFoundError,
 )
 
-from . import acl, bucket_listing, buckets, listing, multipart, objects
+from . import acl, bucket_listing, buckets, listing, multipart, object_attributes, objects
 from .operations import Body, Operation, OperationSpec
 
 _O = Operation
@@ -55,6 +55,7 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
         # Objects
         _O.GET_OBJECT: OperationSpec(objects.get_object),
         _O.HEAD_OBJECT: OperationSpec(objects.head_object),
+        _O.GET_OBJECT_ATTRIBUTES: OperationSpec(object_attributes.get_object_attributes),
         _O.PUT_OBJECT: OperationSpec(objects.put_object, Body.OBJECT, writes=True),
         _O.COPY_OBJECT: OperationSpec(objects.copy_object, Body.DOCUMENT, writes=True),
         _O.DELETE_OBJECT: OperationSpec(objects.delete_object, writes=True),

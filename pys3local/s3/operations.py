@@ -55,6 +55,7 @@ class Operation(_Named):
     # Objects
     GET_OBJECT = "GetObject"
     HEAD_OBJECT = "HeadObject"
+    GET_OBJECT_ATTRIBUTES = "GetObjectAttributes"
     PUT_OBJECT = "PutObject"
     COPY_OBJECT = "CopyObject"
     DELETE_OBJECT = "DeleteObject"

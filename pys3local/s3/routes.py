@@ -68,9 +68,15 @@ def resolve_operation(
     MethodNotAllowed)."""
     if bucket is None:
         return Operation.LIST_BUCKETS if method in ("GET", "HEAD") else METHOD_NOT_ALLOWED
-    # "versionId=null" names the only version an unversioned bucket has.
-    if any(n in UNSUPPORTED_SUBRESOURCES for n in query if (n, query[n]) != ("versionId", "null")):
+    # "versionId=null" names the only version an unversioned bucket has; "attributes"
+    # has one operation, GET on an object (any other use stays NotImplemented).
+    supported = {("versionId", "null")}
+    if key is not None and method == "GET":
+        supported.add(("attributes", query.get("attributes", "")))
+    if any(n in UNSUPPORTED_SUBRESOURCES for n in query if (n, query[n]) not in supported):
         return NOT_IMPLEMENTED
+    if key is not None and method == "GET" and "attributes" in query:
+        return Operation.GET_OBJECT_ATTRIBUTES
     if key is None:
         return _bucket_operation(method, query)
     return _object_operation(method, query, headers)

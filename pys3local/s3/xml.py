@@ -70,6 +70,10 @@ def _root(tag: str) -> ET.Element:
     return ET.Element(tag, xmlns=S3_NS)
 
 
+#: For documents built in the modules of their operations.
+root_element, sub_element, document = _root, _sub, _document
+
+
 def _owner(parent: ET.Element, tag: str = "Owner") -> None:
     owner = _sub(parent, tag)
     _sub(owner, "ID", OWNER_ID)
