@@ -56,8 +56,13 @@ def metadata_from_headers(headers: Mapping[str, str]) -> ObjectMetadata:
     for name, value in headers.items():
         if name.startswith(USER_METADATA_PREFIX):
             short = name[len(USER_METADATA_PREFIX) :]
+            # Header values are the wire bytes decoded as latin-1 (one character per
+            # byte) and are stored and sent back as such, so a value comes back byte
+            # for byte as it was sent (UTF-8 or not). S3's limit counts those bytes:
+            # len() of the latin-1 text, not of its UTF-8 re-encoding, which would
+            # count every non-ASCII byte twice.
             metadata.user[short] = value
-            size += len(short.encode()) + len(value.encode())
+            size += len(short) + len(value)
     if size > MAX_USER_METADATA_BYTES:
         raise MetadataTooLarge(MaxSizeAllowed=str(MAX_USER_METADATA_BYTES))
     return metadata
