@@ -23,9 +23,10 @@ from pys3local.errors import (
     ObjectNameConflict,
 )
 from pys3local.providers.base import CompletedPart, ObjectMetadata, RangeRequest, VerifiedBody
-from pys3local.providers.local import LocalStorageProvider, atomic
-from pys3local.providers.local.atomic import recover
+from pys3local.providers.local import LocalStorageProvider, files
+from pys3local.providers.local.commit import recover
 from pys3local.providers.local.layout import StoreLayout, decode_segment, encode_segment
+from pys3local.providers.local.locks import StripedLocks
 
 
 async def chunks(data: bytes, size: int = 7) -> AsyncIterator[bytes]:
@@ -482,7 +483,7 @@ async def test_replaced_and_deleted_large_objects_are_freed(provider: LocalStora
     """A replaced or deleted version of at least RELEASE_IN_BACKGROUND bytes is freed
     by a background thread (so the request does not wait for its blocks); readers
     never see it, and once the releases are done nothing of it is left open."""
-    big = b"a" * atomic.RELEASE_IN_BACKGROUND
+    big = b"a" * files.RELEASE_IN_BACKGROUND
     await provider.put_object("b", "k", chunks(big, 1 << 20), ObjectMetadata())
     await provider.put_object("b", "k", chunks(b"new", 1 << 20), ObjectMetadata())
     assert await read_all(provider, "b", "k") == b"new"
@@ -490,21 +491,44 @@ async def test_replaced_and_deleted_large_objects_are_freed(provider: LocalStora
     await provider.delete_object("b", "gone")
     with pytest.raises(NoSuchKey):
         await provider.get_object("b", "gone")
-    atomic.wait_for_releases()
+    files.wait_for_releases()
     assert deleted_files_held_open(provider.base_path) == []
 
 
 def test_only_large_regular_files_are_held_for_release(tmp_path: Path) -> None:
     large, small = tmp_path / "large", tmp_path / "small"
-    large.write_bytes(b"x" * atomic.RELEASE_IN_BACKGROUND)
-    small.write_bytes(b"x" * (atomic.RELEASE_IN_BACKGROUND - 1))
+    large.write_bytes(b"x" * files.RELEASE_IN_BACKGROUND)
+    small.write_bytes(b"x" * (files.RELEASE_IN_BACKGROUND - 1))
     (tmp_path / "link").symlink_to(large)
     for not_held in (small, tmp_path / "link", tmp_path, tmp_path / "missing"):
-        assert atomic.hold_for_release(not_held) is None
-    fd = atomic.hold_for_release(large)
+        assert files.hold_for_release(not_held) is None
+    fd = files.hold_for_release(large)
     assert fd is not None
     large.unlink()
-    atomic.release_later(fd)
-    atomic.wait_for_releases()
+    files.release_later(fd)
+    files.wait_for_releases()
     with pytest.raises(OSError):
         os.fstat(fd)
+
+
+@pytest.mark.parametrize("size", [10, 100 * 1024, 3 * 1024 * 1024])
+async def test_PutObject_waits_for_a_reader_holding_the_key(
+    provider: LocalStorageProvider, size: int
+) -> None:
+    """On every write path (inline small, one hop, streamed), a PutObject whose key is
+    held by a reader waits for it, then commits: the reader never sees the new version
+    half made, and the write does not fail."""
+    await provider.put_object("b", "held", chunks(b"old"), ObjectMetadata())
+    locks = StripedLocks(StoreLayout(provider.base_path))
+    new = os.urandom(size)
+    with locks.hold("b", "held", exclusive=False):
+        put = asyncio.ensure_future(
+            provider.put_object("b", "held", chunks(new, 64 * 1024), ObjectMetadata())
+        )
+        await asyncio.sleep(0.3)
+        assert not put.done()
+        assert (provider.base_path / "b" / "objects" / "held").read_bytes() == b"old"
+    info = await asyncio.wait_for(put, 10)
+    assert info.size == size
+    assert await read_all(provider, "b", "held") == new
+    assert staging_files(provider.base_path) == []

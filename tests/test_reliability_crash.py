@@ -585,7 +585,7 @@ def test_DeleteObjects_kill9_leaves_each_key_whole_or_gone(make_server, tmp_path
         report = check_store(data_dir)
         assert report.problems == []
         # A crash between unlinking the data and its sidecar may leave an invisible
-        # sidecar (documented in atomic.py); nothing else may be left.
+        # sidecar (documented in providers/local/commit.py); nothing else may be left.
         assert staging_files(data_dir) == []
         listed = list_objects(server)
         remaining = [k for k in bodies if k in listed]

@@ -53,11 +53,8 @@ from pys3local.providers.base import (
 )
 from pys3local.providers.parts import PartsRecord
 
-from .atomic import (
+from .files import (
     FILE_MODE,
-    StagedFile,
-    StagingArea,
-    StreamedWrite,
     drop_cached,
     ensure_dir,
     fsync_dir,
@@ -66,6 +63,7 @@ from .atomic import (
     write_new_file,
 )
 from .layout import StoreLayout, new_upload_id
+from .staging import StagedFile, StagingArea, StreamedWrite
 
 log = logging.getLogger("pys3local.local")
 

@@ -10,15 +10,13 @@ cache, creating and renaming small files) runs on the event loop itself.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
-import dataclasses
 import functools
 import os
 import shutil
 import stat
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -26,7 +24,6 @@ from typing import TypeVar
 
 from pys3local.cache import MetadataCache
 from pys3local.errors import (
-    BadDigest,
     BucketAlreadyExists,
     BucketAlreadyOwnedByYou,
     BucketNotEmpty,
@@ -44,63 +41,30 @@ from pys3local.providers.base import (
     RangeRequest,
     StorageProvider,
     UploadedPart,
-    verified_checksums,
 )
 from pys3local.providers.parts import completed_metadata
 from pys3local.providers.streams import batched
 
-from . import atomic
-from .atomic import StagedFile, StreamedWrite
+from .commit import recover, remove_object
+from .files import DIR_MODE, ensure_dir, fsync_dir, wait_for_releases
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex, list_page
+from .locks import StripedLocks
 from .multipart import LocalMultipartStore
 from .sidecar import (
     cached_object_info,
     cached_small_reader,
-    metadata_document,
     object_info,
     read_sidecar,
     utc_from_ns,
 )
+from .staging import StagingArea
+from .writes import ObjectWrites, check_content_md5
 
 T = TypeVar("T")
 #: Objects (or ranges) up to this size are read whole when opened.
 SMALL_READ = 256 * 1024
-#: Bodies up to this size are written from the event loop (see _store_small).
-INLINE_WRITE = 64 * 1024
-
-
-async def _chain(
-    first: Iterable[bytearray], rest: AsyncIterable[bytearray]
-) -> AsyncIterator[bytearray]:
-    for piece in first:
-        yield piece
-    async for piece in rest:
-        yield piece
-
-
-def _with_checksums(metadata: ObjectMetadata, body: AsyncIterable[bytes]) -> ObjectMetadata:
-    """A copy of ``metadata`` with the checksums verified over ``body`` (exhausted)."""
-    checksums = verified_checksums(body)
-    if not checksums:
-        return metadata
-    return dataclasses.replace(metadata, checksums={**metadata.checksums, **checksums})
-
-
-def _check_content_md5(written: StreamedWrite, content_md5: bytes | None) -> None:
-    """BadDigest unless the bytes written match the client's Content-MD5 (if it sent one)."""
-    if content_md5 is not None and written.md5.digest() != content_md5:
-        raise BadDigest()
-
-
-def _verified_info(
-    key: str, written: StagedFile, metadata: ObjectMetadata, content_md5: bytes | None
-) -> ObjectInfo:
-    """The new version's ObjectInfo, once its body is checked against Content-MD5."""
-    _check_content_md5(written, content_md5)
-    now = datetime.now(timezone.utc)
-    return ObjectInfo(key, written.size, written.md5.hexdigest(), now, metadata)
 
 
 #: Large downloads are read in the thread pool this much at a time. A thread hop
@@ -110,7 +74,7 @@ def _verified_info(
 READ_CHUNK = 4 * 1024 * 1024
 
 
-class LocalStorageProvider(StorageProvider):
+class LocalStorageProvider(ObjectWrites, StorageProvider):
     """Buckets and objects as files under ``base_path`` (see :mod:`.layout`).
 
     Args:
@@ -137,8 +101,8 @@ class LocalStorageProvider(StorageProvider):
         self.durable = durable
         self.description = f"local:{self.base_path}"
         self.layout = StoreLayout(self.base_path)
-        self._locks = atomic.StripedLocks(self.layout)
-        self._staging = atomic.StagingArea(self.layout)
+        self._locks = StripedLocks(self.layout)
+        self._staging = StagingArea(self.layout)
         self._directories = DirectoryIndex()
         self._multipart = LocalMultipartStore(self.layout, self._staging, durable=durable)
         self._io_threads = io_threads
@@ -156,13 +120,13 @@ class LocalStorageProvider(StorageProvider):
         with self._open_lock:
             if self._opened:
                 return
-            atomic.ensure_dir(self.base_path)
+            ensure_dir(self.base_path)
             if not self.readonly:
-                atomic.ensure_dir(self.layout.internal)
-                atomic.recover(self.layout)
+                ensure_dir(self.layout.internal)
+                recover(self.layout)
                 self._locks.create_files()
                 self._staging.open()
-                atomic.ensure_dir(self.layout.uploads)
+                ensure_dir(self.layout.uploads)
                 self._multipart.remove_completed()
             self._opened = True
 
@@ -177,7 +141,7 @@ class LocalStorageProvider(StorageProvider):
             self._executor.shutdown(wait=False)
             self._executor = None
         await asyncio.to_thread(self._cache_index.close)
-        await asyncio.to_thread(atomic.wait_for_releases)
+        await asyncio.to_thread(wait_for_releases)
 
     def flush_index(self) -> None:
         """Wait until the metadata cache holds every commit and delete made so far."""
@@ -233,18 +197,18 @@ class LocalStorageProvider(StorageProvider):
             self._ensure_open()
             directory = self.layout.bucket_dir(bucket)
             try:
-                atomic.ensure_dir(directory)
-                atomic.ensure_dir(directory / ".metadata")
+                ensure_dir(directory)
+                ensure_dir(directory / ".metadata")
             except (FileExistsError, NotADirectoryError):
                 # Something that is not a bucket (a file) already has this name.
                 raise BucketAlreadyExists(BucketName=bucket) from None
             try:
-                os.mkdir(directory / "objects", atomic.DIR_MODE)
+                os.mkdir(directory / "objects", DIR_MODE)
             except FileExistsError:
                 raise BucketAlreadyOwnedByYou(BucketName=bucket) from None
             if self.durable:
-                atomic.fsync_dir(directory)
-                atomic.fsync_dir(self.base_path)
+                fsync_dir(directory)
+                fsync_dir(self.base_path)
             return self._bucket(bucket, directory)
 
         return await self._run(create_sync)
@@ -371,187 +335,6 @@ class LocalStorageProvider(StorageProvider):
         finally:
             os.close(fd)
 
-    def _new_staged_file(self, bucket: str | None = None) -> StagedFile:
-        """A new staging file; with ``bucket``, first check that the bucket exists."""
-        self._ensure_open()
-        if bucket is not None:
-            self._bucket_or_raise(bucket)
-        return StagedFile(self._staging.new_name(), durable=self.durable)
-
-    async def _stage(self, body: AsyncIterable[bytes]) -> StagedFile:
-        """Stream a body into a new staging file; on any failure leave nothing behind."""
-        staged = await self._run(self._new_staged_file)
-        await self._write_staged(staged, batched(body))
-        try:
-            await self._run(staged.finish)
-        except BaseException:
-            staged.discard()
-            raise
-        return staged
-
-    async def put_object(
-        self,
-        bucket: str,
-        key: str,
-        body: AsyncIterable[bytes],
-        metadata: ObjectMetadata,
-        *,
-        content_md5: bytes | None = None,
-    ) -> ObjectInfo:
-        self.check_writable()
-        paths = self.layout.object_paths(bucket, key)
-        pieces = batched(body)
-        first = await anext(pieces, bytearray())
-        second = await anext(pieces, None)
-        if second is None:
-            metadata = _with_checksums(metadata, body)
-            return await self._store_small(bucket, key, paths, first, metadata, content_md5)
-        staged = await self._run(self._new_staged_file, bucket)
-        await self._write_staged(staged, _chain((first, second), pieces))
-        try:
-            metadata = _with_checksums(metadata, body)
-            return await self._run(
-                self._finish_and_commit, bucket, key, paths, staged, metadata, content_md5
-            )
-        except BaseException:
-            staged.discard()
-            raise
-
-    async def _write_staged(self, staged: StreamedWrite, pieces: AsyncIterable[bytearray]) -> None:
-        """Write pieces to a staged file, receiving the next piece while the last one is
-        hashed and written, side by side (so at most two pieces are in memory, and MD5,
-        the slowest step, has a core to itself). On failure the file is removed."""
-        in_flight: list[concurrent.futures.Future[None]] = []
-        try:
-            async for data in pieces:
-                for future in in_flight:
-                    await asyncio.wrap_future(future)
-                pool = self._pool()
-                in_flight = [pool.submit(staged.hash, data), pool.submit(staged.store, data)]
-            for future in in_flight:
-                await asyncio.wrap_future(future)
-        except BaseException:
-            # Waits for a store still running; one not started yet finds the file
-            # closed (descriptor -1) and fails harmlessly.
-            staged.discard()
-            raise
-
-    async def _store_small(
-        self,
-        bucket: str,
-        key: str,
-        paths: ObjectPaths,
-        data: bytearray,
-        metadata: ObjectMetadata,
-        content_md5: bytes | None,
-    ) -> ObjectInfo:
-        """Store a body that is already in memory, by the same commit protocol.
-
-        Creating, writing and renaming small files is page-cache work of microseconds,
-        cheaper on the event loop than in a pool thread where every system call has
-        to win the GIL back from the loop; only what waits for the disk (the fsyncs,
-        a busy key lock) goes to the pool. Larger bodies are written in one hop.
-        """
-        if len(data) > INLINE_WRITE or not self._opened:
-            return await self._run(
-                self._store_in_one_hop, bucket, key, paths, data, metadata, content_md5
-            )
-        self._bucket_or_raise(bucket)
-        staged = StagedFile(self._staging.new_name(), durable=self.durable)
-        staged_meta = atomic.journal_path(staged.path)
-        try:
-            staged.write(data)
-            info = _verified_info(key, staged, metadata, content_md5)
-            st = os.fstat(staged.fd)
-            document = metadata_document(info, st.st_ino)
-            meta_fd = atomic.write_journal_entry(staged_meta, bucket, key, document)
-            fds = (staged.detach(), meta_fd)
-            if self.durable:
-                # Side by side, the two fsyncs can share one journal commit.
-                await asyncio.gather(*(self._run(atomic.sync_and_close, fd) for fd in fds))
-            else:
-                for fd in fds:
-                    os.close(fd)
-        except BaseException:
-            staged.discard()
-            atomic.discard_staged(staged_meta)
-            raise
-        publish = functools.partial(
-            atomic.publish,
-            self._locks,
-            self.layout.objects_dir(bucket),
-            self.layout.metadata_dir(bucket),
-            bucket,
-            key,
-            paths,
-            staged.path,
-            staged_meta,
-        )
-        try:
-            try:
-                publish(wait=False)
-            except atomic.LockBusy:
-                await self._run(publish)
-        finally:
-            self._forget_directories(bucket, paths)
-        if self.durable:
-            await asyncio.gather(
-                self._run(atomic.fsync_dir, paths.data.parent),
-                self._run(atomic.fsync_dir, paths.metadata.parent),
-            )
-        self._cache_index.record(bucket, info, paths.data, st)
-        return info
-
-    def _store_in_one_hop(
-        self,
-        bucket: str,
-        key: str,
-        paths: ObjectPaths,
-        data: bytearray,
-        metadata: ObjectMetadata,
-        content_md5: bytes | None,
-    ) -> ObjectInfo:
-        staged = self._new_staged_file(bucket)
-        try:
-            staged.write(data)
-            return self._finish_and_commit(bucket, key, paths, staged, metadata, content_md5)
-        except BaseException:
-            staged.discard()
-            raise
-
-    def _finish_and_commit(
-        self,
-        bucket: str,
-        key: str,
-        paths: ObjectPaths,
-        staged: StagedFile,
-        metadata: ObjectMetadata,
-        content_md5: bytes | None,
-    ) -> ObjectInfo:
-        staged.finish()
-        info = _verified_info(key, staged, metadata, content_md5)
-        self._commit(bucket, key, paths, staged.path, info)
-        return info
-
-    def _commit(
-        self, bucket: str, key: str, paths: ObjectPaths, staged: Path, info: ObjectInfo
-    ) -> None:
-        try:
-            atomic.commit(
-                self._locks,
-                self.layout.objects_dir(bucket),
-                self.layout.metadata_dir(bucket),
-                bucket,
-                key,
-                paths,
-                staged,
-                metadata_document(info, os.stat(staged).st_ino),
-                durable=self.durable,
-            )
-        finally:
-            self._forget_directories(bucket, paths)
-        self._cache_index.record(bucket, info, paths.data)
-
     def _migrated(self, bucket: str, key: str) -> Callable[[str], str | None]:
         return lambda synthetic: self._cache_index.migrated_md5(bucket, key, synthetic)
 
@@ -572,7 +355,7 @@ class LocalStorageProvider(StorageProvider):
             self._bucket_or_raise(bucket)
             paths = self.layout.object_paths(bucket, key)
             stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
-            atomic.remove_object(self._locks, bucket, key, paths, stops)
+            remove_object(self._locks, bucket, key, paths, stops)
             self._forget_directories(bucket, paths)
             self._cache_index.forget(bucket, key)
 
@@ -669,14 +452,14 @@ class LocalStorageProvider(StorageProvider):
         if slot is not None:
             await self._write_staged(slot, batched(body))
             try:
-                _check_content_md5(slot, content_md5)
+                check_content_md5(slot, content_md5)
                 return await self._run(slot.finish)
             except BaseException:
                 slot.discard()
                 raise
         staged = await self._stage(body)
         try:
-            _check_content_md5(staged, content_md5)
+            check_content_md5(staged, content_md5)
             return await self._run(
                 self._multipart.add_part,
                 bucket,

@@ -1,0 +1,263 @@
+"""The commit protocol of the local backend (atomic, durable writes), deletes, and
+recovery after a crash.
+
+How an object version becomes visible (the commit protocol):
+
+1. The body streams into ``staging/<writer>/<id>.data``; it is fsynced.
+2. Its metadata is written to ``staging/<writer>/<id>.meta`` and fsynced. The
+   metadata names its bucket and key, so it doubles as a journal entry.
+3. Under the key's exclusive lock: ``<id>.data`` is renamed onto the object path,
+   then ``<id>.meta`` onto the sidecar path; both parent directories are fsynced.
+
+Readers take the key's shared lock while they open the data file and read the
+sidecar, so they never see the data of one version with the metadata of another.
+A crash between the two renames leaves ``<id>.meta`` without ``<id>.data``: recovery
+finishes the commit (roll forward). A crash before the first rename leaves both:
+recovery deletes them (the earlier version stays). Deleting removes the data first,
+so a crash in between leaves an invisible, harmless sidecar, never visible data
+without metadata.
+
+Each live process owns one staging directory and holds an exclusive ``flock`` on
+``<writer>.lock`` for its whole life; recovery only touches directories whose lock
+it can take, i.e. whose owner is dead. That keeps several workers or servers on one
+data directory from deleting each other's in-flight files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .files import (
+    create_file,
+    fsync_dir,
+    hold_for_release,
+    json_bytes,
+    make_parents,
+    prune_empty_dirs,
+    release_later,
+    rename_into_place,
+    sync_and_close,
+)
+from .layout import UPLOAD_ID, ObjectPaths, StoreLayout
+from .locks import LockBusy, StripedLocks
+from .staging import StagedFile
+
+log = logging.getLogger("pys3local.local")
+
+
+def journal_path(staged_data: Path | str) -> str:
+    return os.path.splitext(staged_data)[0] + ".meta"
+
+
+def discard_staged(*paths: Path | str) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+@dataclass(slots=True)
+class Commit:
+    """One new version of a key on its way to being visible: steps 2 and 3 of the
+    protocol above, each written once.
+
+    How the steps are driven is up to the write path, and both drivers are below:
+    :func:`commit` runs them all on the calling pool thread, :func:`commit_from_loop`
+    runs them on the event loop and sends only what waits for the disk to the pool.
+    """
+
+    locks: StripedLocks
+    objects_dir: Path
+    metadata_dir: Path
+    bucket: str
+    key: str
+    paths: ObjectPaths
+    staged_data: Path
+    durable: bool
+    staged_meta: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.staged_meta = journal_path(self.staged_data)
+
+    def write_journal(self, metadata_document: dict[str, object]) -> int:
+        """Step 2 without its fsync: the journal entry (the sidecar naming its bucket
+        and key). Returns its open descriptor, for the caller to sync and close."""
+        entry = {"bucket": self.bucket, "key": self.key, **metadata_document}
+        return create_file(self.staged_meta, json_bytes(entry))
+
+    def abandon(self) -> None:
+        """Remove both staged files (before step 3: the earlier version stays)."""
+        discard_staged(self.staged_data, self.staged_meta)
+
+    def publish(self, *, wait: bool = True) -> None:
+        """Step 3 without the directory fsyncs: both renames under the key's lock.
+
+        Both staged files must already be durable. With ``wait=False`` a busy lock
+        raises LockBusy and leaves everything as it was.
+        """
+        paths = self.paths
+        data_renamed = False
+        replaced = None
+        try:
+            with self.locks.hold(self.bucket, self.key, exclusive=True, wait=wait):
+                # The sidecar's directory first: after the data rename nothing may fail.
+                make_parents(self.metadata_dir, paths.metadata)
+                replaced = hold_for_release(paths.data)
+                rename_into_place(self.staged_data, paths.data, self.objects_dir)
+                data_renamed = True
+                rename_into_place(self.staged_meta, paths.metadata, self.metadata_dir)
+        except LockBusy:
+            raise
+        except BaseException:
+            if data_renamed:
+                # The old version is already replaced, so there is nothing to roll
+                # back to: the journal entry stays for recovery to roll forward.
+                log.error(
+                    "metadata commit of %s/%s failed; recovery will finish it",
+                    self.bucket,
+                    self.key,
+                )
+            else:
+                discard_staged(self.staged_meta, self.staged_data)
+                prune_empty_dirs(paths.metadata.parent, self.metadata_dir)
+            raise
+        finally:
+            release_later(replaced)
+
+    @property
+    def parent_dirs(self) -> tuple[Path, Path]:
+        """The directories whose fsync makes the renames of :meth:`publish` durable."""
+        return self.paths.data.parent, self.paths.metadata.parent
+
+
+def commit(pending: Commit, metadata_document: dict[str, object]) -> None:
+    """Steps 2 and 3 on the calling thread (a pool thread), for a staged data file
+    that is already durable (fsynced when it was finished)."""
+    try:
+        _close_durably(pending.durable, pending.write_journal(metadata_document))
+    except BaseException:
+        pending.abandon()
+        raise
+    pending.publish()
+    if pending.durable:
+        for directory in pending.parent_dirs:
+            fsync_dir(directory)
+
+
+async def commit_from_loop(
+    pending: Commit,
+    metadata_document: dict[str, object],
+    staged: StagedFile,
+    run: Callable[..., Awaitable[Any]],
+) -> None:
+    """Steps 1's fsync, 2 and 3 from the event loop, for a small staged file still
+    open and not yet fsynced.
+
+    Creating, writing and renaming small files is page-cache work of microseconds,
+    cheaper on the event loop than in a pool thread where every system call has to
+    win the GIL back from the loop; only what waits for the disk (the fsyncs, a busy
+    key lock) goes to ``run`` (the pool), side by side where the protocol allows.
+    """
+    try:
+        meta_fd = pending.write_journal(metadata_document)
+        fds = (staged.detach(), meta_fd)
+        if pending.durable:
+            # Side by side, the two fsyncs can share one journal commit.
+            await asyncio.gather(*(run(sync_and_close, fd) for fd in fds))
+        else:
+            _close_durably(False, *fds)
+    except BaseException:
+        staged.discard()
+        pending.abandon()
+        raise
+    try:
+        pending.publish(wait=False)
+    except LockBusy:
+        await run(pending.publish)
+    if pending.durable:
+        await asyncio.gather(*(run(fsync_dir, d) for d in pending.parent_dirs))
+
+
+def _close_durably(durable: bool, *fds: int) -> None:
+    """fsync (if ``durable``) and close descriptors of staged files."""
+    if durable:
+        sync_and_close(*fds)
+    else:
+        for fd in fds:
+            os.close(fd)
+
+
+def remove_object(
+    locks: StripedLocks, bucket: str, key: str, paths: ObjectPaths, stops: tuple[Path, Path]
+) -> bool:
+    """Delete one object: data first, then its sidecar, then empty parents."""
+    removed = None
+    with locks.hold(bucket, key, exclusive=True):
+        try:
+            removed = hold_for_release(paths.data)
+            os.unlink(paths.data)
+            existed = True
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            existed = False
+        finally:
+            release_later(removed)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            os.unlink(paths.metadata)
+    prune_empty_dirs(paths.data.parent, stops[0])
+    prune_empty_dirs(paths.metadata.parent, stops[1])
+    return existed
+
+
+def recover(layout: StoreLayout) -> None:
+    """Finish or undo the commits of writers that died, and remove their temp files."""
+    if not layout.staging.is_dir():
+        return
+    for lock_path in layout.staging.glob("*.lock"):
+        fd = os.open(lock_path, os.O_RDWR)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # its owner is alive
+            _recover_writer(layout, lock_path.with_suffix(""))
+            os.unlink(lock_path)
+        finally:
+            os.close(fd)
+    # Staging directories whose lock file is gone belong to nobody.
+    for entry in layout.staging.iterdir():
+        if entry.is_dir() and not entry.with_suffix(".lock").exists():
+            _recover_writer(layout, entry)
+
+
+def _recover_writer(layout: StoreLayout, staging_dir: Path) -> None:
+    if not staging_dir.is_dir():
+        return
+    for meta in staging_dir.glob("*.meta"):
+        data = meta.with_suffix(".data")
+        if data.exists():
+            continue  # commit never started: dropped (or given back) below
+        try:
+            document = json.loads(meta.read_bytes())
+            bucket, key = document["bucket"], document["key"]
+            paths = layout.object_paths(bucket, key)
+            rename_into_place(meta, paths.metadata, layout.metadata_dir(bucket))
+            log.warning("recovered an interrupted write of %s/%s", bucket, key)
+        except Exception:
+            log.exception("could not recover journal entry %s; discarding it", meta)
+    # A multipart upload's data file taken over for a commit that never happened goes
+    # back to its upload, which the client can then complete again.
+    for data in staging_dir.glob("*.data"):
+        upload_dir = layout.uploads / data.stem
+        if UPLOAD_ID.fullmatch(data.stem) and upload_dir.is_dir():
+            with contextlib.suppress(OSError):
+                os.rename(data, upload_dir / "data")
+    shutil.rmtree(staging_dir, ignore_errors=True)
