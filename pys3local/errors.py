@@ -46,6 +46,12 @@ class InvalidBucketAclWithObjectOwnership(S3Error):
     )
 
 
+class BadRequest(S3Error):
+    code = "BadRequest"
+    status = 400
+    default_message = "Bad Request"
+
+
 class InvalidTag(S3Error):
     code = "InvalidTag"
     status = 400

@@ -60,6 +60,9 @@ class ObjectMetadata:
     checksum_algorithm: str | None = None
     #: How CompleteMultipartUpload assembled the object (see :mod:`.parts`).
     parts: PartsRecord | None = None
+    #: Object tags (key to value, in the order set); only a provider whose
+    #: ``keeps_tags`` is true is ever given any.
+    tags: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         # Multipart facts only where there are some: most objects have none.
@@ -70,6 +73,8 @@ class ObjectMetadata:
             extra["checksum_algorithm"] = self.checksum_algorithm
         if self.parts is not None:
             extra["parts"] = self.parts.to_dict()
+        if self.tags:
+            extra["tags"] = dict(self.tags)
         return {
             "content_type": self.content_type,
             "content_encoding": self.content_encoding,
@@ -266,6 +271,10 @@ class StorageProvider(ABC):
 
     #: Shown by ``serve`` and the console, e.g. ``local:/srv/s3``.
     description: str = ""
+    #: Whether objects can carry tags (``ObjectMetadata.tags``, :meth:`put_object_tags`).
+    #: The protocol layer refuses tags with NotImplemented where this is false, so a
+    #: backend that cannot keep them never drops them silently.
+    keeps_tags: bool = False
 
     def __init__(self, *, readonly: bool = False) -> None:
         self.readonly = readonly
@@ -385,6 +394,14 @@ class StorageProvider(ABC):
             return await self.put_object(dst_bucket, dst_key, reader, new_metadata)
         finally:
             await reader.aclose()
+
+    async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> ObjectInfo:
+        """Replace an object's tags (``{}`` removes them), leaving its data, ETag,
+        Last-Modified and other metadata as they are; return the updated info.
+
+        Raises NoSuchBucket, NoSuchKey; NotImplemented unless ``keeps_tags``.
+        """
+        raise NotImplementedOperation("This backend cannot keep object tags.")
 
     # Multipart uploads -------------------------------------------------------
 

@@ -19,7 +19,16 @@ from pys3local.errors import (
     ServerSideEncryptionConfigurationNotFoundError,
 )
 
-from . import acl, bucket_listing, buckets, listing, multipart, object_attributes, objects
+from . import (
+    acl,
+    bucket_listing,
+    buckets,
+    listing,
+    multipart,
+    object_attributes,
+    objects,
+    tagging,
+)
 from .operations import Body, Operation, OperationSpec
 
 _O = Operation
@@ -37,6 +46,11 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
         _O.GET_OBJECT_ACL: OperationSpec(buckets.get_acl),
         _O.PUT_BUCKET_ACL: OperationSpec(acl.put_acl, Body.DOCUMENT, writes=True),
         _O.PUT_OBJECT_ACL: OperationSpec(acl.put_acl, Body.DOCUMENT, writes=True),
+        _O.GET_OBJECT_TAGGING: OperationSpec(tagging.get_object_tagging),
+        _O.PUT_OBJECT_TAGGING: OperationSpec(
+            tagging.put_object_tagging, Body.DOCUMENT, writes=True
+        ),
+        _O.DELETE_OBJECT_TAGGING: OperationSpec(tagging.delete_object_tagging, writes=True),
         _O.GET_BUCKET_POLICY: OperationSpec(buckets.absent_configuration(NoSuchBucketPolicy)),
         _O.GET_BUCKET_CORS: OperationSpec(buckets.absent_configuration(NoSuchCORSConfiguration)),
         _O.GET_BUCKET_LIFECYCLE_CONFIGURATION: OperationSpec(

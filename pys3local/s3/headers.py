@@ -83,6 +83,8 @@ def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[st
             headers[header] = value
     for name, value in metadata.user.items():
         headers[USER_METADATA_PREFIX + name] = value
+    if metadata.tags:
+        headers["x-amz-tagging-count"] = str(len(metadata.tags))
     multipart = _MULTIPART_ETAG.fullmatch(info.etag)
     if multipart is not None:
         headers["x-amz-mp-parts-count"] = multipart[1]

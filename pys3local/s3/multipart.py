@@ -23,6 +23,7 @@ from .objects import parse_copy_source, write_headers
 from .payload import RequestPayload
 from .request import S3Request
 from .service import S3Service
+from .tagging import apply_header_tags
 
 MAX_COMPLETE_BODY = 2 * 1024 * 1024
 _COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
@@ -46,6 +47,7 @@ async def create_multipart_upload(
     await payload.read_all(0)
     check_acl_headers(request.http.headers)
     metadata = metadata_from_headers(request.http.headers)
+    apply_header_tags(service, request.http.headers, metadata)
     upload = await service.provider.create_multipart_upload(bucket, request.key, metadata)
     return xml_response(xml.initiate_multipart_upload_result(upload))
 

@@ -28,6 +28,7 @@ from .http import HttpResponse
 from .payload import RequestPayload
 from .request import S3Request, decode_component, validate_key
 from .service import S3Service
+from .tagging import apply_header_tags, copy_metadata
 
 #: Room for 1000 keys of 1024 bytes in their XML wrapping.
 MAX_DELETE_BODY = 2 * 1024 * 1024
@@ -112,6 +113,7 @@ async def put_object(
         raise NotImplementedOperation("Conditional writes are not supported.")
     check_acl_headers(headers)
     metadata = metadata_from_headers(headers)
+    apply_header_tags(service, headers, metadata)
     # The provider reads the verified checksums from the payload once it is consumed.
     info = await service.provider.put_object(
         bucket, request.key, payload, metadata, content_md5=payload.content_md5
@@ -201,6 +203,7 @@ async def copy_object(
                 "itself without changing the object's metadata, storage class, website "
                 "redirect location or encryption attributes."
             )
+    metadata = copy_metadata(service, request.http.headers, source, metadata)
     try:
         info = await service.provider.copy_object(
             src_bucket, src_key, bucket, request.key, metadata

@@ -112,13 +112,13 @@ def _object_operation(
         if "acl" in query:
             return Operation.GET_OBJECT_ACL if method == "GET" else METHOD_NOT_ALLOWED
         if "tagging" in query:
-            return NOT_IMPLEMENTED
+            return Operation.GET_OBJECT_TAGGING if method == "GET" else METHOD_NOT_ALLOWED
         return Operation.GET_OBJECT if method == "GET" else Operation.HEAD_OBJECT
     if method == "PUT":
         if "acl" in query:
             return Operation.PUT_OBJECT_ACL
         if "tagging" in query:
-            return NOT_IMPLEMENTED
+            return Operation.PUT_OBJECT_TAGGING
         copy = "x-amz-copy-source" in headers
         if "uploadId" in query or "partNumber" in query:
             return Operation.UPLOAD_PART_COPY if copy else Operation.UPLOAD_PART
@@ -132,7 +132,9 @@ def _object_operation(
     if method == "DELETE":
         if "uploadId" in query:
             return Operation.ABORT_MULTIPART_UPLOAD
-        return NOT_IMPLEMENTED if "tagging" in query else Operation.DELETE_OBJECT
+        if "tagging" in query:
+            return Operation.DELETE_OBJECT_TAGGING
+        return Operation.DELETE_OBJECT
     return METHOD_NOT_ALLOWED
 
 

@@ -60,6 +60,7 @@ from .sidecar import (
     utc_from_ns,
 )
 from .staging import StagingArea
+from .tags import replace_tags
 from .writes import ObjectWrites, check_content_md5
 
 T = TypeVar("T")
@@ -85,6 +86,9 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
         io_threads: size of the thread pool for file work.
         cache: the metadata cache, used as an index (see :mod:`.index`); optional.
     """
+
+    #: Tags are kept in each object's sidecar (see :mod:`.tags`).
+    keeps_tags = True
 
     def __init__(
         self,
@@ -334,6 +338,24 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                 yield data
         finally:
             os.close(fd)
+
+    async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> ObjectInfo:
+        self.check_writable()
+
+        def replace_sync() -> ObjectInfo:
+            self._bucket_or_raise(bucket)
+            return replace_tags(
+                self.layout,
+                self._locks,
+                self._staging,
+                bucket,
+                key,
+                tags,
+                durable=self.durable,
+                migrated_md5=self._migrated(bucket, key),
+            )
+
+        return await self._run(replace_sync)
 
     def _migrated(self, bucket: str, key: str) -> Callable[[str], str | None]:
         return lambda synthetic: self._cache_index.migrated_md5(bucket, key, synthetic)
