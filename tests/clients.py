@@ -130,6 +130,19 @@ def run(
 # --------------------------------------------------------------------------- data
 
 
+def upload_in_one_part(s3: Any, bucket: str, key: str, body: bytes, **create: Any) -> None:
+    """A multipart upload of one part through boto3 (``create``: the arguments of
+    CreateMultipartUpload, e.g. Metadata or Tagging)."""
+    upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
+    part = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=body)
+    s3.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
+    )
+
+
 def write_file(path: Path, size: int, *, chunk: int = 4 * MiB) -> str:
     """Write ``size`` random bytes to ``path`` in chunks; return the SHA-256 hex digest.
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from botocore.handlers import validate_ascii_metadata
+from clients import upload_in_one_part
 from conftest import RunningServer
 from fake_drime import FakeDrime
 from test_drime_e2e import start_drime_server
@@ -65,16 +66,7 @@ def _check_round_trips(s3: object, bucket: str) -> None:
     )
     replaced = _wire_metadata(s3.head_object(Bucket=bucket, Key="replaced"))
     assert replaced == {"other": "\xe9t\xe9".encode()}
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", Metadata=VALUES)
-    part = s3.upload_part(
-        Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1, Body=b"y"
-    )
-    s3.complete_multipart_upload(
-        Bucket=bucket,
-        Key="mp",
-        UploadId=upload["UploadId"],
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
-    )
+    upload_in_one_part(s3, bucket, "mp", b"y", Metadata=VALUES)
     assert _wire_metadata(s3.head_object(Bucket=bucket, Key="mp")) == SENT
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import pytest
 from botocore.exceptions import ClientError
-from clients import aws, aws_env
+from clients import aws, aws_env, upload_in_one_part
 from conftest import RunningServer
 from fake_drime import FakeDrime
 from test_drime_e2e import start_drime_server
@@ -74,16 +74,7 @@ def test_PutObject_and_CreateMultipartUpload_x_amz_tagging(s3, bucket: str) -> N
     object; an overwrite without it leaves the new object untagged."""
     s3.put_object(Bucket=bucket, Key="p", Body=b"x", Tagging=urlencode(TAGS))
     assert _tags(s3, bucket, "p") == TAGS
-    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp", Tagging="a=1&b=2")
-    part = s3.upload_part(
-        Bucket=bucket, Key="mp", UploadId=upload["UploadId"], PartNumber=1, Body=b"y"
-    )
-    s3.complete_multipart_upload(
-        Bucket=bucket,
-        Key="mp",
-        UploadId=upload["UploadId"],
-        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]},
-    )
+    upload_in_one_part(s3, bucket, "mp", b"y", Tagging="a=1&b=2")
     assert _tags(s3, bucket, "mp") == {"a": "1", "b": "2"}
     assert s3.head_object(Bucket=bucket, Key="mp")["TagCount"] == 2
     s3.put_object(Bucket=bucket, Key="p", Body=b"new")
