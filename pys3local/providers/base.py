@@ -206,6 +206,8 @@ class UploadedPart:
     size: int
     etag: str
     last_modified: datetime
+    #: The checksums verified over the part's body when it was uploaded.
+    checksums: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +216,8 @@ class CompletedPart:
 
     part_number: int
     etag: str
+    #: The part checksums the client names (``{"CRC32": "<base64>"}``).
+    checksums: dict[str, str] = field(default_factory=dict)
 
 
 class ObjectReader:
@@ -433,17 +437,39 @@ class StorageProvider(ABC):
     async def list_parts(
         self, bucket: str, key: str, upload_id: str
     ) -> tuple[MultipartUpload, list[UploadedPart]]:
-        """Return the upload and its parts sorted by part number. Raises NoSuchUpload."""
+        """Return the upload and its parts sorted by part number. Raises NoSuchUpload.
+
+        A provider that keeps part checksums returns each part with the
+        :func:`verified_checksums` of the body it was uploaded with.
+        """
         raise NotImplementedOperation("This backend does not support multipart uploads.")
 
+    async def get_multipart_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        """Return an upload in progress (without its parts). Raises NoSuchUpload.
+
+        The generic version lists the parts too; a backend should override it with a
+        cheaper read.
+        """
+        upload, _parts = await self.list_parts(bucket, key, upload_id)
+        return upload
+
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        *,
+        checksums: dict[str, str] | None = None,
     ) -> ObjectInfo:
         """Assemble the named parts into the object, atomically, and end the upload.
 
-        ``parts`` is in ascending order (checked by the caller). Raises NoSuchUpload,
-        InvalidPart (unknown part or ETag), EntityTooSmall (a part other than the
-        last is under :data:`MIN_PART_SIZE`).
+        The object keeps the upload's metadata with its :class:`~.parts.PartsRecord`
+        (see :func:`~.parts.completed_metadata`) and ``checksums``, the object
+        checksums the protocol layer computed from the parts' (composite or full
+        object), if any. ``parts`` is in ascending order (checked by the caller).
+        Raises NoSuchUpload, InvalidPart (unknown part or ETag), EntityTooSmall (a
+        part other than the last is under :data:`MIN_PART_SIZE`).
         """
         raise NotImplementedOperation("This backend does not support multipart uploads.")
 

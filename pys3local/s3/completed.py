@@ -139,9 +139,4 @@ def part_headers(
 def checksum_type_of(info: ObjectInfo) -> str:
     """What the object's checksums cover: ``COMPOSITE`` (a checksum of the part
     checksums, ``<base64>-N``) or ``FULL_OBJECT`` (the whole body)."""
-    recorded = info.metadata.checksum_type
-    if recorded is not None:
-        return recorded
-    values = info.metadata.checksums.values()
-    composite = any(value.rpartition("-")[2].isdigit() for value in values)
-    return "COMPOSITE" if composite else "FULL_OBJECT"
+    return info.metadata.checksum_type or "FULL_OBJECT"

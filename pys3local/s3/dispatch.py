@@ -81,7 +81,7 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
         _O.UPLOAD_PART: OperationSpec(multipart.upload_part, Body.OBJECT, writes=True),
         _O.UPLOAD_PART_COPY: OperationSpec(multipart.upload_part_copy, Body.DOCUMENT, writes=True),
         _O.COMPLETE_MULTIPART_UPLOAD: OperationSpec(
-            multipart.complete_multipart_upload, Body.DOCUMENT, writes=True
+            multipart.complete_multipart_upload, Body.PART_LIST, writes=True
         ),
         _O.ABORT_MULTIPART_UPLOAD: OperationSpec(multipart.abort_multipart_upload, writes=True),
         _O.LIST_PARTS: OperationSpec(multipart.list_parts),

@@ -88,9 +88,10 @@ def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[st
     multipart = _MULTIPART_ETAG.fullmatch(info.etag)
     if multipart is not None:
         headers["x-amz-mp-parts-count"] = multipart[1]
-    if with_checksums:
+    if with_checksums and metadata.checksums:
         for algorithm, value in metadata.checksums.items():
             headers[f"x-amz-checksum-{algorithm.lower()}"] = value
+        headers["x-amz-checksum-type"] = metadata.checksum_type or "FULL_OBJECT"
     return headers
 
 

@@ -9,7 +9,7 @@ import re
 from pys3local.errors import InvalidArgument, InvalidPartOrder, InvalidRange, NoSuchUpload
 from pys3local.providers.base import MAX_PART_NUMBER, RangeRequest
 
-from . import completed, xml
+from . import completed, multipart_checksums, xml
 from .acl import check_acl_headers
 from .buckets import xml_response
 from .headers import (
@@ -48,8 +48,12 @@ async def create_multipart_upload(
     check_acl_headers(request.http.headers)
     metadata = metadata_from_headers(request.http.headers)
     apply_header_tags(service, request.http.headers, metadata)
+    options = multipart_checksums.creation_options(request.http.headers)
+    metadata.checksum_algorithm, metadata.checksum_type = options
     upload = await service.provider.create_multipart_upload(bucket, request.key, metadata)
-    return xml_response(xml.initiate_multipart_upload_result(upload))
+    response = xml_response(xml.initiate_multipart_upload_result(upload))
+    response.headers.update(multipart_checksums.creation_headers(upload))
+    return response
 
 
 async def upload_part(
@@ -58,6 +62,8 @@ async def upload_part(
     bucket = service.bucket_name(request)
     assert request.key is not None
     part_number = _part_number(request)
+    upload = await service.provider.get_multipart_upload(bucket, request.key, _upload_id(request))
+    multipart_checksums.check_part_request(upload, request.http.headers)
     part = await service.provider.upload_part(
         bucket,
         request.key,
@@ -117,8 +123,12 @@ async def complete_multipart_upload(
         previous = part.part_number
     upload_id = _upload_id(request)
     try:
+        upload, stored = await service.provider.list_parts(bucket, request.key, upload_id)
+        checksums = multipart_checksums.object_checksums(
+            upload, stored, parts, request.http.headers
+        )
         info = await service.provider.complete_multipart_upload(
-            bucket, request.key, upload_id, parts
+            bucket, request.key, upload_id, parts, checksums=checksums
         )
     except NoSuchUpload:
         # A retry after a lost answer: the upload is gone, its object is there.

@@ -93,6 +93,9 @@ class Body(enum.Enum):
     #: A small document or nothing (XML, an empty body), read whole by the handler;
     #: the protocol layer checks its Content-MD5.
     DOCUMENT = "document"
+    #: CompleteMultipartUpload's part list: a DOCUMENT whose ``x-amz-checksum-*``
+    #: headers are the checksum of the object being assembled, not of this body.
+    PART_LIST = "part-list"
     #: Object data streamed to the provider: it must declare a length (S3's rule), and
     #: the provider checks Content-MD5 with the MD5 it computes for the ETag anyway.
     OBJECT = "object"

@@ -10,13 +10,14 @@ received, whether the body was read to its end).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 
 from pys3local.errors import InvalidArgument, MissingContentLength, RequestTimeout
 from pys3local.providers.base import VerifiedBody
 
 from .auth import AuthResult
 from .body import RequestBody, open_request_body
+from .checksums import HEADER_PREFIX
 from .operations import Body
 from .request import S3Request
 
@@ -50,9 +51,13 @@ class RequestPayload(VerifiedBody):
     ) -> None:
         if body is Body.OBJECT:
             _require_length(request)
+        headers: Mapping[str, str] = request.http.headers
+        if body is Body.PART_LIST:
+            # The object's checksums, checked against its parts by the handler.
+            headers = {k: v for k, v in headers.items() if not k.startswith(HEADER_PREFIX)}
         self._body: RequestBody = open_request_body(
             auth,
-            request.http.headers,
+            headers,
             _with_read_timeout(request.http.stream(), read_timeout),
             max_length=max_size,
             # Object bodies are hashed with MD5 by the provider, which checks it.

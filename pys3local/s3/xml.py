@@ -28,6 +28,8 @@ from pys3local.providers.base import (
     UploadedPart,
 )
 
+from .checksums import ALGORITHMS
+
 S3_NS = "http://s3.amazonaws.com/doc/2006-03-01/"
 OWNER_ID = "pys3local"
 OWNER_NAME = "pys3local"
@@ -293,7 +295,17 @@ def complete_multipart_upload_result(location: str, bucket: str, info: ObjectInf
     _sub(root, "Bucket", bucket)
     _sub(root, "Key", info.key)
     _sub(root, "ETag", quote_etag(info.etag))
+    _checksums(root, info.metadata.checksums)
+    if info.metadata.checksums:
+        _sub(root, "ChecksumType", info.metadata.checksum_type or "FULL_OBJECT")
     return _document(root)
+
+
+def _checksums(parent: ET.Element, values: dict[str, str]) -> None:
+    """``ChecksumCRC32``-style elements, in S3's order."""
+    for algorithm in ALGORITHMS:
+        if algorithm in values:
+            _sub(parent, f"Checksum{algorithm}", values[algorithm])
 
 
 def list_parts_result(
@@ -311,6 +323,9 @@ def list_parts_result(
     _owner(root, "Initiator")
     _owner(root)
     _sub(root, "StorageClass", "STANDARD")
+    if upload.metadata.checksum_algorithm is not None:
+        _sub(root, "ChecksumAlgorithm", upload.metadata.checksum_algorithm)
+        _sub(root, "ChecksumType", upload.metadata.checksum_type or "COMPOSITE")
     _sub(root, "PartNumberMarker", marker)
     if parts:
         _sub(root, "NextPartNumberMarker", parts[-1].part_number)
@@ -322,6 +337,7 @@ def list_parts_result(
         _sub(element, "LastModified", iso8601(part.last_modified))
         _sub(element, "ETag", quote_etag(part.etag))
         _sub(element, "Size", part.size)
+        _checksums(element, part.checksums)
     return _document(root)
 
 
@@ -441,7 +457,12 @@ def parse_complete_multipart_upload(body: bytes) -> list[CompletedPart]:
         etag = _text(element, "ETag")
         if number is None or etag is None or not number.strip().isdigit():
             raise MalformedXML()
-        parts.append(CompletedPart(int(number), etag.strip().strip('"').lower()))
+        named = {}
+        for algorithm in ALGORITHMS:
+            value = _text(element, f"Checksum{algorithm}")
+            if value is not None:
+                named[algorithm] = value.strip()
+        parts.append(CompletedPart(int(number), etag.strip().strip('"').lower(), named))
     if not parts:
         raise MalformedXML()
     return parts

@@ -390,15 +390,24 @@ class DrimeStorageProvider(StorageProvider):
     ) -> tuple[MultipartUpload, list[UploadedPart]]:
         return await (await self._uploads()).list_parts(bucket, key, upload_id)
 
+    async def get_multipart_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        return (await (await self._uploads()).get(bucket, key, upload_id)).upload
+
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        *,
+        checksums: dict[str, str] | None = None,
     ) -> ObjectInfo:
         self.check_writable()
         uploads = await self._uploads()
         objects = await self._ready()
         async with translated():
             state, entry, etag, record = await uploads.complete(bucket, key, upload_id, parts)
-            metadata = completed_metadata(state.upload.metadata, record)
+            metadata = completed_metadata(state.upload.metadata, record, checksums)
             try:
                 entry = await objects.describe_new(state.folder_id, entry, metadata, etag)
                 await objects.replace(state.folder_id, entry)

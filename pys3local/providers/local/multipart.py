@@ -21,6 +21,8 @@ parts that leave a gap, a part number uploaded again) is stored as its own file 
 the parts are copied together, as before; both kinds can mix in one upload. A slot is
 only ever written once and under its part number's lock, so no record can describe
 bytes that are not its own.
+
+A part's verified checksums are kept beside it (:mod:`.part_sums`).
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ from .files import (
     write_new_file,
 )
 from .layout import StoreLayout, new_upload_id
+from .part_sums import read_sums, write_sums
 from .staging import StagedFile, StagingArea, StreamedWrite
 
 log = logging.getLogger("pys3local.local")
@@ -133,12 +136,16 @@ class InPlacePart(StreamedWrite):
                 self.size += written
             self._write_back_if_due()
 
-    def finish(self) -> UploadedPart:
+    def finish(self, checksums: dict[str, str] | None = None) -> UploadedPart:
         """Make the bytes durable, then record them (the record is the commit)."""
         with self._in_use:
             if self.size != self._declared:
                 raise IncompleteBody()
             md5_hex = self.md5.hexdigest()
+            write_sums(
+                self._directory, self._part_number, md5_hex, checksums or {},
+                durable=self._durable,
+            )  # fmt: skip
             marker = self._directory / (
                 f"{_part_file_name(self._part_number, md5_hex)}.{self._offset}.{self.size}"
             )
@@ -159,8 +166,9 @@ class InPlacePart(StreamedWrite):
                 fsync_dir(self._directory)
             self._release()
         return UploadedPart(
-            self._part_number, self.size, md5_hex, datetime.fromtimestamp(st.st_mtime, timezone.utc)
-        )
+            self._part_number, self.size, md5_hex,
+            datetime.fromtimestamp(st.st_mtime, timezone.utc), dict(checksums or {}),
+        )  # fmt: skip
 
     def discard(self) -> None:
         """Give the slot up and free what was written to it (waits for a write still
@@ -296,10 +304,12 @@ class LocalMultipartStore:
         part_number: int,
         staged: Path,
         md5_hex: str,
+        checksums: dict[str, str] | None = None,
     ) -> UploadedPart:
         directory = self._layout.upload_dir(upload_id)
         self.get(bucket, key, upload_id)
         target = directory / _part_file_name(part_number, md5_hex)
+        write_sums(directory, part_number, md5_hex, checksums or {}, durable=self._durable)
         lock_fd = _lock_part(directory, part_number, wait=True)
         try:
             try:
@@ -315,8 +325,9 @@ class LocalMultipartStore:
             fsync_dir(directory)
         st = target.stat()
         return UploadedPart(
-            part_number, st.st_size, md5_hex, datetime.fromtimestamp(st.st_mtime, timezone.utc)
-        )
+            part_number, st.st_size, md5_hex,
+            datetime.fromtimestamp(st.st_mtime, timezone.utc), dict(checksums or {}),
+        )  # fmt: skip
 
     def in_place_slot(
         self, bucket: str, key: str, upload_id: str, part_number: int, size: int | None
@@ -407,9 +418,16 @@ class LocalMultipartStore:
         self, bucket: str, key: str, upload_id: str
     ) -> tuple[MultipartUpload, list[UploadedPart]]:
         upload = self.get(bucket, key, upload_id)
-        parts = self._parts(self._layout.upload_dir(upload_id))
+        directory = self._layout.upload_dir(upload_id)
+        parts = self._parts(directory)
         listed = [
-            UploadedPart(n, r.size, r.md5, datetime.fromtimestamp(r.mtime_ns / 1e9, timezone.utc))
+            UploadedPart(
+                n,
+                r.size,
+                r.md5,
+                datetime.fromtimestamp(r.mtime_ns / 1e9, timezone.utc),
+                read_sums(directory, n, r.md5),
+            )
             for n, r in sorted(parts.items())
         ]
         return upload, listed
@@ -436,8 +454,14 @@ class LocalMultipartStore:
             records.append(record)
         etag = multipart_etag([p.etag for p in parts])
         total = sum(record.size for record in records)
+        sums = tuple(
+            read_sums(directory, p.part_number, r.md5) for p, r in zip(parts, records, strict=True)
+        )
         kept = PartsRecord(
-            upload_id, tuple(r.size for r in records), tuple(p.part_number for p in parts)
+            upload_id,
+            tuple(r.size for r in records),
+            tuple(p.part_number for p in parts),
+            sums if any(sums) else (),
         )
         if _tiles_data_file(records):
             taken = self._take_over(directory, total)

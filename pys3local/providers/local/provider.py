@@ -41,6 +41,7 @@ from pys3local.providers.base import (
     RangeRequest,
     StorageProvider,
     UploadedPart,
+    verified_checksums,
 )
 from pys3local.providers.parts import completed_metadata
 from pys3local.providers.streams import batched
@@ -475,7 +476,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
             await self._write_staged(slot, batched(body))
             try:
                 check_content_md5(slot, content_md5)
-                return await self._run(slot.finish)
+                return await self._run(slot.finish, verified_checksums(body))
             except BaseException:
                 slot.discard()
                 raise
@@ -490,6 +491,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                 part_number,
                 staged.path,
                 staged.md5.hexdigest(),
+                verified_checksums(body),
             )
         except BaseException:
             staged.discard()
@@ -500,8 +502,17 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
     ) -> tuple[MultipartUpload, list[UploadedPart]]:
         return await self._run(self._multipart.list_parts, bucket, key, upload_id)
 
+    async def get_multipart_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
+        return await self._run(self._multipart.get, bucket, key, upload_id)
+
     async def complete_multipart_upload(
-        self, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        *,
+        checksums: dict[str, str] | None = None,
     ) -> ObjectInfo:
         self.check_writable()
         paths = self.layout.object_paths(bucket, key)
@@ -514,7 +525,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                 assembled.size,
                 assembled.etag,
                 datetime.now(timezone.utc),
-                completed_metadata(assembled.upload.metadata, assembled.record),
+                completed_metadata(assembled.upload.metadata, assembled.record, checksums),
             )
             try:
                 self._commit(bucket, key, paths, assembled.path, info)
