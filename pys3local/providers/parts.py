@@ -116,6 +116,7 @@ def completed_metadata(
     return replace(
         upload_metadata,
         user=dict(upload_metadata.user),
+        tags=dict(upload_metadata.tags),
         checksums=dict(checksums or {}),
         checksum_algorithm=None,
         checksum_type=upload_metadata.checksum_type if checksums else None,
