@@ -54,6 +54,13 @@ TAB_FOCUS = {
     "cache": ("Cache", "#cache-table"),
     "rclone": ("rclone", "#rc-block-box"),
 }
+TAB_BINDINGS = [
+    # Not in the footer: the tab labels show these keys ("1 Dashboard" ...).
+    Binding(str(n), f"show_tab('{tab}')", label, group=TABS, show=False)
+    for n, (tab, (label, _)) in enumerate(TAB_FOCUS.items(), start=1)
+]
+#: The five tab keys as one line of the help screen.
+TAB_KEYS = Binding("1", "", "Tabs", key_display=f"1-{len(TAB_FOCUS)}")
 #: Seconds between two drains of the log bridge (at most 5 redraws per second).
 LOG_DRAIN_INTERVAL = 0.2
 #: Seconds between two reads of the cache figures while a server runs and they show.
@@ -70,16 +77,12 @@ class AdminApp(App[None]):
     TITLE = "pys3local"
     SUB_TITLE = "admin console"
     BINDINGS = [
-        *(
-            # Not in the footer: the tab labels show these keys ("1 Dashboard" ...).
-            Binding(str(n), f"show_tab('{tab}')", label, group=TABS, show=False)
-            for n, (tab, (label, _)) in enumerate(TAB_FOCUS.items(), start=1)
-        ),
+        *TAB_BINDINGS,
         Binding("s", "start_server", "Start"),
         Binding("x", "stop_server", "Stop"),
         Binding("question_mark,f1", "help", "Help", key_display="?"),
         Binding("q", "quit", "Quit"),
-        Binding("escape", "leave_field", "Leave field", show=False),
+        Binding("escape", "leave_field", "Leave field", show=False, key_display="esc"),
     ]
 
     def __init__(
@@ -378,7 +381,7 @@ class AdminApp(App[None]):
         from .screens.backend_form import BackendForm
 
         return [
-            ("Everywhere", self.BINDINGS),
+            ("Everywhere", [TAB_KEYS, *(b for b in self.BINDINGS if b not in TAB_BINDINGS)]),
             ("Dashboard: request log", [*RequestLog.BINDINGS, *RequestLines.BINDINGS]),
             ("Backends", BackendsPane.BINDINGS),
             ("Backend form", BackendForm.BINDINGS),

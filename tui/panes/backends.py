@@ -6,6 +6,7 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.events import Resize
 from textual.widgets import Button, DataTable, Label, Static
 
 from pys3local.config import (
@@ -21,6 +22,13 @@ from ..list_table import ListTable
 from ..messages import BackendsChanged
 from ..screens.backend_form import BackendForm
 from ..screens.confirm import ConfirmDialog
+
+#: Widest Status cell; `t` (test) shows the whole message.
+STATUS_WIDTH = 24
+
+
+def _cut(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 class BackendsPane(Vertical):
@@ -50,23 +58,49 @@ class BackendsPane(Vertical):
         yield Static("", id="bk-message", markup=False)
 
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        table.add_columns("Name", "Type", "Settings", "Status")
+        self._rows: list[tuple[str, str, str, str]] = []
         self.reload()
+
+    def on_resize(self, _event: Resize) -> None:
+        self._fill(self.selected)
 
     # ------------------------------------------------------------------ table
 
     def reload(self, select: str | None = None) -> None:
         """Re-read backends.toml (another process may have changed it)."""
-        table = self.query_one(DataTable)
-        table.clear()
         try:
             names = self.store.names()
         except BackendConfigError as exc:
+            self._rows = []
+            self._fill(None)
             self.show_message(str(exc), error=True)
             return
-        for name in names:
-            table.add_row(*self._row(name), key=name)
+        self._rows = [self._row(name) for name in names]
+        self._fill(select)
+
+    def _fill(self, select: str | None) -> None:
+        """Show the rows in the table's width: Status before Settings, and Settings cut
+        to what is left, so no column falls off the right edge."""
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        rows = self._rows
+        widths = [
+            max([len(title)] + [len(row[i]) for row in rows])
+            for i, title in enumerate(("Name", "Type", "Settings", "Status"))
+        ]
+        status_width = min(widths[3], STATUS_WIDTH)
+        # Two cells of padding per column, and room for a vertical scrollbar.
+        room = (table.size.width or 200) - 2 * 4 - 2
+        settings_width = max(room - widths[0] - widths[1] - status_width, 10)
+        table.add_column("Name", width=widths[0])
+        table.add_column("Type", width=widths[1])
+        table.add_column("Status", width=status_width)
+        table.add_column("Settings", width=min(widths[2], settings_width))
+        for name, kind, settings, state in rows:
+            table.add_row(
+                name, kind, _cut(state, status_width), _cut(settings, settings_width), key=name
+            )
+        names = [row[0] for row in rows]
         if select in names:
             table.move_cursor(row=names.index(select))
 

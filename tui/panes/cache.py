@@ -33,10 +33,11 @@ from ..screens.confirm import ConfirmDialog
 PROGRESS_INTERVAL = 0.1
 
 
-def _when(moment: datetime | None) -> str:
+def _when(moment: datetime | None, seconds: bool = True) -> str:
     if moment is None:
         return "-"
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    # The table leaves out the seconds, so all six columns fit in 80 columns.
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
 
 
 class CachePane(Vertical):
@@ -142,8 +143,8 @@ class CachePane(Vertical):
                 f"{figures.files:,}",
                 format_size(figures.size),
                 f"{figures.with_md5:,}",
-                _when(figures.oldest),
-                _when(figures.newest),
+                _when(figures.oldest, seconds=False),
+                _when(figures.newest, seconds=False),
                 key=str(workspace),
             )
         if table.row_count:

@@ -33,7 +33,7 @@ class BackendForm(ModalScreen[str | None]):
     """The add/edit dialog for one backend config."""
 
     BINDINGS = [
-        Binding("escape", "cancel", "Cancel"),
+        Binding("escape", "cancel", "Cancel", key_display="esc"),
         Binding("ctrl+s", "save", "Save"),
         Binding("ctrl+t", "test", "Test connection"),
     ]

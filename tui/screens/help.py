@@ -12,11 +12,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 INTRO = (
-    "pys3local runs a local S3 server for backup tools. Start it on the Server tab "
-    "(or press s on any tab), watch requests on the Dashboard, manage saved backends, "
-    "maintain the metadata cache and copy an rclone remote for the server. The mouse "
-    "works too, and ctrl+p searches every action. Keys typed into a text field go to "
-    "the field: press tab or escape to leave it."
+    "Keys by tab; the footer shows the current tab's. ctrl+p finds every action, and "
+    "the mouse works too. Tab or escape leaves a text field."
 )
 
 
@@ -27,11 +24,14 @@ def key_name(binding: Binding) -> str:
 
 
 def bindings_section(title: str, bindings: Iterable[BindingType]) -> Content:
-    """One section: a heading and ``key  action`` lines for the described bindings."""
+    """One section: a heading and ``key action`` lines for the described bindings."""
+    described = [b for b in bindings if isinstance(b, Binding) and b.description]
+    # Keys as wide as the widest of the section: three sections fit side by side in 80
+    # columns.
+    width = max((len(key_name(b)) for b in described), default=0)
     rows = [
-        Content.assemble((f"  {key_name(b):<8}", "bold $text-accent"), b.description)
-        for b in bindings
-        if isinstance(b, Binding) and b.description
+        Content.assemble((f" {key_name(b):<{width}} ", "bold $text-accent"), b.description)
+        for b in described
     ]
     return Content("\n").join([Content.styled(title, "bold $text-primary"), *rows])
 
