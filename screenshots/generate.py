@@ -189,6 +189,17 @@ async def shoot(base: Path, keep_svg: bool) -> None:
         stop.set()
         client.join()
 
+        # The details of a failed request: the log's cursor, then Enter.
+        await pilot.pause(0.5)
+        app.query_one("#log-lines").focus()
+        lines = app.request_log.shown
+        failed = max(i for i, item in enumerate(lines) if getattr(item, "status", 0) == 404)
+        app.query_one("#log-lines").cursor = failed
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        save(app, "request-detail", keep_svg)
+        await pilot.press("escape")
+
         await pilot.press("2")
         await pilot.pause(0.3)
         save(app, "server", keep_svg)

@@ -62,7 +62,9 @@ async def test_add_edit_delete_local_backend(tmp_path):
             "mylocal": {"type": "local", "path": str(store), "readonly": False}
         }
         table = app.query_one("#backends-table", DataTable)
-        assert table.row_count == 1 and table.get_row_at(0)[3] == "ok"
+        assert (
+            table.row_count == 1 and table.get_row_at(0)[2] == "ok"
+        )  # Status comes before Settings
         # The server tab offers it at once.
         options = app.query_one("#srv-backend", Select)._options
         assert any(value == "mylocal" for _, value in options)
@@ -146,7 +148,7 @@ async def test_drime_backend_secret_is_obscured_and_connection_tested(tmp_path, 
         assert stored["api_key"] != GOOD_KEY and reveal_secret(stored["api_key"]) == GOOD_KEY
         assert stored["workspace_id"] == 1465
         row = app.query_one("#backends-table", DataTable).get_row_at(0)
-        assert MASK in row[2] and GOOD_KEY not in row[2]
+        assert MASK in row[3] and GOOD_KEY not in row[3]
 
         # Editing without typing a key keeps the stored one; t tests it from the table.
         form = await open_form(app, pilot, "e")

@@ -1,4 +1,4 @@
-"""Everything fits at 80x24 (and at a larger size): help, tables, dashboard lines."""
+"""Everything fits at 80x24 (and at a larger size): help, tables, footer."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import datetime, timezone
 
 import pytest
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable
-from tui_support import make_app, wait_for
+from textual.widgets import DataTable, Footer
+from textual.widgets._footer import FooterKey
+from tui_support import make_app, start_server, stop_server, wait_for
 
 from pys3local.cache import CacheEntry, MetadataCache
 from pys3local.config import ConfigStore
@@ -71,3 +72,21 @@ async def test_cache_newest_column_is_on_screen(tmp_path, size):
     app = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
         await assert_table_fits(app, pilot, "4", "#cache-table", 1)
+
+
+@pytest.mark.parametrize("size", SIZES)
+async def test_footer_keys_fit_on_every_tab(tmp_path, size):
+    """Every key the footer offers is on screen, on every tab, server stopped or running."""
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        for running in (False, True):
+            if running:
+                await start_server(app, pilot)
+            for key in "12345":
+                await pilot.press(key)
+                await pilot.pause()
+                footer = app.query_one(Footer)
+                assert footer.max_scroll_x == 0, (key, running, footer.virtual_size)
+                for item in footer.query(FooterKey):
+                    assert app.screen.region.contains_region(item.region), (key, item)
+        await stop_server(app, pilot)

@@ -55,7 +55,7 @@ async def test_flood_keeps_the_ui_responsive_and_memory_bounded(tmp_path):
         widget = app.query_one("#log-lines", Log)
         assert len(widget.lines) <= 500
         await wait_for(lambda: widget.is_vertical_scroll_end, pilot, what="following the end")
-        assert " /default/k29999  Op" in widget.lines[-1]
+        assert " /default/k29999 " in widget.lines[-1] and widget.lines[-1].endswith("  Op")
 
 
 async def test_filters_and_pause(tmp_path):

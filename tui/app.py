@@ -61,6 +61,8 @@ TAB_BINDINGS = [
 ]
 #: The five tab keys as one line of the help screen.
 TAB_KEYS = Binding("1", "", "Tabs", key_display=f"1-{len(TAB_FOCUS)}")
+#: j/k in every list (ListTable) and the request log, as one line of the help screen.
+LIST_KEYS = Binding("j", "", "Move in lists", key_display="j k")
 #: Seconds between two drains of the log bridge (at most 5 redraws per second).
 LOG_DRAIN_INTERVAL = 0.2
 #: Seconds between two reads of the cache figures while a server runs and they show.
@@ -381,7 +383,10 @@ class AdminApp(App[None]):
         from .screens.backend_form import BackendForm
 
         return [
-            ("Everywhere", [TAB_KEYS, *(b for b in self.BINDINGS if b not in TAB_BINDINGS)]),
+            (
+                "Everywhere",
+                [TAB_KEYS, LIST_KEYS, *(b for b in self.BINDINGS if b not in TAB_BINDINGS)],
+            ),
             ("Dashboard: request log", [*RequestLog.BINDINGS, *RequestLines.BINDINGS]),
             ("Backends", BackendsPane.BINDINGS),
             ("Backend form", BackendForm.BINDINGS),

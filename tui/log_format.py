@@ -31,6 +31,8 @@ _CLIENT_WIDTH = 15
 _NOTE_LEVELS = ("ERROR", "WARNING")
 #: The target is never shortened below this many cells (a longer line is cut instead).
 _MIN_TARGET = 12
+#: Room kept for the operation and the error code (more when they need it).
+_TAIL_FIELD = 26
 
 
 def status_class(status: int) -> str:
@@ -87,8 +89,8 @@ class LineLayout:
 
     @property
     def duration(self) -> slice:
-        # status, a space, the size (7), a space, the duration (7); empty without them
-        start = self.status.stop + 9
+        # status, a space, the size (9), a space, the duration (7); empty without them
+        start = self.status.stop + 11
         return slice(start, start + 7) if self.sizes else slice(start, start)
 
     @property
@@ -107,11 +109,14 @@ class LineLayout:
         client = f"{item.client[:_CLIENT_WIDTH]:<{_CLIENT_WIDTH}} " if self.client else ""
         head = f"{stamp} {client}{item.method[:6]:<6} {item.status:3d} "
         if self.sizes:
-            head += f"{size:>7} {short_duration(item.duration_ms):>7} "
+            head += f"{size:>9} {short_duration(item.duration_ms):>7} "
         tail = f"  {item.operation}" + (f" {item.error_code}" if item.error_code else "")
-        room = max(self.width - len(head) - len(tail), _MIN_TARGET)
+        # Operations line up in a column unless a long one (with its error) needs more.
+        # In a narrow log the key needs every cell more than the column does.
+        tail_field = min(_TAIL_FIELD, self.width // 4)
+        room = max(self.width - len(head) - max(len(tail), tail_field), _MIN_TARGET)
         target = " ".join(item.target.split("\n"))
-        return head + shorten_middle(target, room) + tail
+        return head + shorten_middle(target, room).ljust(room) + tail
 
 
 class LineHighlighter(Highlighter):

@@ -106,7 +106,7 @@ class RequestLog(Vertical):
         Binding("slash", "focus_filter", "Filter", key_display="/"),
         Binding("m", "cycle_method", "Method"),
         Binding("f", "cycle_status", "Status"),
-        Binding("c", "clear_log", "Clear"),
+        Binding("c", "clear_log", "Clear", show=False),  # in the help; the footer is full
     ]
 
     paused: reactive[bool] = reactive(False)
