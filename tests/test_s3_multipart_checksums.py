@@ -176,3 +176,30 @@ def test_upload_file_with_boto3_checksums_reads_back(s3, bucket, tmp_path) -> No
         assert head["ChecksumCRC32"] == checksum("CRC32", data)
     else:
         assert head["ChecksumCRC32"].endswith("-3")
+
+
+def test_UploadPartCopy_gives_the_part_the_uploads_checksum(s3, bucket) -> None:
+    """A part copied into a SHA256 upload gets its SHA256 (in CopyPartResult and
+    ListParts), so the object still gets its composite checksum."""
+    source = os.urandom(5 * MiB)
+    s3.put_object(Bucket=bucket, Key="source", Body=source)
+    created = s3.create_multipart_upload(Bucket=bucket, Key="copied", ChecksumAlgorithm="SHA256")
+    upload_id = created["UploadId"]
+    copied = s3.upload_part_copy(
+        Bucket=bucket, Key="copied", UploadId=upload_id, PartNumber=1,
+        CopySource={"Bucket": bucket, "Key": "source"},
+    )["CopyPartResult"]  # fmt: skip
+    assert copied["ChecksumSHA256"] == checksum("SHA256", source)
+    sent = s3.upload_part(
+        Bucket=bucket, Key="copied", UploadId=upload_id, PartNumber=2, Body=b"tail",
+        ChecksumAlgorithm="SHA256",
+    )  # fmt: skip
+    listed = s3.list_parts(Bucket=bucket, Key="copied", UploadId=upload_id)["Parts"]
+    assert listed[0]["ChecksumSHA256"] == checksum("SHA256", source)
+    done = s3.complete_multipart_upload(
+        Bucket=bucket, Key="copied", UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": copied["ETag"]},
+                                   {"PartNumber": 2, "ETag": sent["ETag"]}]},
+    )  # fmt: skip
+    joined = hashlib.sha256(source).digest() + hashlib.sha256(b"tail").digest()
+    assert done["ChecksumSHA256"] == f"{checksum('SHA256', joined)}-2"

@@ -93,18 +93,24 @@ async def upload_part_copy(
         if match is None or last < first:
             raise InvalidArgument("The x-amz-copy-source-range value must be bytes=first-last.")
         byte_range = RangeRequest(first, last)
+    upload = await service.provider.get_multipart_upload(bucket, request.key, _upload_id(request))
     reader = await service.provider.get_object(src_bucket, src_key, byte_range)
     try:
         check_preconditions(request.http.headers, reader.info, prefix="x-amz-copy-source-")
         span = reader.byte_range
         if span is not None and byte_range is not None and span.end != byte_range.last:
             raise InvalidRange(ActualObjectSize=str(reader.info.size))
+        body = multipart_checksums.ComputedBody(reader, upload.metadata.checksum_algorithm)
         part = await service.provider.upload_part(
-            bucket, request.key, _upload_id(request), part_number, reader
+            bucket, request.key, _upload_id(request), part_number, body
         )
     finally:
         await reader.aclose()
-    return xml_response(xml.copy_object_result(part.etag, part.last_modified, tag="CopyPartResult"))
+    return xml_response(
+        xml.copy_object_result(
+            part.etag, part.last_modified, tag="CopyPartResult", checksums=body.checksums
+        )
+    )
 
 
 async def complete_multipart_upload(

@@ -15,10 +15,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Mapping
 
 from pys3local.errors import BadDigest, InvalidPart, InvalidRequest
-from pys3local.providers.base import CompletedPart, MultipartUpload, UploadedPart
+from pys3local.providers.base import CompletedPart, MultipartUpload, UploadedPart, VerifiedBody
 
 from . import checksums
 
@@ -100,6 +100,33 @@ def check_part_request(upload: MultipartUpload, headers: Mapping[str, str]) -> N
             "Checksum Type mismatch occurred, expected checksum Type: "
             f"{expected.lower()}, actual checksum Type: {actual}"
         )
+
+
+class ComputedBody(VerifiedBody):
+    """A part copied from an object (UploadPartCopy), with the checksum of the
+    upload's algorithm computed as it streams: S3 gives a copied part the checksum a
+    sent part would have carried."""
+
+    def __init__(self, source: AsyncIterable[bytes], algorithm: str | None) -> None:
+        self._source = source
+        self._checksum = checksums.new_checksum(algorithm) if algorithm else None
+        self._done = False
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[bytes]:
+        async for chunk in self._source:
+            if self._checksum is not None:
+                self._checksum.update(chunk)
+            yield chunk
+        self._done = True
+
+    @property
+    def checksums(self) -> dict[str, str]:
+        if self._checksum is None or not self._done:
+            return {}
+        return {self._checksum.algorithm: checksums.encode_value(self._checksum.digest())}
 
 
 def object_checksums(

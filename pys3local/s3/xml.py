@@ -260,11 +260,17 @@ def list_objects_v2_result(result: ListObjectsResult) -> bytes:
     return writer.document()
 
 
-def copy_object_result(etag: str, last_modified: datetime, tag: str = "CopyObjectResult") -> bytes:
+def copy_object_result(
+    etag: str,
+    last_modified: datetime,
+    tag: str = "CopyObjectResult",
+    checksums: dict[str, str] | None = None,
+) -> bytes:
     """CopyObject's answer; UploadPartCopy's with ``tag="CopyPartResult"``."""
     root = _root(tag)
     _sub(root, "LastModified", iso8601(last_modified))
     _sub(root, "ETag", quote_etag(etag))
+    _checksums(root, checksums or {})
     return _document(root)
 
 
