@@ -64,36 +64,32 @@ async def test_stats_are_shown_overall_and_per_workspace(tmp_path, db_path):
         assert "3 files" in overall and "5.1 KB" in overall and "2025-12-16 16:38:11" in overall
 
 
+async def ask_cleanup(app, pilot, workspace: str, bucket: str = "") -> None:
+    """l, fill in the cleanup dialog, continue: the confirmation is on screen."""
+    await pilot.press("l")
+    await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
+    app.screen.query_one("#cl-workspace", Input).value = workspace
+    app.screen.query_one("#cl-bucket", Input).value = bucket
+    await pilot.press("ctrl+s")
+    await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+
+
 async def test_cleanup_asks_and_removes_only_the_chosen_scope(tmp_path, db_path):
     """Cleanup of one bucket, then of a workspace, each confirmed; "no" changes nothing."""
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("4")
-        await pilot.press("l")
-        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
-        app.screen.query_one("#cl-workspace", Input).value = "1465"
-        app.screen.query_one("#cl-bucket", Input).value = "photos"
-        await pilot.press("ctrl+s")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await ask_cleanup(app, pilot, "1465", "photos")
         await pilot.press("n")
         await wait_for(lambda: "cancelled" in result_text(app), pilot)
         assert stats_of(db_path).overall.files == 3
 
-        await pilot.press("l")
-        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
-        app.screen.query_one("#cl-workspace", Input).value = "1465"
-        app.screen.query_one("#cl-bucket", Input).value = "photos"
-        await pilot.press("ctrl+s")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await ask_cleanup(app, pilot, "1465", "photos")
         await pilot.press("y")
         await wait_for(lambda: "Removed 1 entries" in result_text(app), pilot)
         assert stats_of(db_path).workspaces[1465].files == 1
 
-        await pilot.press("l")
-        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
-        app.screen.query_one("#cl-workspace", Input).value = "1465"
-        await pilot.press("ctrl+s")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await ask_cleanup(app, pilot, "1465")
         assert "1 entries of workspace 1465" in str(app.screen.query_one(".dialog-body").render())
         await pilot.press("y")
         await wait_for(lambda: "workspace 1465)" in result_text(app), pilot)
@@ -205,12 +201,7 @@ async def test_cleanup_of_a_typed_bucket_removes_only_that_bucket(tmp_path, db_p
     app = make_app(tmp_path)
     async with app.run_test(size=size) as pilot:
         await pilot.press("4")
-        await pilot.press("l")
-        await wait_for(lambda: isinstance(app.screen, CleanupDialog), pilot)
-        app.screen.query_one("#cl-workspace", Input).value = "1465"
-        app.screen.query_one("#cl-bucket", Input).value = "photos"
-        await pilot.press("ctrl+s")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await ask_cleanup(app, pilot, "1465", "photos")
         assert "bucket 'photos'" in str(app.screen.query_one(".dialog-body").render())
         await pilot.press("y")
         await wait_for(lambda: "Removed 1 entries" in result_text(app), pilot)
