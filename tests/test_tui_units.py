@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from pys3local.access_log import AccessRecord, access_logger, flush_access_log, log_access
+from pys3local.cli import tui_cmd
 from pys3local.cli.tui_cmd import tui
 from pys3local.config import LocalBackendSettings
 from tui import server_worker
@@ -221,6 +222,7 @@ def test_tui_command_passes_paths_to_the_app(tmp_path, monkeypatch):
 
     monkeypatch.delenv("PYS3LOCAL_CACHE_DB", raising=False)
     monkeypatch.setattr(app_module.AdminApp, "run", fake_run)
+    monkeypatch.setattr(tui_cmd, "on_terminal", lambda: True)  # CliRunner's streams are not one
     result = CliRunner().invoke(tui, ["--config-dir", str(tmp_path), "--path", str(tmp_path / "d")])
     assert result.exit_code == 0, result.output
     assert seen == {

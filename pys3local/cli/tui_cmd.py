@@ -13,6 +13,11 @@ from pys3local.runner import parse_listen
 from pys3local.settings import DEFAULT_PATH
 
 
+def on_terminal() -> bool:
+    """Whether standard input and output are both a terminal, as the console needs."""
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
 @click.command()
 @click.option(
     "--config-dir",
@@ -51,7 +56,7 @@ def tui(
             parse_listen(listen)  # checked now, like --path, not only when the server starts
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--listen") from None
-    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+    if not on_terminal():
         # Textual would write escape sequences into the pipe and wait for keys forever.
         raise click.ClickException(
             "pys3local tui needs a terminal (standard input and output are not one); "
