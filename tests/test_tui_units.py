@@ -219,6 +219,7 @@ def test_tui_command_passes_paths_to_the_app(tmp_path, monkeypatch):
 
     def fake_run(self: app_module.AdminApp) -> None:
         seen.update(store=self.store.directory, cache=self.cache_db, path=self.data_path)
+        seen["offered"] = self.remembered.get("srv-path")
 
     monkeypatch.delenv("PYS3LOCAL_CACHE_DB", raising=False)
     monkeypatch.setattr(app_module.AdminApp, "run", fake_run)
@@ -229,4 +230,12 @@ def test_tui_command_passes_paths_to_the_app(tmp_path, monkeypatch):
         "store": tmp_path,
         "cache": tmp_path / "metadata.db",
         "path": tmp_path / "d",
+        "offered": None,
     }
+    # Without --path the form offers the directory used last; with it, --path wins.
+    (tmp_path / "console.json").write_text('{"srv-path": "/srv/remembered"}')
+    result = CliRunner().invoke(tui, ["--config-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert seen["offered"] == "/srv/remembered"
+    CliRunner().invoke(tui, ["--config-dir", str(tmp_path), "--path", str(tmp_path / "d")])
+    assert seen["offered"] is None
