@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pys3local.config import DrimeBackendSettings, LocalBackendSettings
+from pys3local.backends import BackendSettings, backend_type, type_of
 from pys3local.http_protocol import DEFAULT_MAX_HEADER_BYTES, HEADER_TIMEOUT_SECONDS
 from pys3local.s3.service import ServiceSettings
 
@@ -22,17 +22,12 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_LISTEN = ":10001"
 DEFAULT_PATH = "/tmp/s3store"
 
-_BACKEND_TYPES: dict[str, type[LocalBackendSettings] | type[DrimeBackendSettings]] = {
-    "local": LocalBackendSettings,
-    "drime": DrimeBackendSettings,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class ServerSettings:
     """Everything that decides how one server runs."""
 
-    backend: LocalBackendSettings | DrimeBackendSettings
+    backend: BackendSettings
     access_key: str = DEFAULT_ACCESS_KEY
     secret_key: str = DEFAULT_SECRET_KEY
     region: str = DEFAULT_REGION
@@ -52,7 +47,7 @@ class ServerSettings:
 
     @property
     def backend_type(self) -> str:
-        return "local" if isinstance(self.backend, LocalBackendSettings) else "drime"
+        return type_of(self.backend).name
 
     def to_json(self) -> str:
         document = dataclasses.asdict(self)
@@ -63,13 +58,14 @@ class ServerSettings:
     def from_json(cls, text: str) -> ServerSettings:
         document: dict[str, Any] = json.loads(text)
         backend = dict(document.pop("backend"))
-        backend_class = _BACKEND_TYPES[backend.pop("type")]
-        if backend_class is LocalBackendSettings:
-            backend["path"] = Path(backend["path"])
+        kind = backend_type(backend.pop("type"))
+        for spec in kind.fields:
+            if spec.kind == "path" and backend.get(spec.name) is not None:
+                backend[spec.name] = Path(backend[spec.name])
         service = document.pop("service")
         service["virtual_host_domains"] = tuple(service["virtual_host_domains"])
         return cls(
-            backend=backend_class(**backend),
+            backend=kind.settings_class(**backend),
             service=ServiceSettings(**service),
             **document,
         )

@@ -12,9 +12,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pys3local.backends import BackendSettings, build_provider
-from pys3local.cache import MetadataCache, drime_store, local_store
-from pys3local.config import LocalBackendSettings
+from pys3local.backends import BackendSettings, build_provider, cache_identity
+from pys3local.cache import MetadataCache
 from pys3local.providers.base import StorageProvider
 
 from .figures import format_size
@@ -42,13 +41,6 @@ class MigrationOutcome:
     lines: list[str] = field(default_factory=list)
     ok: bool = True
     cancelled: bool = False
-
-
-def cache_identity(settings: BackendSettings) -> tuple[int, str]:
-    """The (workspace, store) under which a backend's entries are cached."""
-    if isinstance(settings, LocalBackendSettings):
-        return 0, local_store(settings.path)
-    return settings.workspace_id, drime_store(settings.root_folder)
 
 
 def run_migration(

@@ -28,13 +28,12 @@ import enum
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from pys3local.access_log import ServerStats
 from pys3local.app_factory import build_app
-from pys3local.backends import BackendSettings
-from pys3local.config import LocalBackendSettings
+from pys3local.backends import BackendSettings, type_of
 from pys3local.http_protocol import DEFAULT_MAX_HEADER_BYTES
 from pys3local.runner import EmbeddedServer, ListenAddress, bind_socket, parse_listen
 from pys3local.s3.service import ServiceSettings
@@ -45,8 +44,6 @@ from pys3local.settings import (
     DEFAULT_SECRET_KEY,
     ServerSettings,
 )
-
-from .backend_checks import local_path_problem
 
 #: The console listens on loopback unless told otherwise: it is a desktop tool, and
 #: ``serve``'s all-interfaces default with test/test credentials is a poor first run.
@@ -123,7 +120,7 @@ class ServerOptions:
     @property
     def backend_label(self) -> str:
         """How the backend is named on screen, e.g. ``mylocal (local)``."""
-        kind = "local" if isinstance(self.backend, LocalBackendSettings) else "drime"
+        kind = type_of(self.backend).name
         if self.backend_name is None:
             path = getattr(self.backend, "path", "")
             return f"ad-hoc local path {path}"
@@ -246,11 +243,10 @@ class ServerController:
         for tls_file in filter(None, (options.tls_cert, options.tls_key)):
             if not Path(tls_file).is_file():
                 raise StartError(f"TLS file {tls_file} does not exist or is not a file")
-        if isinstance(options.backend, LocalBackendSettings):
-            readonly = options.readonly or options.backend.readonly
-            problem = local_path_problem(options.backend.path, writable=not readonly)
-            if problem:
-                raise StartError(problem)
+        backend = options.backend
+        problem = type_of(backend).problem(asdict(backend), readonly=options.readonly)
+        if problem:
+            raise StartError(problem)
         try:
             sock = bind_socket(address)
         except OSError as exc:

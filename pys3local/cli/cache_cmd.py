@@ -275,8 +275,7 @@ def _target_from_config(
 
 def _target(settings: BackendSettings, allow_bucket_creation: bool, db_path: Path) -> _Target:
     """The provider for ``settings`` and the cache identity its entries have when served."""
-    from pys3local.backends import build_provider, cache_identity
-    from pys3local.config import LocalBackendSettings
+    from pys3local.backends import build_provider, cache_identity, type_of
 
     try:
         # Read-only: this only reads, and a read-only local backend skips crash
@@ -289,8 +288,7 @@ def _target(settings: BackendSettings, allow_bucket_creation: bool, db_path: Pat
         )
     except NotImplementedError as exc:
         raise click.ClickException(str(exc)) from None
-    kind = "local" if isinstance(settings, LocalBackendSettings) else "drime"
-    return _Target(kind, *cache_identity(settings), provider)
+    return _Target(type_of(settings).name, *cache_identity(settings), provider)
 
 
 async def _migrate(

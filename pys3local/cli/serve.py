@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from click.core import ParameterSource
 from fastapi import FastAPI
 
 from pys3local.app_factory import build_app
-from pys3local.backends import BackendSettings
+from pys3local.backends import BACKEND_NAMES, BackendSettings, backend_type, type_of
 from pys3local.cache import CacheRefused
 from pys3local.cli.config_cmd import resolve_backend_config
 from pys3local.cli.serve_checks import (
@@ -22,11 +21,7 @@ from pys3local.cli.serve_checks import (
     reject_foreign_options,
     storage_line,
 )
-from pys3local.config import (
-    BackendConfigError,
-    LocalBackendSettings,
-    drime_settings_from_env,
-)
+from pys3local.config import BackendConfigError, settings_from_env
 from pys3local.rclone import render_rclone_config
 from pys3local.runner import (
     EmbeddedServer,
@@ -74,8 +69,8 @@ def resolve_backend(
     create_path: bool = False,
 ) -> BackendSettings:
     """The backend to serve: a saved config with command-line overrides, else the
-    command line (and, for Drime, the environment). Options given that do not apply
-    to that backend are a usage error, never silently ignored."""
+    command line (and the environment, for the fields a type reads from it). Options
+    given that do not apply to that backend are a usage error, never silently ignored."""
     ctx = click.get_current_context()
     path_given = ctx.get_parameter_source("path") is not ParameterSource.DEFAULT
     backend_given = ctx.get_parameter_source("backend") is not ParameterSource.DEFAULT
@@ -83,6 +78,12 @@ def resolve_backend(
         "--path": path_given,
         "--root-folder": root_folder is not None,
         "--create-path": create_path,
+    }
+    # What each backend-specific option would set (None: not given).
+    values: dict[str, object | None] = {
+        "--path": path if path_given else None,
+        "--root-folder": root_folder,
+        "--create-path": None,
     }
     try:
         if backend_config is not None:
@@ -93,16 +94,24 @@ def resolve_backend(
                     f"of type {saved.type}"
                 )
             reject_foreign_options(saved.type, f"backend config '{backend_config}'", given)
-            if isinstance(saved.settings, LocalBackendSettings):
-                return saved.override(path=path if path_given else None).settings
-            return saved.override(root_folder=root_folder).settings
+            return saved.override(**_option_fields(saved.type, values)).settings
         reject_foreign_options(backend, f"--backend {backend}", given)
-        if backend == "drime":
-            settings = drime_settings_from_env()
-            return dataclasses.replace(settings, root_folder=root_folder or settings.root_folder)
+        # Without a saved config, --path names the data directory even when defaulted.
+        values["--path"] = path
+        return settings_from_env(backend, **_option_fields(backend, values))
     except BackendConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    return LocalBackendSettings(Path(path).expanduser().absolute())
+
+
+def _option_fields(kind: str, values: dict[str, object | None]) -> dict[str, object | None]:
+    """The fields that ``kind``'s own ``serve`` options set, by field name."""
+    options = backend_type(kind).serve_options
+    fields: dict[str, object | None] = {}
+    for option, value in values.items():
+        name = options.get(option)
+        if name is not None:
+            fields[name] = value
+    return fields
 
 
 def print_banner(
@@ -182,8 +191,8 @@ def options_from_environment(command: click.Command) -> click.Command:
 @click.option("--debug", is_flag=True, help="Log details (never secrets).")
 @click.option(
     "--backend",
-    type=click.Choice(["local", "drime"]),
-    default="local",
+    type=click.Choice(BACKEND_NAMES),
+    default=BACKEND_NAMES[0],
     show_default=True,
     help="Storage backend.",
 )
@@ -295,8 +304,9 @@ def serve(
     backend_settings = resolve_backend(
         backend, path, backend_config, root_folder, config_dir, create_path
     )
-    if isinstance(backend_settings, LocalBackendSettings):
-        prepare_data_dir(backend_settings.path, create_path)
+    data_directory = type_of(backend_settings).data_directory(backend_settings)
+    if data_directory is not None:
+        prepare_data_dir(data_directory, create_path)
     settings = ServerSettings(
         backend=backend_settings,
         access_key=access_key_id,
@@ -336,8 +346,8 @@ def serve(
         scheme = "https" if tls_cert else "http"
         print_banner(address, scheme, access_key_id, secret_access_key, region, no_auth)
         click.echo(f"Backend: {app.state.s3.service.provider.description}")
-        if isinstance(backend_settings, LocalBackendSettings):
-            click.echo(storage_line(backend_settings.path))
+        if data_directory is not None:
+            click.echo(storage_line(data_directory))
         click.echo(
             "Bucket mode: "
             + (

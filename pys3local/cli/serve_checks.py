@@ -13,8 +13,8 @@ from pathlib import Path
 import click
 from fastapi import FastAPI
 
+from pys3local.backends import BACKENDS, BackendSettings, type_of
 from pys3local.cli.cache_cmd import format_size
-from pys3local.config import DrimeBackendSettings, LocalBackendSettings
 from pys3local.errors import S3Error
 from pys3local.filesystems import filesystem_of
 
@@ -28,7 +28,7 @@ def reject_foreign_options(kind: str, origin: str, given: dict[str, bool]) -> No
     ``origin`` says where the backend was chosen (``backend config 'x'``,
     ``--backend drime``); ``given`` maps an option name to whether it was given.
     """
-    only = {"--root-folder": "drime", "--path": "local", "--create-path": "local"}
+    only = {option: other.name for other in BACKENDS.values() for option in other.serve_options}
     for option, was_given in given.items():
         if was_given and only[option] != kind:
             raise click.UsageError(
@@ -76,20 +76,23 @@ def storage_line(path: Path) -> str:
     return f"Data: {path}{device} ({where}), {format_size(fs.free)} free of {format_size(fs.total)}"
 
 
-def key_source(backend_config: str | None) -> str:
-    """Where ``serve`` took the Drime API key from, for error messages."""
+def credential_origin(settings: BackendSettings, backend_config: str | None) -> str | None:
+    """Where ``serve`` took the backend's secret from (e.g. ``API key from environment
+    variable DRIME_API_KEY``), for error messages; None for a backend without one."""
+    kind = type_of(settings)
+    if kind.credential is None:
+        return None
     if backend_config is not None:
-        return f"saved backend '{backend_config}'"
-    return "environment variable DRIME_API_KEY"
+        return f"{kind.credential} from saved backend '{backend_config}'"
+    envs = [spec.env for spec in kind.secret_fields if spec.env]
+    return f"{kind.credential} from environment variable {', '.join(envs)}"
 
 
-async def open_backend(
-    app: FastAPI, settings: LocalBackendSettings | DrimeBackendSettings, backend_config: str | None
-) -> None:
+async def open_backend(app: FastAPI, settings: BackendSettings, backend_config: str | None) -> None:
     """Open the provider (and prepare the store) in the loop that will serve it.
 
-    Raises a one-line :class:`click.ClickException` naming the backend, and for
-    Drime where its API key came from.
+    Raises a one-line :class:`click.ClickException` naming the backend, and where
+    its secret came from (Drime's API key).
     """
     s3 = app.state.s3
     try:
@@ -103,6 +106,7 @@ async def open_backend(
     else:
         return
     what = s3.service.provider.description
-    if isinstance(settings, DrimeBackendSettings):
-        what = f"{what} (API key from {key_source(backend_config)})"
+    origin = credential_origin(settings, backend_config)
+    if origin is not None:
+        what = f"{what} ({origin})"
     raise click.ClickException(f"cannot open the backend {what}: {reason}")

@@ -13,6 +13,14 @@ pys3local key; ``pys3local obscure`` uses the same key. backends.toml may be enc
 whole with vaultconfig's ``crypt`` format (``VAULTCONFIG_ENCRYPT_V1:``).
 """
 
+from pys3local.backends import (
+    BackendSettings,
+    DrimeBackendSettings,
+    FieldKind,
+    FieldSpec,
+    LocalBackendSettings,
+)
+
 from .errors import (
     BackendConfigError,
     ConfigExists,
@@ -26,15 +34,11 @@ from .model import (
     MASK,
     SECRET_FIELDS,
     BackendConfig,
-    BackendSettings,
-    DrimeBackendSettings,
-    FieldKind,
-    FieldSpec,
-    LocalBackendSettings,
     StoredEntry,
     drime_settings_from_env,
     format_entry,
     masked,
+    settings_from_env,
 )
 from .obscuring import obscure_secret, reveal_secret
 from .store import BACKENDS_FILE, PASSWORD_ENV, ConfigStore, load_backend_config
@@ -65,4 +69,5 @@ __all__ = [
     "masked",
     "obscure_secret",
     "reveal_secret",
+    "settings_from_env",
 ]

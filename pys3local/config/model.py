@@ -6,12 +6,20 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, cast
 
 import tomli_w
 from vaultconfig import obscure as vaultconfig_obscure
+
+from pys3local.backends import (
+    BACKEND_NAMES,
+    BACKENDS,
+    BackendSettings,
+    DrimeBackendSettings,
+    FieldSpec,
+    backend_type,
+)
 
 from .errors import BackendConfigError
 from .obscuring import obscure_secret, reveal_secret
@@ -20,62 +28,11 @@ SECRET_FIELDS = frozenset({"api_key", "secret_access_key", "password"})
 MASK = "********"
 
 
-FieldKind = Literal["str", "int", "bool", "path", "url", "secret"]
-
-
-@dataclass(frozen=True)
-class FieldSpec:
-    """One field of a backend type: how it is checked, prompted for and documented."""
-
-    name: str
-    kind: FieldKind
-    required: bool
-    help: str
-    default: object = None  # what an absent optional field means
-
-
+#: Each backend type's fields, from the registry (see :mod:`pys3local.backends`).
 BACKEND_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
-    "local": (
-        FieldSpec("path", "path", True, "directory that holds the data"),
-        FieldSpec("readonly", "bool", False, "refuse writes and deletes", default=False),
-    ),
-    "drime": (
-        FieldSpec("api_key", "secret", True, "Drime API key (stored obscured)"),
-        FieldSpec("workspace_id", "int", True, "workspace id, 0 = personal workspace"),
-        FieldSpec("root_folder", "str", False, "folder that limits the S3 scope, e.g. backups/s3"),
-        FieldSpec("api_url", "url", False, "API base URL for self-hosted or test endpoints"),
-        FieldSpec(
-            "delete_forever", "bool", False, "delete permanently, not to trash", default=True
-        ),
-    ),
+    name: kind.fields for name, kind in BACKENDS.items()
 }
-BACKEND_TYPES: tuple[str, ...] = tuple(BACKEND_FIELDS)
-
-
-@dataclass(frozen=True)
-class LocalBackendSettings:
-    """A ``local`` backend: objects are files under ``path``."""
-
-    path: Path
-    readonly: bool = False
-
-
-@dataclass(frozen=True)
-class DrimeBackendSettings:
-    """A ``drime`` backend. ``api_url`` None means the provider's default endpoint."""
-
-    api_key: str = field(repr=False)
-    workspace_id: int = 0
-    root_folder: str | None = None
-    api_url: str | None = None
-    delete_forever: bool = True
-
-
-BackendSettings = LocalBackendSettings | DrimeBackendSettings
-_SETTINGS: Mapping[str, type[LocalBackendSettings] | type[DrimeBackendSettings]] = {
-    "local": LocalBackendSettings,
-    "drime": DrimeBackendSettings,
-}
+BACKEND_TYPES: tuple[str, ...] = BACKEND_NAMES
 
 
 @dataclass(frozen=True)
@@ -147,20 +104,22 @@ def convert(spec: FieldSpec, value: object, where: str) -> object:
 def build_config(entry: StoredEntry, context: str) -> BackendConfig:
     """Validate a stored entry; ``context`` says where it came from (file and section)."""
     values = entry.values
-    backend_type = values.get("type")
-    if backend_type is None:
-        raise BackendConfigError(f"{context}: missing field 'type' (one of: local, drime)")
-    if not isinstance(backend_type, str) or backend_type not in BACKEND_FIELDS:
+    kind = values.get("type")
+    if kind is None:
         raise BackendConfigError(
-            f"{context}: field 'type' has unknown backend type {backend_type!r} "
+            f"{context}: missing field 'type' (one of: {', '.join(BACKEND_TYPES)})"
+        )
+    if not isinstance(kind, str) or kind not in BACKEND_FIELDS:
+        raise BackendConfigError(
+            f"{context}: field 'type' has unknown backend type {kind!r} "
             f"(expected one of: {', '.join(BACKEND_TYPES)})"
         )
-    specs = BACKEND_FIELDS[backend_type]
+    specs = BACKEND_FIELDS[kind]
     allowed = {s.name for s in specs}
     unknown = sorted(set(values) - allowed - {"type"})
     if unknown:
         raise BackendConfigError(
-            f"{context}: unknown field '{unknown[0]}' for a {backend_type} backend "
+            f"{context}: unknown field '{unknown[0]}' for a {kind} backend "
             f"(allowed: type, {', '.join(s.name for s in specs)})"
         )
     settings: dict[str, object] = {}
@@ -175,7 +134,7 @@ def build_config(entry: StoredEntry, context: str) -> BackendConfig:
             _reveal_field(raw, where) if spec.kind == "secret" else convert(spec, raw, where)
         )
     return BackendConfig(
-        entry.name, backend_type, _SETTINGS[backend_type](**settings), entry.source
+        entry.name, kind, backend_type(kind).settings_class(**settings), entry.source
     )
 
 
@@ -201,31 +160,51 @@ def format_entry(entry: StoredEntry) -> str:
     return tomli_w.dumps({entry.name: masked(entry.values)})
 
 
+def settings_from_env(
+    kind: str, environ: Mapping[str, str] | None = None, **given: object
+) -> BackendSettings:
+    """Settings for ``serve --backend KIND`` without a saved config.
+
+    Fields with an environment variable are read from it (a plain secret, not
+    obscured); ``given`` holds command-line values (None: not given; a path is taken
+    relative to the working directory). A required field that is set nowhere is an
+    error that says where to set it.
+    """
+    env = os.environ if environ is None else environ
+    spec_of = backend_type(kind)
+    values: dict[str, object] = {}
+    for spec in spec_of.fields:
+        if spec.env is None:
+            continue
+        raw = env.get(spec.env) or spec.env_default
+        if raw is None:
+            if spec.required:
+                raise BackendConfigError(
+                    f"environment variable {spec.env} is not set "
+                    "(or save a config with 'pys3local config' and use --backend-config)"
+                )
+            continue
+        where = f"environment variable {spec.env}"
+        # A secret from the environment is plain text, taken as it is.
+        values[spec.name] = raw if spec.kind == "secret" else convert(spec, raw, where)
+    for name, value in given.items():
+        spec = spec_of.field_spec(name)
+        if spec.kind == "path" and value is not None:
+            values[name] = Path(str(value)).expanduser().absolute()
+        elif value:  # an empty option leaves the field at its default
+            values[name] = value
+    return spec_of.settings_class(**values)
+
+
 def drime_settings_from_env(environ: Mapping[str, str] | None = None) -> DrimeBackendSettings:
     """Drime settings for ``serve --backend drime`` without a saved config.
 
     Reads ``DRIME_API_KEY`` (required, plain), ``DRIME_WORKSPACE_ID`` (default 0) and
     ``DRIME_API_URL`` (optional).
     """
-    env = os.environ if environ is None else environ
-    api_key = env.get("DRIME_API_KEY", "")
-    if not api_key:
-        raise BackendConfigError(
-            "environment variable DRIME_API_KEY is not set "
-            "(or save a config with 'pys3local config' and use --backend-config)"
-        )
-    specs = {s.name: s for s in BACKEND_FIELDS["drime"]}
-    workspace_id = convert(
-        specs["workspace_id"],
-        env.get("DRIME_WORKSPACE_ID", "0"),
-        "environment variable DRIME_WORKSPACE_ID",
-    )
-    api_url = env.get("DRIME_API_URL") or None
-    if api_url is not None:
-        convert(specs["api_url"], api_url, "environment variable DRIME_API_URL")
-    return DrimeBackendSettings(
-        api_key=api_key, workspace_id=cast(int, workspace_id), api_url=api_url
-    )
+    settings = settings_from_env("drime", environ)
+    assert isinstance(settings, DrimeBackendSettings)
+    return settings
 
 
 def _reveal_field(value: object, where: str) -> str:

@@ -9,15 +9,9 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.widgets import Button, DataTable, Label, Static
 
-from pys3local.config import (
-    BackendConfigError,
-    ConfigStore,
-    DrimeBackendSettings,
-    LocalBackendSettings,
-    masked,
-)
+from pys3local.backends import BackendSettings, ConnectionProblem, type_of
+from pys3local.config import BackendConfigError, ConfigStore, masked
 
-from ..backend_checks import ConnectionProblem, check_drime_connection, local_path_problem
 from ..list_table import ListTable
 from ..messages import BackendsChanged
 from ..screens.backend_form import BackendForm
@@ -193,18 +187,13 @@ class BackendsPane(Vertical):
         except BackendConfigError as exc:
             self.show_message(str(exc).splitlines()[0], error=True)
             return
-        if isinstance(settings, LocalBackendSettings):
-            problem = local_path_problem(settings.path, writable=not settings.readonly)
-            usable = "readable" if settings.readonly else "writable"
-            self.show_message(problem or f"{settings.path} is {usable}.", error=bool(problem))
-            return
         self.show_message(f"Testing '{name}'...")
-        self._test_drime(settings)
+        self._test(settings)
 
     @work(exclusive=True, group="backend-test", exit_on_error=False)
-    async def _test_drime(self, settings: DrimeBackendSettings) -> None:
+    async def _test(self, settings: BackendSettings) -> None:
         try:
-            self.show_message(await check_drime_connection(settings))
+            self.show_message(await type_of(settings).check(settings))
         except ConnectionProblem as exc:
             self.show_message(str(exc), error=True)
 

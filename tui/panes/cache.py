@@ -19,8 +19,9 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, ProgressBar, Static
 
+from pys3local.backends import type_of
 from pys3local.cache import CacheError, CacheStats, MetadataCache
-from pys3local.config import ConfigStore, LocalBackendSettings
+from pys3local.config import ConfigStore
 
 from ..cache_jobs import MigrationOutcome, MigrationRequest, run_migration
 from ..figures import format_size
@@ -223,7 +224,7 @@ class CachePane(Vertical):
         status = self.app.server.status  # type: ignore[attr-defined]
         if status.is_active and status.options is not None:
             backend = status.options.backend
-            path = backend.path if isinstance(backend, LocalBackendSettings) else self.default_path
+            path = type_of(backend).data_directory(backend) or self.default_path
             return status.options.backend_name, path
         return self.app.server_pane.backend_choice()  # type: ignore[attr-defined]
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.content import Content
 from textual.widgets import Sparkline, Static
 
-from pys3local.config import LocalBackendSettings
+from pys3local.backends import type_of
 
 from ..figures import Counters, RateSeries, directory_size, format_uptime, short_size
 from ..server_worker import ServerController, ServerState, ServerStatus
@@ -152,17 +153,20 @@ class Dashboard(Vertical):
 
     def _maybe_measure_storage(self, status: ServerStatus) -> None:
         options = status.options
-        if options is None or not isinstance(options.backend, LocalBackendSettings):
+        if options is None:
+            return
+        directory = type_of(options.backend).data_directory(options.backend)
+        if directory is None:  # nothing on this machine to measure
             return
         if self._storage_busy or time.monotonic() - self._storage_at < STORAGE_INTERVAL:
             return
         self._storage_busy = True
-        self.run_worker(self._measure(options.backend), group="storage", exit_on_error=False)
+        self.run_worker(self._measure(directory), group="storage", exit_on_error=False)
 
-    async def _measure(self, backend: LocalBackendSettings) -> None:
+    async def _measure(self, directory: Path) -> None:
         try:
             # A short thread hop per measurement: the walk must not block the UI.
-            self.storage = await asyncio.to_thread(directory_size, backend.path)
+            self.storage = await asyncio.to_thread(directory_size, directory)
         finally:
             self._storage_at = time.monotonic()
             self._storage_busy = False

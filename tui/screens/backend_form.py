@@ -1,14 +1,12 @@
 """Add or edit one saved backend: a form built from ``BACKEND_FIELDS``.
 
 Saving goes through :class:`~pys3local.config.ConfigStore` (the same backends.toml
-``pys3local config`` edits; secrets are stored obscured). The form checks first
-that a local path is writable, and shows the store's own validation message
-otherwise. Dismisses with the saved name, or None when cancelled.
+``pys3local config`` edits; secrets are stored obscured). The form first runs
+the backend type's own check (a local path must be writable), and shows the store's
+own validation message otherwise. Dismisses with the saved name, or None when cancelled.
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from textual import work
 from textual.app import ComposeResult
@@ -17,16 +15,15 @@ from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from pys3local.backends import BackendSettings, ConnectionProblem, backend_type, type_of
 from pys3local.config import (
     BACKEND_FIELDS,
     BACKEND_TYPES,
     BackendConfigError,
     ConfigStore,
-    DrimeBackendSettings,
     FieldSpec,
 )
-
-from ..backend_checks import ConnectionProblem, check_drime_connection, local_path_problem
+from pys3local.config.model import convert
 
 
 class BackendForm(ModalScreen[str | None]):
@@ -129,12 +126,28 @@ class BackendForm(ModalScreen[str | None]):
         return values
 
     def problem(self, values: dict[str, object | None]) -> str | None:
-        """A reason not to save that the store itself does not check."""
-        if self.backend_type == "local" and values.get("path"):
-            # A saved config must not depend on where the console was started.
-            path = Path(str(values["path"])).expanduser()
-            return local_path_problem(path, writable=not values.get("readonly"))
-        return None
+        """A reason not to save that the store itself does not check (a local path
+        that cannot be written, say)."""
+        return backend_type(self.backend_type).problem(values)
+
+    def test_settings(self, values: dict[str, object | None]) -> BackendSettings:
+        """Settings to test the connection with; a secret left blank while editing is
+        the stored one. Raises ValueError or BackendConfigError for a value missing or
+        wrong."""
+        kind = backend_type(self.backend_type)
+        fields: dict[str, object] = {}
+        for spec in kind.fields:
+            value = values.get(spec.name)
+            if value is None and spec.kind == "secret" and self.original is not None:
+                stored = self.store.load(self.original).settings
+                value = getattr(stored, spec.name, None)
+            if value is None or value == "":
+                if spec.required:
+                    raise ValueError(f"enter the {spec.name}")
+                continue
+            where = f"field '{spec.name}'"
+            fields[spec.name] = value if spec.kind == "secret" else convert(spec, value, where)
+        return kind.settings_class(**fields)
 
     # ------------------------------------------------------------------ actions
 
@@ -169,39 +182,22 @@ class BackendForm(ModalScreen[str | None]):
 
     def action_test(self) -> None:
         values = self.values()
-        if self.backend_type == "local":
-            problem = self.problem(values) if values.get("path") else "enter a path"
-            self.show_message(problem or "The path is usable.", error=bool(problem))
+        problem = self.problem(values)
+        if problem:
+            self.show_message(problem, error=True)
             return
         try:
-            settings = self._drime_settings(values)
+            settings = self.test_settings(values)
         except (BackendConfigError, ValueError) as exc:
             self.show_message(str(exc), error=True)
             return
         self.show_message("Testing the connection...")
         self._run_test(settings)
 
-    def _drime_settings(self, values: dict[str, object | None]) -> DrimeBackendSettings:
-        api_key = values.get("api_key")
-        if api_key is None and self.original is not None:
-            stored = self.store.load(self.original).settings
-            api_key = getattr(stored, "api_key", None)
-        if not api_key:
-            raise ValueError("enter the API key")
-        workspace = values.get("workspace_id")
-        if not isinstance(workspace, int):
-            raise ValueError("workspace_id must be a number (0 = personal workspace)")
-        return DrimeBackendSettings(
-            api_key=str(api_key),
-            workspace_id=workspace,
-            root_folder=str(values["root_folder"]) if values.get("root_folder") else None,
-            api_url=str(values["api_url"]) if values.get("api_url") else None,
-        )
-
     @work(exclusive=True, group="backend-test", exit_on_error=False)
-    async def _run_test(self, settings: DrimeBackendSettings) -> None:
+    async def _run_test(self, settings: BackendSettings) -> None:
         try:
-            message = await check_drime_connection(settings)
+            message = await type_of(settings).check(settings)
         except ConnectionProblem as exc:
             self.show_message(str(exc), error=True)
         else:

@@ -1,25 +1,33 @@
-"""Building a storage provider from backend settings (``serve`` and the console)."""
+"""Backend types and building a storage provider from backend settings.
+
+Each kind of backend is one :class:`BackendType` record (``local.py``,
+``drime.py``) listed in :mod:`.registry`; everything that depends on the kind
+(``serve``, the console, saved configs, cache commands) asks the record.
+"""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
 
-from pys3local.cache import (
-    CacheError,
-    CacheRefused,
-    MetadataCache,
-    acquire_cache,
-    drime_store,
-    local_store,
-)
-from pys3local.config import DrimeBackendSettings, LocalBackendSettings
+from pys3local.cache import CacheError, CacheRefused, MetadataCache, acquire_cache
 from pys3local.paths import cache_db_path
 from pys3local.providers.base import StorageProvider
 
-log = logging.getLogger("pys3local.backends")
+from .drime import DrimeBackendSettings
+from .local import LocalBackendSettings
+from .registry import BACKEND_NAMES, BACKENDS, BackendSettings, backend_type, type_of
+from .spec import (
+    BackendType,
+    Capabilities,
+    ConnectionProblem,
+    FieldKind,
+    FieldSpec,
+    MultipartState,
+    ProviderOptions,
+)
 
-BackendSettings = LocalBackendSettings | DrimeBackendSettings
+log = logging.getLogger("pys3local.backends")
 
 
 def build_provider(
@@ -38,27 +46,13 @@ def build_provider(
     metadata cache (default location if None): the local backend's index, the Drime
     backend's record of MD5s.
     """
-    if isinstance(settings, LocalBackendSettings):
-        from pys3local.providers.local import LocalStorageProvider
-
-        return LocalStorageProvider(
-            settings.path,
-            readonly=readonly or settings.readonly,
-            durable=durable,
-            cache=open_cache(cache_db),
-        )
-    from pys3local.providers.drime import create_drime_provider
-
-    return create_drime_provider(
-        settings.api_key,
-        settings.workspace_id,
-        root_folder=settings.root_folder,
-        api_url=settings.api_url,
-        delete_forever=settings.delete_forever,
-        cache=open_cache(cache_db),
-        default_bucket_is_root=not allow_bucket_creation,
+    options = ProviderOptions(
         readonly=readonly,
+        allow_bucket_creation=allow_bucket_creation,
+        durable=durable,
+        cache=open_cache(cache_db),
     )
+    return type_of(settings).build(settings, options)
 
 
 def cache_identity(settings: BackendSettings) -> tuple[int, str]:
@@ -68,9 +62,7 @@ def cache_identity(settings: BackendSettings) -> tuple[int, str]:
     its workspace id and root folder. The store tells the two apart even in
     workspace 0 (Drime's personal workspace).
     """
-    if isinstance(settings, LocalBackendSettings):
-        return 0, local_store(settings.path)
-    return settings.workspace_id, drime_store(settings.root_folder)
+    return type_of(settings).cache_identity(settings)
 
 
 def open_cache(path: Path | None) -> MetadataCache | None:
@@ -87,3 +79,24 @@ def open_cache(path: Path | None) -> MetadataCache | None:
     except (CacheError, OSError) as exc:
         log.warning("metadata cache unavailable, serving without it: %s", exc)
         return None
+
+
+__all__ = [
+    "BACKENDS",
+    "BACKEND_NAMES",
+    "BackendSettings",
+    "BackendType",
+    "Capabilities",
+    "ConnectionProblem",
+    "DrimeBackendSettings",
+    "FieldKind",
+    "FieldSpec",
+    "LocalBackendSettings",
+    "MultipartState",
+    "ProviderOptions",
+    "backend_type",
+    "build_provider",
+    "cache_identity",
+    "open_cache",
+    "type_of",
+]
