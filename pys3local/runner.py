@@ -13,7 +13,7 @@ import socket
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import uvicorn
 from fastapi import FastAPI
@@ -25,6 +25,9 @@ from pys3local.http_protocol import (
     configure_header_limits,
     http_protocol,
 )
+
+if TYPE_CHECKING:
+    from pys3local.settings import ServerSettings
 
 #: How long in-flight requests may run after a shutdown signal before they are
 #: cancelled (a cancelled upload leaves nothing behind).
@@ -177,6 +180,23 @@ class EmbeddedServer:
             ssl_keyfile=ssl_keyfile,
         )
         self.server = uvicorn.Server(config)
+
+    @classmethod
+    def from_settings(
+        cls, settings: ServerSettings, app: FastAPI, sock: socket.socket, *, lifespan: str = "on"
+    ) -> EmbeddedServer:
+        """The server ``settings`` describe (TLS, keep-alive, header limits) for ``app``
+        on ``sock``: what ``serve``, each ``--workers`` process and the console run."""
+        return cls(
+            app,
+            sock,
+            lifespan=lifespan,
+            ssl_certfile=settings.tls_cert,
+            ssl_keyfile=settings.tls_key,
+            timeout_keep_alive=settings.idle_timeout,
+            max_header_bytes=settings.max_header_bytes,
+            header_timeout=settings.header_timeout,
+        )
 
     @property
     def port(self) -> int:

@@ -6,7 +6,6 @@ rendered in exactly one place.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from contextlib import asynccontextmanager
@@ -233,8 +232,6 @@ def create_s3_app(
     region: str = "us-east-1",
     no_auth: bool = False,
     allow_bucket_creation: bool = False,
-    *,
-    settings: ServiceSettings | None = None,
 ) -> FastAPI:
     """Build the S3 server as an ASGI app that ``uvicorn.run`` can serve.
 
@@ -245,14 +242,30 @@ def create_s3_app(
         no_auth: accept any or no credentials.
         allow_bucket_creation: advanced mode (real buckets) instead of the single
             virtual ``default`` bucket.
-        settings: further protocol settings; its region and bucket mode are
-            overridden by the arguments above.
+
+    ``serve`` and the console build the app from their settings with
+    :func:`s3_app` instead (see :func:`pys3local.app_factory.build_app`).
     """
-    service_settings = dataclasses.replace(
-        settings or ServiceSettings(), region=region, allow_bucket_creation=allow_bucket_creation
+    service_settings = ServiceSettings(region=region, allow_bucket_creation=allow_bucket_creation)
+    return s3_app(
+        provider, service_settings, access_key=access_key, secret_key=secret_key, no_auth=no_auth
     )
+
+
+def s3_app(
+    provider: StorageProvider,
+    service_settings: ServiceSettings,
+    *,
+    access_key: str,
+    secret_key: str,
+    no_auth: bool = False,
+) -> FastAPI:
+    """The S3 app for ``provider`` under the protocol settings it is given, which
+    alone decide the region and the bucket mode."""
     service = S3Service(provider, service_settings)
-    authenticator = RequestAuthenticator(access_key, secret_key, region, no_auth=no_auth)
+    authenticator = RequestAuthenticator(
+        access_key, secret_key, service_settings.region, no_auth=no_auth
+    )
     s3 = S3Application(service, authenticator)
 
     @asynccontextmanager

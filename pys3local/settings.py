@@ -1,7 +1,10 @@
 """Server settings, built once by the command line or the console and passed down.
 
 :class:`ServerSettings` is frozen and serialisable, so ``serve --workers N`` can hand
-the very same settings to each worker process.
+the very same settings to each worker process. What follows from it is built from
+it alone: the app (:func:`pys3local.app_factory.build_app`) and the uvicorn server
+(:meth:`pys3local.runner.EmbeddedServer.from_settings`), as uvicorn's ``Config`` is
+handed to its ``Server``.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ class ServerSettings:
     backend: BackendSettings
     access_key: str = DEFAULT_ACCESS_KEY
     secret_key: str = DEFAULT_SECRET_KEY
-    region: str = DEFAULT_REGION
     no_auth: bool = False
-    allow_bucket_creation: bool = False
     readonly: bool = False
     durable: bool = True
+    #: The protocol layer's settings; the one place that holds the region and the
+    #: bucket mode (see :attr:`region`, :attr:`allow_bucket_creation`).
     service: ServiceSettings = field(default_factory=ServiceSettings)
+    #: Server processes sharing the port (``serve --workers``).
+    workers: int = 1
     max_header_bytes: int = DEFAULT_MAX_HEADER_BYTES
     header_timeout: float = HEADER_TIMEOUT_SECONDS
     idle_timeout: int = 75
@@ -44,6 +49,14 @@ class ServerSettings:
     #: The metadata cache database; None means the default location.
     cache_db: str | None = None
     debug: bool = False
+
+    @property
+    def region(self) -> str:
+        return self.service.region
+
+    @property
+    def allow_bucket_creation(self) -> bool:
+        return self.service.allow_bucket_creation
 
     @property
     def backend_type(self) -> str:

@@ -23,6 +23,7 @@ import multiprocessing.process
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 
@@ -107,20 +108,19 @@ def run_workers(settings: ServerSettings, sockets: list[socket.socket]) -> int:
 
 def _worker_main(sock: socket.socket, supervisor: int) -> None:
     """One worker process, serving ``sock`` while process ``supervisor`` lives."""
-    from pys3local.app_factory import build_app
+    from pys3local.app_factory import WorkersRefused, build_app
 
     settings = ServerSettings.from_json(os.environ[SETTINGS_ENV])
     configure_logging(settings.debug)  # a spawned process starts with no logging set up
     sock.setblocking(False)
-    server = EmbeddedServer(
-        build_app(settings),
-        sock,
-        ssl_certfile=settings.tls_cert,
-        ssl_keyfile=settings.tls_key,
-        timeout_keep_alive=settings.idle_timeout,
-        max_header_bytes=settings.max_header_bytes,
-        header_timeout=settings.header_timeout,
-    )
+    try:
+        app = build_app(settings)
+    except WorkersRefused as exc:
+        # This worker could not open the cache the supervisor could: serving would
+        # lose the parts of uploads sent to it. The supervisor stops after a few.
+        log.error("worker %s cannot serve: %s", os.getpid(), exc)
+        sys.exit(1)
+    server = EmbeddedServer.from_settings(settings, app, sock)
     threading.Thread(
         target=_stop_when_orphaned, args=(server, supervisor), name="supervisor-watch", daemon=True
     ).start()

@@ -68,12 +68,12 @@ _LAUNCHER = textwrap.dedent(
 
 def serve_builds_drime() -> bool:
     """Whether ``pys3local serve --backend drime`` is wired to this backend yet."""
-    # Read, not called: building one may open the user's metadata cache.
+    # Asked of the registry, not built: building one may open the user's metadata cache.
     try:
-        import pys3local.backends as backends
+        from pys3local.backends import BACKENDS
     except ImportError:
         return False
-    return "create_drime_provider" in Path(backends.__file__).read_text()
+    return "drime" in BACKENDS
 
 
 def start_drime_server(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import sqlite3
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from botocore.exceptions import ClientError
 from conftest import RunningServer
 from fake_drime import FakeDrime
 from fake_drime.testing import files_named
+from processes import run_command
 from test_drime_e2e import ROOT, start_drime_server
 from test_workers import served_by
 
@@ -126,6 +128,37 @@ def test_UploadPart_on_two_workers_completes(fake: FakeDrime, servers) -> None:
         if len(served_by(server, "UploadPart")) == 2:
             break
     assert len(served_by(server, "UploadPart")) == 2
+
+
+def test_UploadPart_across_workers_is_refused_without_a_cache(
+    fake: FakeDrime, tmp_path: Path
+) -> None:
+    """``--workers 2`` on Drime with no metadata cache (it cannot be opened) is refused
+    with one line: each worker would know only the upload parts it received itself."""
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    env = {
+        **os.environ,
+        "DRIME_API_KEY": fake.api_key,
+        "DRIME_API_URL": fake.api_url,
+        "DRIME_WORKSPACE_ID": "0",
+        "TMPDIR": str(tmp_path),
+    }
+    args = ["serve", "--backend", "drime", "--root-folder", ROOT, "--workers", "2"]
+    args += ["--listen", "127.0.0.1:0", "--cache-db", str(blocker / "cache.db")]
+    result = run_command(
+        [sys.executable, "-m", "pys3local", *args],
+        capture_output=True,
+        text=True,
+        timeout=20,
+        env=env,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert len(errors) == 1, result.stderr
+    assert "--workers 2" in errors[0] and "metadata cache" in errors[0]
+    assert "Traceback" not in result.stderr
+    assert "Starting S3 server" not in result.stdout
 
 
 def test_abandoned_uploads_are_aborted_at_start(fake: FakeDrime, servers, tmp_path: Path) -> None:

@@ -93,18 +93,15 @@ class ServerOptions:
 
     def settings(self, cache_db: Path | None = None) -> ServerSettings:
         """The settings ``pys3local serve`` would build for the same choices."""
-        region = self.region or DEFAULT_REGION
         return ServerSettings(
             backend=self.backend,
             access_key=self.access_key or DEFAULT_ACCESS_KEY,
             secret_key=self.secret_key or DEFAULT_SECRET_KEY,
-            region=region,
             no_auth=self.no_auth,
-            allow_bucket_creation=self.allow_bucket_creation,
             readonly=self.readonly,
             durable=self.durable,
             service=ServiceSettings(
-                region=region,
+                region=self.region or DEFAULT_REGION,
                 allow_bucket_creation=self.allow_bucket_creation,
                 max_object_size=self.max_object_size,
                 read_timeout=self.read_timeout,
@@ -263,16 +260,7 @@ class ServerController:
                 raise StartError(f"cannot use this backend: {exc}") from None
             raise
         bound = ListenAddress(address.host, int(sock.getsockname()[1]))
-        self._embedded = EmbeddedServer(
-            app,
-            sock,
-            ssl_certfile=settings.tls_cert,
-            ssl_keyfile=settings.tls_key,
-            lifespan="off",
-            timeout_keep_alive=settings.idle_timeout,
-            max_header_bytes=settings.max_header_bytes,
-            header_timeout=settings.header_timeout,
-        )
+        self._embedded = EmbeddedServer.from_settings(settings, app, sock, lifespan="off")
         self._s3 = app.state.s3
         self._finished.clear()
         status = ServerStatus(

@@ -11,7 +11,7 @@ import click
 from click.core import ParameterSource
 from fastapi import FastAPI
 
-from pys3local.app_factory import build_app
+from pys3local.app_factory import WorkersRefused, build_app
 from pys3local.backends import BACKEND_NAMES, BackendSettings, backend_type, type_of
 from pys3local.cache import CacheRefused
 from pys3local.cli.config_cmd import resolve_backend_config
@@ -311,9 +311,7 @@ def serve(
         backend=backend_settings,
         access_key=access_key_id,
         secret_key=secret_access_key,
-        region=region,
         no_auth=no_auth,
-        allow_bucket_creation=allow_bucket_creation,
         readonly=readonly,
         durable=not no_fsync,
         service=ServiceSettings(
@@ -329,10 +327,11 @@ def serve(
         tls_key=tls_key,
         cache_db=cache_db,
         debug=debug,
+        workers=workers,
     )
     try:
         app = build_app(settings)
-    except (NotImplementedError, CacheRefused) as exc:
+    except (NotImplementedError, CacheRefused, WorkersRefused) as exc:
         raise click.ClickException(str(exc)) from None
     try:
         sockets = listen_group(address, workers) if workers > 1 else [bind_socket(address)]
@@ -378,14 +377,7 @@ def serve(
         await open_backend(app, backend_settings, backend_config)
         announce()
 
-    EmbeddedServer(
-        app,
-        sockets[0],
-        ssl_certfile=tls_cert,
-        ssl_keyfile=tls_key,
-        timeout_keep_alive=idle_timeout,
-        max_header_bytes=max_header_size,
-    ).run(before=open_and_announce)
+    EmbeddedServer.from_settings(settings, app, sockets[0]).run(before=open_and_announce)
 
 
 async def _prepare(app: FastAPI, backend: BackendSettings, backend_config: str | None) -> None:
