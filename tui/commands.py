@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import Any, Protocol, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
-if TYPE_CHECKING:
-    from .app import AdminApp
+
+class CommandHost(Protocol):
+    """What a command needs of the console app (``AdminApp``, which adds this
+    provider: it is not imported here)."""
+
+    def action_show_tab(self, tab: str) -> None: ...
+
+    def query_one(self, selector: str) -> Any: ...
+
 
 #: (title, help, tab, selector of the pane or None for the app, action name).
 COMMANDS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
@@ -44,7 +51,7 @@ COMMANDS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
 )  # fmt: skip
 
 
-def run_command(app: AdminApp, tab: str | None, selector: str | None, action: str) -> None:
+def run_command(app: CommandHost, tab: str | None, selector: str | None, action: str) -> None:
     """Show ``tab`` (if any), then run ``action`` on the pane (or the app)."""
     if tab is not None:
         app.action_show_tab(tab)
@@ -57,7 +64,7 @@ class ConsoleCommands(Provider):
     """The console's actions for the command palette."""
 
     def _commands(self) -> list[tuple[str, str, Callable[[], None]]]:
-        app = cast("AdminApp", self.app)
+        app = cast(CommandHost, self.app)
         return [
             (title, help_text, partial(run_command, app, tab, selector, action))
             for title, help_text, tab, selector, action in COMMANDS

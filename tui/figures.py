@@ -7,13 +7,7 @@ from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
-import humanize
-
-
-def format_size(size: int) -> str:
-    """``30.1 MB``, ``40.0 KB``: decimal units, spelled as ``pys3local cache`` does."""
-    # humanize writes "kB"; pys3local's documented output has always said "KB".
-    return humanize.naturalsize(size).replace("kB", "KB")
+from pys3local.sizes import format_size
 
 
 def short_size(size: int) -> str:

@@ -6,16 +6,56 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .entries import CacheEntry, CacheError
-
-if TYPE_CHECKING:
-    from .database import MetadataCache
 
 log = logging.getLogger("pys3local.cache")
 
 T = TypeVar("T")
+
+
+class EntryStore(Protocol):
+    """What a view uses of its cache (:class:`~pys3local.cache.MetadataCache`)."""
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def open(self) -> Any: ...
+
+    def get(
+        self, workspace_id: int, bucket: str, key: str, *, store: str = ""
+    ) -> CacheEntry | None: ...
+
+    def get_many(
+        self, workspace_id: int, bucket: str, keys: Iterable[str], *, store: str = ""
+    ) -> dict[str, CacheEntry]: ...
+
+    def list_entries(
+        self,
+        workspace_id: int,
+        bucket: str,
+        *,
+        prefix: str = "",
+        start_after: str = "",
+        start_at: str = "",
+        limit: int = 1000,
+        store: str = "",
+    ) -> list[CacheEntry]: ...
+
+    def put(self, entry: CacheEntry) -> None: ...
+
+    def put_many(self, entries: Iterable[CacheEntry]) -> int: ...
+
+    def delete(self, workspace_id: int, bucket: str, key: str, *, store: str = "") -> bool: ...
+
+    def delete_many(
+        self, workspace_id: int, bucket: str, keys: Iterable[str], *, store: str = ""
+    ) -> int: ...
+
+    def delete_prefix(
+        self, workspace_id: int, bucket: str, prefix: str, *, store: str = ""
+    ) -> int: ...
 
 
 class CacheView:
@@ -29,7 +69,7 @@ class CacheView:
 
     _LOG_EVERY = 60.0
 
-    def __init__(self, cache: MetadataCache, workspace_id: int, store: str) -> None:
+    def __init__(self, cache: EntryStore, workspace_id: int, store: str) -> None:
         self.cache = cache
         self.workspace_id = workspace_id
         self.store = store

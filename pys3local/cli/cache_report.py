@@ -8,21 +8,15 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import click
-import humanize
 
 from pys3local.cache import CacheFigures, CacheStats, store_label
+from pys3local.sizes import format_size
 
 if TYPE_CHECKING:
     from pys3local.migrate import MigrationPlan, MigrationResult
 
 #: How many failed objects the migrate summary names.
 FAILURES_SHOWN = 10
-
-
-def format_size(size: int) -> str:
-    """Bytes for people, e.g. ``30.1 MB``, ``40.0 KB`` (decimal units, as the docs show)."""
-    # humanize writes "kB"; pys3local's documented output has always said "KB".
-    return humanize.naturalsize(size).replace("kB", "KB")
 
 
 def format_time(moment: datetime) -> str:

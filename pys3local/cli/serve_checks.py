@@ -14,9 +14,9 @@ import click
 from fastapi import FastAPI
 
 from pys3local.backends import BACKENDS, BackendSettings, type_of
-from pys3local.cli.cache_cmd import format_size
 from pys3local.errors import S3Error
 from pys3local.filesystems import filesystem_of
+from pys3local.sizes import format_size
 
 #: Mode of a data directory serve creates (the local backend's own directory mode).
 _DIR_MODE = 0o700

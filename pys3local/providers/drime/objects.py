@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from pys3local.errors import BadDigest, InvalidArgument, MetadataTooLarge, NoSuchKey
 from pys3local.providers.base import ObjectInfo, ObjectMetadata
 
+from .client import DrimeClient
 from .description import check_fits, describe, parse
+from .folders import FolderTree
+from .metacache import DrimeMetadata
 from .models import DriveEntry
 from .s3errors import translated
 from .transport import DrimeError, DrimeUnavailable
-from .uploads import spool
-
-if TYPE_CHECKING:
-    from .provider import DrimeStorageProvider
+from .uploads import Uploader, spool
 
 log = logging.getLogger("pys3local.drime")
 
@@ -49,10 +49,24 @@ def split_key(key: str, *, for_write: bool = False) -> tuple[list[str], str]:
     return segments[:-1], segments[-1]
 
 
+class ObjectHost(Protocol):
+    """What :class:`ObjectOps` uses of its provider (``DrimeStorageProvider``)."""
+
+    client: DrimeClient
+    tree: FolderTree
+    metadata: DrimeMetadata
+    uploader: Uploader
+    delete_forever: bool
+
+    async def bucket_id(self, bucket: str) -> int: ...
+
+    def metadata_of(self, entry: DriveEntry) -> ObjectMetadata: ...
+
+
 class ObjectOps:
     """Object operations over a provider's folder tree, client and cache."""
 
-    def __init__(self, provider: DrimeStorageProvider, spool_dir: str) -> None:
+    def __init__(self, provider: ObjectHost, spool_dir: str) -> None:
         self._p = provider
         self._spool_dir = spool_dir
 
