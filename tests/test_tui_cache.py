@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import os
 import threading
 from datetime import datetime, timezone
 
@@ -248,4 +250,34 @@ async def test_migrate_offers_the_running_servers_backend(tmp_path, size):
         app.screen.query_one("#mg-dry-run").value = True
         await pilot.press("ctrl+s")
         await wait_for(lambda: "Dry run" in result_text(app), pilot)
+        await stop_server(app, pilot)
+
+
+def cache_objects(path) -> list[MetadataCache]:
+    """Every MetadataCache object alive in this process for the file ``path``."""
+    gc.collect()
+    target = os.path.realpath(path)
+    return [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, MetadataCache) and os.path.realpath(obj.path) == target
+    ]
+
+
+async def test_PutObject_server_cache_tab_and_migration_share_one_cache_object(tmp_path):
+    """The console's server, its Cache tab and a migration use one cache object per file."""
+    db_path = tmp_path / "config" / "metadata.db"
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        port = await start_server(app, pilot)
+        await call(s3_client(port).put_object, Bucket="default", Key="k", Body=b"1")
+        await pilot.press("4")
+        table = app.query_one("#cache-table", DataTable)
+        await wait_for(lambda: table.row_count == 1, pilot, timeout=6, what="the server's row")
+        await pilot.press("m")
+        await wait_for(lambda: isinstance(app.screen, MigrateDialog), pilot)
+        app.screen.query_one("#mg-dry-run").value = True
+        await pilot.press("ctrl+s")
+        await wait_for(lambda: "Dry run" in result_text(app), pilot, what="the migration")
+        assert len(cache_objects(db_path)) == 1
         await stop_server(app, pilot)

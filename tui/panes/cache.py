@@ -20,7 +20,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, ProgressBar, Static
 
 from pys3local.backends import type_of
-from pys3local.cache import CacheError, CacheStats, MetadataCache
+from pys3local.cache import CacheError, CacheStats, MetadataCache, acquire_cache, release_cache
 from pys3local.config import ConfigStore
 
 from ..cache_jobs import MigrationOutcome, MigrationRequest, run_migration
@@ -56,14 +56,14 @@ class CachePane(Vertical):
         self, cache_path: Path, store: ConfigStore, *, default_path: Path, id: str
     ) -> None:
         super().__init__(id=id)
-        self.db = MetadataCache(cache_path)
+        self.cache_path = cache_path
         self.store = store
         self.default_path = default_path
         self.stats: CacheStats | None = None
         self._cancel: threading.Event | None = None
 
     def compose(self) -> ComposeResult:
-        yield Label(f"Cache database {self.db.path}", classes="pane-title", id="cache-title")
+        yield Label(f"Cache database {self.cache_path}", classes="pane-title", id="cache-title")
         yield Static("", id="cache-overall")
         yield ListTable(id="cache-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="buttons"):
@@ -87,7 +87,6 @@ class CachePane(Vertical):
     def on_unmount(self) -> None:
         if self._cancel is not None:
             self._cancel.set()
-        self.db.close()
 
     @property
     def migrating(self) -> bool:
@@ -103,11 +102,15 @@ class CachePane(Vertical):
         result.set_class(error, "error")
 
     async def _call(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
-        """Run a blocking cache call in a thread, opening the database first."""
+        """Run ``fn(db, *args, **kwargs)`` in a thread on the process's shared cache
+        object for the file: the one the console's server and a migration use too."""
 
         def call():  # type: ignore[no-untyped-def]
-            self.db.open()
-            return fn(*args, **kwargs)
+            db = acquire_cache(self.cache_path)
+            try:
+                return fn(db, *args, **kwargs)
+            finally:
+                release_cache(db)
 
         return await asyncio.to_thread(call)
 
@@ -116,7 +119,7 @@ class CachePane(Vertical):
     @work(exclusive=True, group="cache-stats", exit_on_error=False)
     async def action_refresh(self) -> None:
         try:
-            stats, size = await self._call(lambda: (self.db.stats(), self.db.file_size()))
+            stats, size = await self._call(lambda db: (db.stats(), db.file_size()))
         except CacheError as exc:
             self.show_result(f"Cannot read the cache: {exc}", error=True)
             return
@@ -162,7 +165,7 @@ class CachePane(Vertical):
         try:
             if scope.bucket is None:
                 workspace = None if scope.everything else scope.workspace
-                count = (await self._call(self.db.stats, workspace)).overall.files
+                count = (await self._call(MetadataCache.stats, workspace)).overall.files
                 if not count:
                     self.show_result(f"No entries found for {scope.describe()}.")
                     return
@@ -182,9 +185,9 @@ class CachePane(Vertical):
             return
         try:
             if scope.everything:
-                removed = await self._call(self.db.cleanup, all=True)
+                removed = await self._call(MetadataCache.cleanup, all=True)
             else:
-                removed = await self._call(self.db.cleanup, scope.workspace, scope.bucket)
+                removed = await self._call(MetadataCache.cleanup, scope.workspace, scope.bucket)
         except CacheError as exc:
             self.show_result(str(exc), error=True)
             return
@@ -195,7 +198,7 @@ class CachePane(Vertical):
     async def action_vacuum(self) -> None:
         self.show_result("Optimizing cache database...")
         try:
-            before, after = await self._call(self.db.vacuum)
+            before, after = await self._call(MetadataCache.vacuum)
         except CacheError as exc:
             self.show_result(str(exc), error=True)
             return
@@ -261,14 +264,20 @@ class CachePane(Vertical):
                 self.post_message(MigrationProgress(phase, done, total, done_bytes, total_bytes))
 
         try:
-            self.db.open()
-            outcome = run_migration(self.db, request, progress, cancel)
+            db = acquire_cache(self.cache_path)
+        except Exception as exc:  # as a failing migration says it
+            self.post_message(MigrationFinished(None, f"{type(exc).__name__}: {exc}"))
+            return
+        try:
+            outcome = run_migration(db, request, progress, cancel)
         except NotImplementedError as exc:
             self.post_message(MigrationFinished(None, str(exc) or "backend not available"))
         except Exception as exc:  # a failing backend or cache is a message, not a crash
             self.post_message(MigrationFinished(None, f"{type(exc).__name__}: {exc}"))
         else:
             self.post_message(MigrationFinished(outcome))
+        finally:
+            release_cache(db)
 
     def on_migration_progress(self, message: MigrationProgress) -> None:
         bar = self.query_one("#mg-progress", ProgressBar)
