@@ -24,7 +24,6 @@ from pys3local.backends import (
 from .errors import BackendConfigError
 from .obscuring import obscure_secret, reveal_secret
 
-SECRET_FIELDS = frozenset({"api_key", "secret_access_key", "password"})
 MASK = "********"
 
 
@@ -32,6 +31,12 @@ MASK = "********"
 BACKEND_FIELDS: Mapping[str, tuple[FieldSpec, ...]] = {
     name: kind.fields for name, kind in BACKENDS.items()
 }
+#: Field names never shown: every registered type's secrets, and the names other
+#: tools give secrets (a hand-written config may hold them).
+SECRET_FIELDS = frozenset(
+    {"api_key", "secret_access_key", "password"}
+    | {spec.name for kind in BACKENDS.values() for spec in kind.secret_fields}
+)
 BACKEND_TYPES: tuple[str, ...] = BACKEND_NAMES
 
 
