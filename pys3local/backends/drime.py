@@ -128,5 +128,6 @@ DRIME: BackendType[DrimeBackendSettings] = BackendType(
     check=check_drime_connection,
     cache_identity=_cache_identity,
     serve_options={"--root-folder": "root_folder"},
+    title="Drime",
     credential="API key",
 )

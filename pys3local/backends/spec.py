@@ -106,6 +106,8 @@ class BackendType(Generic[S]):
     #: ``serve`` options only this type takes, each with the field it sets (None:
     #: an option that sets no field, such as ``--create-path``).
     serve_options: Mapping[str, str | None] = field(default_factory=dict)
+    #: How messages name it ("Drime backends only"); its name if empty.
+    title: str = ""
     #: What its secret is called in messages ("API key"), if it has one.
     credential: str | None = None
     #: Why field values (a saved config, a form, settings as a dict) cannot be used
@@ -113,6 +115,9 @@ class BackendType(Generic[S]):
     problem: Callable[..., str | None] = _no_problem
     #: The local directory holding its data, if it has one (for disk figures).
     data_directory: Callable[[S], Path | None] = _no_directory
+
+    def has_field(self, name: str) -> bool:
+        return any(spec.name == name for spec in self.fields)
 
     def field_spec(self, name: str) -> FieldSpec:
         """The field called ``name``; KeyError if this type has none."""

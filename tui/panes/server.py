@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Horizontal, VerticalScroll
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
-from pys3local.backends import BackendSettings
+from pys3local.backends import BACKENDS, BackendSettings, type_of
 from pys3local.cli.serve import ByteSize
 from pys3local.config import BackendConfigError, ConfigStore, LocalBackendSettings
 from pys3local.runner import parse_listen
@@ -245,9 +245,12 @@ class ServerPane(VerticalScroll):
         root_folder = self._text("srv-root-folder")
         if not root_folder:
             return backend
-        if isinstance(backend, LocalBackendSettings):
+        if not type_of(backend).has_field("root_folder"):
             # As `serve` does: an option that does not apply is an error, not ignored.
-            raise StartError("the root folder applies to Drime backends only: clear it")
+            owners = [k.title or k.name for k in BACKENDS.values() if k.has_field("root_folder")]
+            raise StartError(
+                f"the root folder applies to {', '.join(owners)} backends only: clear it"
+            )
         return replace(backend, root_folder=root_folder)
 
     def _limits(self) -> dict[str, object]:
