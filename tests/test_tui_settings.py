@@ -63,6 +63,21 @@ async def test_encrypted_configuration_asks_for_the_password(tmp_path, encrypted
 
 
 @pytest.mark.parametrize("size", SIZES)
+async def test_wrong_password_in_the_environment_asks_again(
+    tmp_path, encrypted_config, monkeypatch, size
+):
+    """A PYS3LOCAL_CONFIG_PASSWORD that does not decrypt: the console says so and asks."""
+    monkeypatch.setenv(PASSWORD_ENV, "not the password")
+    app = make_app(tmp_path)
+    async with app.run_test(size=size) as pilot:
+        await wait_for(lambda: isinstance(app.screen, PasswordScreen), pilot, what="asked")
+        assert "does not decrypt" in message(app.screen, "#pw-message")
+        await pilot.press(*PASSWORD, "enter")
+        await wait_for(lambda: not isinstance(app.screen, PasswordScreen), pilot, what="unlock")
+        assert "mylocal" in [value for _, value in app.query_one("#srv-backend", Select)._options]
+
+
+@pytest.mark.parametrize("size", SIZES)
 async def test_cancelled_password_leaves_a_usable_console(tmp_path, encrypted_config, size):
     """Escape on the password screen: the console says it runs without saved backends,
     and an ad-hoc server still starts."""
@@ -100,10 +115,12 @@ async def test_backend_added_from_the_command_line_appears(tmp_path, size):
 
 @pytest.mark.parametrize("size", SIZES)
 async def test_server_settings_are_remembered_without_the_secret(tmp_path, size):
-    """The form that served last comes back at the next launch; the secret key is never
-    written, and the form asks for it again."""
+    """The form that served last comes back at the next launch (the saved backend too);
+    the secret key is never written, and the form asks for it again."""
+    ConfigStore(tmp_path / "config").add("mylocal", {"type": "local", "path": str(tmp_path / "s")})
     app = make_app(tmp_path, listen=None, data_path=None)
     async with app.run_test(size=size) as pilot:
+        app.server_pane.use_backend("mylocal")
         app.query_one("#srv-listen", Input).value = "127.0.0.1:0"
         app.query_one("#srv-path", Input).value = str(tmp_path / "remembered-data")
         app.query_one("#srv-access", Input).value = "backup-key"
@@ -131,6 +148,7 @@ async def test_server_settings_are_remembered_without_the_secret(tmp_path, size)
         assert value("#srv-advanced") is True
         assert value("#srv-max-object") == "1G" and value("#srv-idle-timeout") == "30"
         assert value("#srv-secret") == ""  # asked again, never paired with test
+        assert value("#srv-backend") == "mylocal"
 
 
 @pytest.mark.parametrize("size", SIZES)

@@ -18,7 +18,12 @@ from textual.widgets import Footer, Header, Input, TabbedContent, TabPane
 from textual.worker import Worker
 
 from pys3local import paths
-from pys3local.config import ConfigStore
+from pys3local.config import (
+    PASSWORD_ENV,
+    BackendConfigError,
+    ConfigPasswordInvalid,
+    ConfigStore,
+)
 from pys3local.settings import DEFAULT_PATH
 
 from . import remembered
@@ -152,8 +157,23 @@ class AdminApp(App[None]):
         self._update_rclone()
         self.set_interval(CACHE_REFRESH_INTERVAL, self._refresh_live_cache)
         self.set_interval(CONFIG_POLL_INTERVAL, self._follow_config)
-        if self.store.needs_password():
-            self.push_screen(PasswordScreen(self.store.directory), self._unlocked)
+        self._ask_password_if_locked()
+
+    def _ask_password_if_locked(self) -> None:
+        """An encrypted config without a working password: ask for it (once, at start)."""
+        if not self.store.is_encrypted():
+            return
+        try:
+            # Free when the panes already decrypted (the plaintext is kept), and no key
+            # derivation at all without a password.
+            self.store.check_password()
+        except ConfigPasswordInvalid:
+            reason = f"{PASSWORD_ENV} does not decrypt them: wrong password?"
+        except BackendConfigError:
+            reason = None
+        else:
+            return
+        self.push_screen(PasswordScreen(self.store.directory, reason), self._unlocked)
 
     def _unlocked(self, store: ConfigStore | None) -> None:
         """The password screen's answer: a store that can read the configs, or None."""

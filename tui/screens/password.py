@@ -25,9 +25,11 @@ class PasswordScreen(ModalScreen[ConfigStore | None]):
 
     BINDINGS = [Binding("escape", "skip", "Without saved backends")]
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, reason: str | None = None) -> None:
+        """``reason``: why the password at hand did not do (shown as an error)."""
         super().__init__()
         self.directory = directory
+        self.reason = reason
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog", id="password-dialog"):
@@ -46,6 +48,8 @@ class PasswordScreen(ModalScreen[ConfigStore | None]):
 
     def on_mount(self) -> None:
         self.query_one("#pw-input", Input).focus()
+        if self.reason:
+            self.show_message(self.reason, error=True)
 
     def show_message(self, text: str, error: bool = False) -> None:
         message = self.query_one("#pw-message", Static)
