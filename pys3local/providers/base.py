@@ -13,14 +13,13 @@ from __future__ import annotations
 import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterable, AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from pys3local.errors import AccessDenied, InvalidRange, NoSuchBucket, NotImplementedOperation
+from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
 
-if TYPE_CHECKING:
-    from .parts import PartsRecord
+from .parts import PartsRecord
+from .ranges import ByteRange, RangeRequest
 
 #: S3's limits, shared by every backend.
 MAX_KEY_BYTES = 1024
@@ -89,8 +88,6 @@ class ObjectMetadata:
 
     @classmethod
     def from_dict(cls, data: dict[str, object]) -> ObjectMetadata:
-        from .parts import PartsRecord  # parts.py builds on this module
-
         known = {name: data[name] for name in cls.__slots__ if name in data}  # type: ignore[attr-defined]
         if "parts" in known:
             known["parts"] = PartsRecord.from_dict(known["parts"])
@@ -130,45 +127,6 @@ class ObjectInfo:
     etag: str
     last_modified: datetime
     metadata: ObjectMetadata = field(default_factory=ObjectMetadata)
-
-
-@dataclass(frozen=True, slots=True)
-class ByteRange:
-    """An inclusive byte range that lies inside the object."""
-
-    start: int
-    end: int
-
-    @property
-    def length(self) -> int:
-        return self.end - self.start + 1
-
-
-@dataclass(frozen=True, slots=True)
-class RangeRequest:
-    """A requested byte range, not yet checked against an object's size.
-
-    ``first``/``last`` as in ``bytes=first-last``; ``bytes=first-`` has ``last`` None;
-    a suffix ``bytes=-n`` has ``first`` None and ``last`` n.
-    """
-
-    first: int | None
-    last: int | None
-
-    def resolve(self, size: int) -> ByteRange:
-        """The part of an object of ``size`` bytes this range selects.
-
-        Raises InvalidRange when it selects nothing.
-        """
-        if self.first is None:
-            length = self.last or 0
-            if length <= 0 or size == 0:
-                raise InvalidRange(ActualObjectSize=str(size))
-            return ByteRange(max(0, size - length), size - 1)
-        if self.first >= size:
-            raise InvalidRange(ActualObjectSize=str(size))
-        last = size - 1 if self.last is None else min(self.last, size - 1)
-        return ByteRange(self.first, last)
 
 
 @dataclass(slots=True)
@@ -480,3 +438,22 @@ class StorageProvider(ABC):
     async def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[MultipartUpload]:
         """Return the bucket's uploads in progress, sorted by key then initiation time."""
         raise NotImplementedOperation("This backend does not support multipart uploads.")
+
+
+def completed_metadata(
+    upload_metadata: ObjectMetadata,
+    record: PartsRecord,
+    checksums: dict[str, str] | None = None,
+) -> ObjectMetadata:
+    """The metadata of the object a completed upload makes: the upload's, with its
+    parts record and the object's checksums (the composite or full-object ones the
+    protocol layer computed; none otherwise)."""
+    return replace(
+        upload_metadata,
+        user=dict(upload_metadata.user),
+        tags=dict(upload_metadata.tags),
+        checksums=dict(checksums or {}),
+        checksum_algorithm=None,
+        checksum_type=upload_metadata.checksum_type if checksums else None,
+        parts=record,
+    )

@@ -17,9 +17,9 @@ numbers only when they are not 1..N.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
-from .base import ByteRange, ObjectMetadata
+from .ranges import ByteRange
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,22 +103,3 @@ class PartsRecord:
         ):
             return None
         return record
-
-
-def completed_metadata(
-    upload_metadata: ObjectMetadata,
-    record: PartsRecord,
-    checksums: dict[str, str] | None = None,
-) -> ObjectMetadata:
-    """The metadata of the object a completed upload makes: the upload's, with its
-    parts record and the object's checksums (the composite or full-object ones the
-    protocol layer computed; none otherwise)."""
-    return replace(
-        upload_metadata,
-        user=dict(upload_metadata.user),
-        tags=dict(upload_metadata.tags),
-        checksums=dict(checksums or {}),
-        checksum_algorithm=None,
-        checksum_type=upload_metadata.checksum_type if checksums else None,
-        parts=record,
-    )

@@ -41,8 +41,8 @@ from pys3local.providers.base import (
     RangeRequest,
     StorageProvider,
     UploadedPart,
+    completed_metadata,
 )
-from pys3local.providers.parts import completed_metadata
 
 from .client import DrimeClient
 from .description import check_fits, metadata_of

@@ -41,9 +41,9 @@ from pys3local.providers.base import (
     RangeRequest,
     StorageProvider,
     UploadedPart,
+    completed_metadata,
     verified_checksums,
 )
-from pys3local.providers.parts import completed_metadata
 from pys3local.providers.streams import batched
 
 from .commit import recover, remove_object
