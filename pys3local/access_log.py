@@ -52,6 +52,9 @@ class AccessRecord:
     #: The access key id the request was signed with (an identifier, not a secret);
     #: None when none was sent or authentication is off.
     access_key: str | None = None
+    #: The name of that key (``serve`` for the ``serve`` pair, else the keys file's);
+    #: None when no key was recognised.
+    key_name: str | None = None
 
     @property
     def target(self) -> str:
@@ -61,10 +64,11 @@ class AccessRecord:
 
     def format(self) -> str:
         error = f" {self.error_code}" if self.error_code else ""
+        key = f" key={self.key_name}/{self.access_key}" if self.key_name else ""
         return (
             f"{self.client} {self.method} {self.target} {self.status} "
             f"in={self.bytes_in} out={self.bytes_out} {self.duration_ms:.1f}ms "
-            f"{self.operation}{error}"
+            f"{self.operation}{error}{key}"
         )
 
 

@@ -7,6 +7,9 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from pys3local.backends import MultipartState, ProviderOptions, open_cache, type_of
+from pys3local.config import ConfigStore
+from pys3local.config.keys import KeysFile, record_last_use
+from pys3local.keys_watch import KeysWatcher
 from pys3local.server import s3_app
 from pys3local.settings import ServerSettings
 
@@ -50,4 +53,16 @@ def build_app(settings: ServerSettings) -> FastAPI:
         access_key=settings.access_key,
         secret_key=settings.secret_key,
         no_auth=settings.no_auth,
+        keys_watcher=keys_watcher(Path(settings.keys_dir)) if settings.keys_dir else None,
+    )
+
+
+def keys_watcher(config_dir: Path) -> KeysWatcher:
+    """The watcher of ``<config_dir>/keys.toml``; an encrypted file is decrypted with
+    ``$PYS3LOCAL_CONFIG_PASSWORD`` (``serve`` sets it for its workers once asked)."""
+    keys_file = KeysFile(ConfigStore(config_dir))
+    return KeysWatcher(
+        keys_file.path,
+        keys_file.load,
+        lambda seen: record_last_use(config_dir, seen),
     )

@@ -22,14 +22,17 @@ from pys3local.errors import (
     NotModified,
     S3Error,
 )
+from pys3local.keys_watch import KeysWatcher
 from pys3local.providers.base import StorageProvider
 from pys3local.s3 import xml
 from pys3local.s3.auth import RequestAuthenticator, SignedRequest
+from pys3local.s3.authorization import authorize
 from pys3local.s3.dispatch import OPERATIONS
 from pys3local.s3.http import ClientDisconnect, HttpRequest, HttpResponse
 from pys3local.s3.operations import Unrouted
 from pys3local.s3.payload import RequestPayload
 from pys3local.s3.request import S3Request, new_request_id, parse_request
+from pys3local.s3.rights import Need
 from pys3local.s3.service import S3Service, ServiceSettings
 
 log = logging.getLogger("pys3local.server")
@@ -50,10 +53,18 @@ def error_response(error: S3Error, resource: str, request_id: str, method: str) 
 class S3Application:
     """The ASGI app behind every S3 path."""
 
-    def __init__(self, service: S3Service, authenticator: RequestAuthenticator) -> None:
+    def __init__(
+        self,
+        service: S3Service,
+        authenticator: RequestAuthenticator,
+        keys_watcher: KeysWatcher | None = None,
+    ) -> None:
         self.service = service
         self.authenticator = authenticator
+        self.keys_watcher = keys_watcher
         self.stats = ServerStats()
+        #: Access key id -> when it last signed a request (epoch seconds).
+        self.last_used: dict[str, float] = {}
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -70,10 +81,14 @@ class S3Application:
                 removed = await remove_abandoned(self.service.settings.abandoned_upload_age)
                 if removed:
                     log.info("removed %d abandoned multipart upload(s)", removed)
+            if self.keys_watcher is not None:
+                self.keys_watcher.start()
             self._started = True
 
     async def stop(self) -> None:
         flush_access_log()
+        if self.keys_watcher is not None:
+            await asyncio.to_thread(self.keys_watcher.stop)
         if self._started:
             await self.service.provider.close()
             self._started = False
@@ -109,6 +124,7 @@ class S3Application:
                 error_code=outcome.error_code,
                 error_message=outcome.error_message,
                 access_key=outcome.access_key,
+                key_name=outcome.key_name,
             )
             self.stats.record(record)
             log_access(record)
@@ -133,12 +149,24 @@ class S3Application:
                 )
             )
             outcome.access_key = auth.access_key
+            if auth.key is not None:
+                outcome.key_name = auth.key.name
+                # A dict store per request; the keys watcher writes it out now and then.
+                self.last_used[auth.key.access_key_id] = time.time()
             operation = request.operation
-            if operation is Unrouted.METHOD_NOT_ALLOWED:
-                raise MethodNotAllowed(Method=request.method, ResourceType=_resource_type(request))
-            if operation is Unrouted.NOT_IMPLEMENTED:
+            if isinstance(operation, Unrouted):
+                # A request outside the key's buckets learns nothing, not even that
+                # the operation is not implemented.
+                authorize(auth.key, Need.BUCKET, request.bucket)
+                if operation is Unrouted.METHOD_NOT_ALLOWED:
+                    raise MethodNotAllowed(
+                        Method=request.method, ResourceType=_resource_type(request)
+                    )
                 raise NotImplementedOperation()
             spec = OPERATIONS[operation]
+            # Before the body is read and before any handler runs: a refused request
+            # changes nothing (its unread body is dealt with below).
+            request.permit = authorize(auth.key, spec.needs, request.bucket, request.key)
             if spec.writes:
                 self.service.provider.check_writable()
             if spec.takes_body:
@@ -181,7 +209,15 @@ class S3Application:
 class _Outcome:
     """What the access log needs to know about a request once it is answered."""
 
-    __slots__ = ("access_key", "error_code", "error_message", "payload", "request", "request_id")
+    __slots__ = (
+        "access_key",
+        "error_code",
+        "error_message",
+        "key_name",
+        "payload",
+        "request",
+        "request_id",
+    )
 
     def __init__(self) -> None:
         self.request: S3Request | None = None
@@ -189,6 +225,7 @@ class _Outcome:
         self.error_code: str | None = None
         self.error_message: str | None = None
         self.access_key: str | None = None
+        self.key_name: str | None = None
         self.request_id = new_request_id()
 
 
@@ -259,14 +296,19 @@ def s3_app(
     access_key: str,
     secret_key: str,
     no_auth: bool = False,
+    keys_watcher: KeysWatcher | None = None,
 ) -> FastAPI:
     """The S3 app for ``provider`` under the protocol settings it is given, which
-    alone decide the region and the bucket mode."""
+    alone decide the region and the bucket mode. ``keys_watcher``: the keys file's
+    further keys, read now and again whenever the file changes while the server runs."""
     service = S3Service(provider, service_settings)
+    keys = keys_watcher.load_now() if keys_watcher is not None and not no_auth else ()
     authenticator = RequestAuthenticator(
-        access_key, secret_key, service_settings.region, no_auth=no_auth
+        access_key, secret_key, service_settings.region, no_auth=no_auth, keys=keys
     )
-    s3 = S3Application(service, authenticator)
+    s3 = S3Application(service, authenticator, keys_watcher if not no_auth else None)
+    if s3.keys_watcher is not None:
+        s3.keys_watcher.attach(authenticator, s3.last_used)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> Any:

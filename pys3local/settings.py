@@ -48,6 +48,9 @@ class ServerSettings:
     tls_key: str | None = None
     #: The metadata cache database; None means the default location.
     cache_db: str | None = None
+    #: Configuration directory whose keys.toml holds further access keys (read again
+    #: while the server runs); None: only the access key pair above.
+    keys_dir: str | None = None
     debug: bool = False
 
     @property

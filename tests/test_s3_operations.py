@@ -3,6 +3,7 @@ and the names reach the access log unchanged."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import itertools
 import time
@@ -12,7 +13,8 @@ import httpx
 
 from pys3local.access_log import AccessRecord
 from pys3local.s3.dispatch import OPERATIONS
-from pys3local.s3.operations import Body, Operation, Unrouted
+from pys3local.s3.operations import Body, Operation, OperationSpec, Unrouted
+from pys3local.s3.rights import Need
 from pys3local.s3.routes import UNSUPPORTED_SUBRESOURCES, resolve_operation
 from tests.clients import access_records
 from tests.conftest import RunningServer
@@ -66,14 +68,28 @@ def test_every_Operation_has_one_record_with_a_handler() -> None:
 
 def test_every_routed_operation_has_a_record() -> None:
     """Routing only ever answers an Operation with a record or an Unrouted reason, and
-    every record is reachable by some request."""
+    every record is reachable by some request and names the right it needs."""
     routed = _routes()
     for result in routed:
         assert isinstance(result, (Operation, Unrouted)), result
         if isinstance(result, Operation):
             assert result in OPERATIONS
+            assert isinstance(OPERATIONS[result].needs, Need), result
     assert {r for r in routed if isinstance(r, Operation)} == set(Operation)
     assert set(Unrouted) <= routed
+
+
+def test_every_record_needs_a_right_and_writes_need_a_write_right() -> None:
+    """The right is a required field of the record; an operation that changes the store
+    never needs only read (or only a bucket of the key's)."""
+    assert "needs" in {
+        f.name for f in dataclasses.fields(OperationSpec) if f.default is dataclasses.MISSING
+    }
+    for operation, spec in OPERATIONS.items():
+        if spec.writes:
+            assert spec.needs not in (Need.READ, Need.BUCKET), operation
+        else:
+            assert spec.needs in (Need.READ, Need.BUCKET), operation
 
 
 def test_operations_that_take_object_data() -> None:

@@ -1,4 +1,4 @@
-"""The ``pys3local`` command line: serve, config, obscure, cache."""
+"""The ``pys3local`` command line: serve, config, keys, obscure, cache."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import click
 from pys3local import __version__
 from pys3local.cli.cache_cmd import cache
 from pys3local.cli.config_cmd import config, obscure
+from pys3local.cli.keys_cmd import keys
 from pys3local.cli.serve import serve
 from pys3local.cli.tui_cmd import tui
 
@@ -59,3 +60,4 @@ main.add_command(config)
 main.add_command(obscure)
 main.add_command(cache)
 main.add_command(tui)
+main.add_command(keys)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -11,17 +12,23 @@ import click
 from click.core import ParameterSource
 from fastapi import FastAPI
 
+from pys3local import paths
 from pys3local.app_factory import WorkersRefused, build_app
 from pys3local.backends import BACKEND_NAMES, BackendSettings, backend_type, type_of
 from pys3local.cache import CacheRefused
-from pys3local.cli.config_cmd import resolve_backend_config
+from pys3local.cli.config_cmd import (
+    _terminal_password_prompt,
+    open_store,
+    resolve_backend_config,
+)
 from pys3local.cli.serve_checks import (
     open_backend,
     prepare_data_dir,
     reject_foreign_options,
     storage_line,
 )
-from pys3local.config import BackendConfigError, settings_from_env
+from pys3local.config import PASSWORD_ENV, BackendConfigError, settings_from_env
+from pys3local.config.store import KEYS_FILE
 from pys3local.rclone import render_rclone_config
 from pys3local.runner import (
     EmbeddedServer,
@@ -112,6 +119,24 @@ def _option_fields(kind: str, values: dict[str, object | None]) -> dict[str, obj
         if name is not None:
             fields[name] = value
     return fields
+
+
+def unlock_keys(config_dir: Path | None) -> Path:
+    """The configuration directory whose keys.toml the server will read.
+
+    An encrypted keys file needs the configuration password: from
+    ``$PYS3LOCAL_CONFIG_PASSWORD``, else asked on a terminal, and then put in this
+    process's environment so that the workers, and every later reading of the
+    changed file, can decrypt it too.
+    """
+    directory = config_dir or paths.config_dir()
+    keys_path = directory / KEYS_FILE
+    if keys_path.is_file():
+        store = open_store(directory, _terminal_password_prompt())
+        password = store.password
+        if password is not None:
+            os.environ[PASSWORD_ENV] = password
+    return directory
 
 
 def print_banner(
@@ -326,12 +351,13 @@ def serve(
         tls_cert=tls_cert,
         tls_key=tls_key,
         cache_db=cache_db,
+        keys_dir=None if no_auth else str(unlock_keys(config_dir)),
         debug=debug,
         workers=workers,
     )
     try:
         app = build_app(settings)
-    except (NotImplementedError, CacheRefused, WorkersRefused) as exc:
+    except (NotImplementedError, CacheRefused, WorkersRefused, BackendConfigError) as exc:
         raise click.ClickException(str(exc)) from None
     try:
         sockets = listen_group(address, workers) if workers > 1 else [bind_socket(address)]
@@ -361,6 +387,9 @@ def serve(
             )
         if workers > 1:
             click.echo(f"Workers: {workers}")
+        if settings.keys_dir is not None:
+            count = len(app.state.s3.authenticator.keyring) - 1
+            click.echo(f"Access keys: {count} more from {Path(settings.keys_dir) / KEYS_FILE}")
         sys.stdout.flush()
 
     if workers > 1:

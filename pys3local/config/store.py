@@ -33,6 +33,7 @@ else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
 BACKENDS_FILE = "backends.toml"
+KEYS_FILE = "keys.toml"
 PASSWORD_ENV = "PYS3LOCAL_CONFIG_PASSWORD"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 _FILE_HEADER = (
@@ -98,10 +99,17 @@ class ConfigStore:
         """
         self.directory = Path(directory).expanduser() if directory else paths.config_dir()
         self.backends_path = self.directory / BACKENDS_FILE
+        #: The access keys (see :mod:`.keys`); encrypted along with backends.toml.
+        self.keys_path = self.directory / KEYS_FILE
         password = password if password is not None else os.environ.get(PASSWORD_ENV) or None
         self._password = _normalize_password(password) if password else None
         # PBKDF2 costs ~0.3 s per decrypt: remember plaintexts by their exact ciphertext.
         self._plain_by_cipher: dict[bytes, bytes] = {}
+
+    @property
+    def password(self) -> str | None:
+        """The password the store was opened with (None: not encrypted, or not given)."""
+        return self._password
 
     # ----------------------------------------------------------------- reading
 
@@ -201,7 +209,7 @@ class ConfigStore:
 
     def is_encrypted(self) -> bool:
         """Whether backends.toml or any per-file config is encrypted."""
-        files = [self.backends_path, *self._per_file_candidates().values()]
+        files = [self.backends_path, self.keys_path, *self._per_file_candidates().values()]
         return any(p.is_file() and crypt.is_encrypted(p.read_bytes()) for p in files)
 
     def needs_password(self) -> bool:
@@ -213,7 +221,7 @@ class ConfigStore:
 
         Raises ConfigPasswordRequired or ConfigPasswordInvalid.
         """
-        for path in [self.backends_path, *self._per_file_candidates().values()]:
+        for path in [self.backends_path, self.keys_path, *self._per_file_candidates().values()]:
             data = path.read_bytes() if path.is_file() else b""
             if crypt.is_encrypted(data):
                 self._decrypt(path, data)
@@ -222,19 +230,38 @@ class ConfigStore:
 
     def _write(self, sections: Mapping[str, Mapping[str, object]], encrypt: bool) -> None:
         data = (_FILE_HEADER + tomli_w.dumps(sections)).encode("utf-8")
+        self.write_file(self.backends_path, data, encrypt=encrypt)
+
+    def write_file(self, path: Path, data: bytes, *, encrypt: bool) -> None:
+        """Write a file of the configuration (backends.toml, keys.toml) atomically with
+        mode 0600, encrypted with the store's password when ``encrypt``."""
         if encrypt:
             if self._password is None:
-                raise ConfigPasswordRequired(f"{self.backends_path} is encrypted: no password")
+                raise ConfigPasswordRequired(f"{path} is encrypted: no password")
             try:
                 cipher = crypt.encrypt(data, self._password)
             except (EncryptionError, ImportError) as exc:
-                raise BackendConfigError(f"{self.backends_path}: cannot encrypt: {exc}") from None
+                raise BackendConfigError(f"{path}: cannot encrypt: {exc}") from None
             self._plain_by_cipher[cipher] = data
             data = cipher
         try:
-            _atomic_write(self.backends_path, data)
+            _atomic_write(path, data)
         except OSError as exc:
-            raise BackendConfigError(f"{self.backends_path}: cannot write: {exc}") from None
+            raise BackendConfigError(f"{path}: cannot write: {exc}") from None
+
+    def read_document(self, path: Path) -> dict[str, object]:
+        """A TOML file of the configuration, decrypted if it is encrypted."""
+        return self._read_toml(path)
+
+    def read_plain(self, path: Path) -> bytes | None:
+        """A file's bytes, decrypted if encrypted; None when it does not exist."""
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise BackendConfigError(f"{path}: cannot read: {exc.strerror}") from None
+        return self._decrypt(path, data) if crypt.is_encrypted(data) else data
 
     def _save(self, sections: dict[str, dict[str, object]], moved: list[Path]) -> None:
         """Write backends.toml, then delete the per-file configs it now contains."""
@@ -343,8 +370,11 @@ class ConfigStore:
         except ValueError as exc:
             raise BackendConfigError(f"password rejected: {exc}") from None
         sections, moved, left = self._merge_per_file()
+        keys = self.read_plain(self.keys_path)
         self._password = normalized
         self._write(sections, encrypt=True)
+        if keys is not None:
+            self.write_file(self.keys_path, keys, encrypt=True)
         for path in moved:
             path.unlink(missing_ok=True)
         return [w for w in warnings if "normalized" not in w] + left
@@ -354,7 +384,10 @@ class ConfigStore:
         if not self.is_encrypted():
             raise BackendConfigError(f"{self.backends_path} is not encrypted")
         sections, moved, _ = self._merge_per_file()
+        keys = self.read_plain(self.keys_path)
         self._write(sections, encrypt=False)
+        if keys is not None:
+            self.write_file(self.keys_path, keys, encrypt=False)
         for path in moved:
             path.unlink(missing_ok=True)
 

@@ -322,8 +322,15 @@ class StorageProvider(ABC):
         metadata: ObjectMetadata,
         *,
         content_md5: bytes | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
         """Store an object, replacing any earlier version atomically.
+
+        With ``create_only`` (``If-None-Match: *``; every write of an append-only
+        key) an existing ``key`` is not replaced: raise PreconditionFailed and store
+        nothing. The check and the write MUST be one atomic step (no other writer of
+        the key between them, in any process); a backend that cannot promise that
+        raises NotImplementedOperation before reading the body.
 
         ``body`` is consumed to its end; if it raises, nothing is stored and the
         earlier version (if any) stays as it was. A provider that keeps checksums
@@ -344,16 +351,21 @@ class StorageProvider(ABC):
         dst_bucket: str,
         dst_key: str,
         metadata: ObjectMetadata | None = None,
+        *,
+        create_only: bool = False,
     ) -> ObjectInfo:
         """Copy an object; ``metadata`` replaces the source's when given.
 
-        The generic version streams the source into :meth:`put_object`; a backend
-        with a server-side copy should override it. Raises NoSuchBucket, NoSuchKey.
+        ``create_only`` as for :meth:`put_object`. The generic version streams the
+        source into :meth:`put_object`; a backend with a server-side copy should
+        override it. Raises NoSuchBucket, NoSuchKey, PreconditionFailed.
         """
         reader = await self.get_object(src_bucket, src_key)
         try:
             new_metadata = metadata if metadata is not None else reader.info.metadata
-            return await self.put_object(dst_bucket, dst_key, reader, new_metadata)
+            return await self.put_object(
+                dst_bucket, dst_key, reader, new_metadata, create_only=create_only
+            )
         finally:
             await reader.aclose()
 
@@ -419,6 +431,7 @@ class StorageProvider(ABC):
         parts: list[CompletedPart],
         *,
         checksums: dict[str, str] | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
         """Assemble the named parts into the object, atomically, and end the upload.
 
@@ -426,8 +439,10 @@ class StorageProvider(ABC):
         (see :func:`~.parts.completed_metadata`) and ``checksums``, the object
         checksums the protocol layer computed from the parts' (composite or full
         object), if any. ``parts`` is in ascending order (checked by the caller).
-        Raises NoSuchUpload, InvalidPart (unknown part or ETag), EntityTooSmall (a
-        part other than the last is under :data:`MIN_PART_SIZE`).
+        ``create_only`` as for :meth:`put_object`; when it refuses, the upload stays
+        as it was. Raises NoSuchUpload, InvalidPart (unknown part or ETag),
+        EntityTooSmall (a part other than the last is under :data:`MIN_PART_SIZE`),
+        PreconditionFailed.
         """
         raise NotImplementedOperation("This backend does not support multipart uploads.")
 

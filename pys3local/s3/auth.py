@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -43,6 +43,7 @@ from pys3local.s3.dates import (
     parse_amz_date,
     parse_request_date,
 )
+from pys3local.s3.rights import ALL_RIGHTS, AccessKey, Keyring
 from pys3local.s3.signing import (
     PAYLOAD_MARKERS,
     STREAMING_SIGNED,
@@ -111,6 +112,8 @@ class AuthResult:
     content_sha256: str | None = None
     #: Set for signed streaming bodies when signatures are checked (never in no-auth).
     chunk_signing: ChunkSigningContext | None = None
+    #: The key whose secret verified the signature; None in no-auth mode.
+    key: AccessKey | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,16 +129,25 @@ class _Credential:
         return f"{self.date}/{self.region}/{self.service}/{self.terminator}"
 
 
+#: The name under which the ``serve --access-key-id`` pair appears in the access log.
+SERVE_KEY_NAME = "serve"
+#: Compared against when an access key id is unknown, so that a known and an unknown
+#: id take the same steps (see :meth:`RequestAuthenticator._check_access_key`).
+_NO_SUCH_KEY = "\x00" * 20
+
+
 class RequestAuthenticator:
-    """Verifies request signatures for one access key / secret key pair.
+    """Verifies request signatures against a set of access keys.
 
     Args:
-        access_key: The only access key accepted.
+        access_key: The access key of ``serve`` (every right on every bucket).
         secret_key: Its secret; never logged.
         region: The region clients must sign V4 requests for ("" accepts any).
         no_auth: Accept every request as "anonymous" (bodies are still decoded).
         max_skew_seconds: Allowed clock difference (S3 allows 15 minutes).
         clock: Current time in epoch seconds; injectable for tests.
+        keys: Further keys (the keys file); :meth:`set_keys` replaces them while the
+            server runs.
     """
 
     def __init__(
@@ -147,9 +159,12 @@ class RequestAuthenticator:
         no_auth: bool = False,
         max_skew_seconds: int = 900,
         clock: Callable[[], float] = time.time,
+        keys: Iterable[AccessKey] = (),
     ) -> None:
         self._access_key = access_key
-        self._secret_key = secret_key
+        self._serve_key = AccessKey(SERVE_KEY_NAME, access_key, secret_key, ("*",), ALL_RIGHTS)
+        self.keyring = Keyring([self._serve_key])
+        self.set_keys(keys)
         self._region = region
         self._no_auth = no_auth
         self._max_skew = max_skew_seconds
@@ -157,6 +172,14 @@ class RequestAuthenticator:
 
     def __repr__(self) -> str:
         return f"RequestAuthenticator(access_key={self._access_key!r}, region={self._region!r})"
+
+    def set_keys(self, keys: Iterable[AccessKey]) -> None:
+        """Replace the keys besides ``serve``'s own (which always wins its id).
+
+        One attribute assignment: a request being authenticated sees the old or the
+        new set, and a key disabled or removed is refused from the next request on.
+        """
+        self.keyring = Keyring([self._serve_key, *keys])
 
     def authenticate(self, request: SignedRequest) -> AuthResult:
         """Detect the scheme and verify the request's signature.
@@ -198,9 +221,19 @@ class RequestAuthenticator:
 
     # ---------------------------------------------------------------- shared checks
 
-    def _check_access_key(self, access_key: str) -> None:
-        if not signatures_equal(self._access_key, access_key):
+    def _check_access_key(self, access_key: str) -> AccessKey:
+        """The key with this id, or InvalidAccessKeyId.
+
+        A dict look-up (its cost does not depend on the number of keys nor on how much
+        of the id matches a stored one: ids are found by hash, and only a full hash
+        match compares the strings), then the same constant-time comparison whether or
+        not a key was found: no step is skipped for an unknown id.
+        """
+        key = self.keyring.get(access_key)
+        expected = key.access_key_id if key is not None else _NO_SUCH_KEY
+        if not signatures_equal(expected, access_key) or key is None:
             raise InvalidAccessKeyId(AWSAccessKeyId=safe_detail(access_key))
+        return key
 
     def _check_skew(self, moment: datetime, raw: str) -> None:
         now = self._clock()
@@ -282,7 +315,7 @@ class RequestAuthenticator:
         credential, signed_headers, signature = _parse_v4_authorization(authorization)
         amz_date, moment = _v4_request_date(request.headers)
         self._check_scope(credential, amz_date, request, presigned=False)
-        self._check_access_key(credential.access_key)
+        key = self._check_access_key(credential.access_key)
         if not _lists_host(signed_headers):
             raise AuthorizationHeaderMalformed(f"{_HEADER_PREFIX}SignedHeaders must include host.")
         payload_hash = request.headers.get("x-amz-content-sha256")
@@ -291,7 +324,7 @@ class RequestAuthenticator:
         _check_payload_hash(payload_hash)
         self._check_skew(moment, amz_date)
         return self._match_v4(
-            request, credential, amz_date, signed_headers, payload_hash, signature, "sigv4"
+            request, key, credential, amz_date, signed_headers, payload_hash, signature, "sigv4"
         )
 
     def _verify_v4_presigned(self, request: SignedRequest) -> AuthResult:
@@ -318,7 +351,7 @@ class RequestAuthenticator:
             )
         expires = _parse_expires(params["X-Amz-Expires"])
         self._check_scope(credential, amz_date, request, presigned=True)
-        self._check_access_key(credential.access_key)
+        key = self._check_access_key(credential.access_key)
         signed_headers = params["X-Amz-SignedHeaders"]
         if not _lists_host(signed_headers):
             raise AuthorizationQueryParametersError("X-Amz-SignedHeaders must include host.")
@@ -328,6 +361,7 @@ class RequestAuthenticator:
         _check_payload_hash(payload_hash)
         return self._match_v4(
             request,
+            key,
             credential,
             amz_date,
             signed_headers,
@@ -339,6 +373,7 @@ class RequestAuthenticator:
     def _match_v4(
         self,
         request: SignedRequest,
+        access_key: AccessKey,
         credential: _Credential,
         amz_date: str,
         signed_headers: str,
@@ -347,7 +382,7 @@ class RequestAuthenticator:
         scheme: str,
     ) -> AuthResult:
         """Verify a V4 signature (header or presigned) and build the AuthResult."""
-        key = signing_key(self._secret_key, credential.date, credential.region)
+        key = signing_key(access_key.secret, credential.date, credential.region)
         candidates = v4_candidates(
             method=request.method,
             raw_path=request.raw_path,
@@ -366,7 +401,7 @@ class RequestAuthenticator:
         if payload_hash in (STREAMING_SIGNED, STREAMING_SIGNED_TRAILER):
             # The request signature seeds the chain of aws-chunked chunk signatures.
             chunk_signing = ChunkSigningContext(amz_date, credential.scope, seed, key)
-        return AuthResult(scheme, credential.access_key, payload_hash, chunk_signing)
+        return AuthResult(scheme, credential.access_key, payload_hash, chunk_signing, access_key)
 
     def _check_presigned_window(self, signed_at: float, expires: int) -> None:
         now = self._clock()
@@ -391,7 +426,7 @@ class RequestAuthenticator:
                 "AWS authorization header is invalid.  Expected AwsAccessKeyId:signature",
                 ArgumentName="Authorization",
             )
-        self._check_access_key(access_key)
+        key = self._check_access_key(access_key)
         headers = request.headers
         raw_date = headers.get("x-amz-date", headers.get("date"))
         moment = parse_request_date(raw_date) if raw_date is not None else None
@@ -403,8 +438,8 @@ class RequestAuthenticator:
         date_lines = [""] if "x-amz-date" in headers else []
         if "date" in headers:
             date_lines.append(wire_text(headers["date"]).strip())
-        self._match_v2(request, access_key, signature, date_lines, amz_headers(headers), headers)
-        return AuthResult("sigv2", access_key, headers.get("x-amz-content-sha256"))
+        self._match_v2(request, key, signature, date_lines, amz_headers(headers), headers)
+        return AuthResult("sigv2", access_key, headers.get("x-amz-content-sha256"), key=key)
 
     def _verify_v2_presigned(self, request: SignedRequest) -> AuthResult:
         logger.debug("auth scheme: sigv2-presigned")
@@ -415,7 +450,7 @@ class RequestAuthenticator:
                 "AWSAccessKeyId parameters"
             )
         access_key, expires = params["AWSAccessKeyId"], params["Expires"].strip()
-        self._check_access_key(access_key)
+        signer = self._check_access_key(access_key)
         if not expires.isdigit() or not expires.isascii() or len(expires) > 12:
             raise AccessDenied("Invalid date (should be seconds since epoch)")
         now = self._clock()
@@ -435,14 +470,14 @@ class RequestAuthenticator:
                 amz.setdefault(name, text.strip())
             elif name in ("content-type", "content-md5"):
                 signed_values.setdefault(name, text)
-        self._match_v2(request, access_key, params["Signature"], [expires], amz, signed_values)
+        self._match_v2(request, signer, params["Signature"], [expires], amz, signed_values)
         content_sha256 = request.headers.get("x-amz-content-sha256")
-        return AuthResult("sigv2-presigned", access_key, content_sha256)
+        return AuthResult("sigv2-presigned", access_key, content_sha256, key=signer)
 
     def _match_v2(
         self,
         request: SignedRequest,
-        access_key: str,
+        access_key: AccessKey,
         provided: str,
         date_lines: list[str],
         amz: Mapping[str, str],
@@ -459,8 +494,8 @@ class RequestAuthenticator:
             bucket_from_host=request.bucket_from_host,
         )
         candidates = (("", string_to_sign) for string_to_sign in strings)
-        sign = partial(v2_signature, self._secret_key)
-        self._match(candidates, sign, provided.strip(), access_key)
+        sign = partial(v2_signature, access_key.secret)
+        self._match(candidates, sign, provided.strip(), access_key.access_key_id)
 
 
 # --------------------------------------------------------------------------- parsing

@@ -27,6 +27,8 @@ async def list_buckets(service: S3Service, request: S3Request) -> HttpResponse:
     buckets = await service.provider.list_buckets()
     if not service.settings.allow_bucket_creation:
         buckets = [b for b in buckets if b.name == DEFAULT_BUCKET]
+    # A key sees only its own buckets.
+    buckets = [b for b in buckets if request.permit.may_list(b.name)]
     query = request.query
     if not any(name in query for name in _PAGING):
         return xml_response(xml.list_buckets_result(buckets))

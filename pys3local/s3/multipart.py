@@ -19,7 +19,7 @@ from .headers import (
     parse_int,
 )
 from .http import HttpResponse
-from .objects import parse_copy_source, write_headers
+from .objects import create_only_refusal, if_none_match_star, parse_copy_source, write_headers
 from .payload import RequestPayload
 from .request import S3Request
 from .service import S3Service
@@ -128,14 +128,21 @@ async def complete_multipart_upload(
             raise InvalidPartOrder()
         previous = part.part_number
     upload_id = _upload_id(request)
+    asked = if_none_match_star(request)
     try:
         upload, stored = await service.provider.list_parts(bucket, request.key, upload_id)
         checksums = multipart_checksums.object_checksums(
             upload, stored, parts, request.http.headers
         )
-        info = await service.provider.complete_multipart_upload(
-            bucket, request.key, upload_id, parts, checksums=checksums
-        )
+        with create_only_refusal(request, asked):
+            info = await service.provider.complete_multipart_upload(
+                bucket,
+                request.key,
+                upload_id,
+                parts,
+                checksums=checksums,
+                create_only=asked or request.permit.create_only,
+            )
     except NoSuchUpload:
         # A retry after a lost answer: the upload is gone, its object is there.
         info = await completed.earlier_completion(service, bucket, request.key, upload_id, parts)

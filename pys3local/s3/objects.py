@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 
 from pys3local.errors import (
+    AccessDenied,
     InvalidArgument,
     InvalidRequest,
     NoSuchKey,
     NotImplementedOperation,
+    PreconditionFailed,
     S3Error,
 )
 from pys3local.providers.base import ObjectReader
@@ -107,18 +110,54 @@ async def put_object(
     bucket = service.bucket_name(request)
     assert request.key is not None
     headers = request.http.headers
-    if "if-none-match" in headers or "if-match" in headers:
-        # A conditional write needs an atomic check-and-replace in the backend; a
-        # best-effort check would promise a guarantee we cannot keep.
-        raise NotImplementedOperation("Conditional writes are not supported.")
+    asked = if_none_match_star(request)
     check_acl_headers(headers)
     metadata = metadata_from_headers(headers)
     apply_header_tags(service, headers, metadata)
     # The provider reads the verified checksums from the payload once it is consumed.
-    info = await service.provider.put_object(
-        bucket, request.key, payload, metadata, content_md5=payload.content_md5
-    )
+    with create_only_refusal(request, asked):
+        info = await service.provider.put_object(
+            bucket,
+            request.key,
+            payload,
+            metadata,
+            content_md5=payload.content_md5,
+            create_only=asked or request.permit.create_only,
+        )
     return HttpResponse(200, write_headers(info.etag, payload.checksums))
+
+
+def if_none_match_star(request: S3Request) -> bool:
+    """Whether the client asked for a create-only write (``If-None-Match: *``).
+
+    Only ``*`` is a condition the backend checks atomically with the write; If-Match
+    and ETag lists would need a compare-and-replace we cannot promise, so they are
+    refused rather than checked best-effort.
+    """
+    headers = request.http.headers
+    if "if-match" in headers:
+        raise NotImplementedOperation("Conditional writes with If-Match are not supported.")
+    value = headers.get("if-none-match")
+    if value is None:
+        return False
+    if value.strip() != "*":
+        raise NotImplementedOperation("If-None-Match on a write supports only '*'.")
+    return True
+
+
+@contextmanager
+def create_only_refusal(request: S3Request, asked: bool) -> Iterator[None]:
+    """A create-only write that found the key: PreconditionFailed (412) when the
+    client asked for it, AccessDenied (403) when the key's append-only right imposed
+    it. Nothing was written either way."""
+    try:
+        yield
+    except PreconditionFailed:
+        if asked:
+            raise
+        raise AccessDenied(
+            "Access Denied: this key may only create objects, not replace them."
+        ) from None
 
 
 def write_headers(etag: str, checksums: dict[str, str]) -> dict[str, str]:
@@ -171,6 +210,8 @@ def parse_copy_source(service: S3Service, request: S3Request) -> tuple[str, str]
     if not slash or not key or not bucket:
         raise InvalidArgument("Copy Source must mention the source bucket and key.")
     validate_key(key)
+    # The key copies out of the source: it must be allowed to read it.
+    request.permit.check_read(bucket)
     return service.check_bucket(bucket), key
 
 
@@ -204,10 +245,17 @@ async def copy_object(
                 "redirect location or encryption attributes."
             )
     metadata = copy_metadata(service, request.http.headers, source, metadata)
+    asked = if_none_match_star(request)
     try:
-        info = await service.provider.copy_object(
-            src_bucket, src_key, bucket, request.key, metadata
-        )
+        with create_only_refusal(request, asked):
+            info = await service.provider.copy_object(
+                src_bucket,
+                src_key,
+                bucket,
+                request.key,
+                metadata,
+                create_only=asked or request.permit.create_only,
+            )
     except NoSuchKey:
         raise NoSuchKey(Key=src_key) from None
     return xml_response(xml.copy_object_result(info.etag, info.last_modified))

@@ -7,7 +7,8 @@ Every operation is one :class:`Operation` member whose value is its AWS name
 member, which prints as its AWS name. A misspelt name is an ``AttributeError`` where
 it is written, not a request that quietly answers 501.
 
-Adding an operation: a member here, its record in :mod:`.dispatch`, its routing entry
+Adding an operation: a member here, its record in :mod:`.dispatch` (naming the
+:class:`~.rights.Need` it has of the signing key), its routing entry
 in :mod:`.routes` and its handler in the module of its family.
 """
 
@@ -17,6 +18,8 @@ import enum
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
+
+from .rights import Need
 
 
 class _Named(str, enum.Enum):
@@ -111,6 +114,9 @@ class OperationSpec:
     """The one record of an operation: who answers it and what is checked first."""
 
     handler: Handler
+    #: What the operation needs of the signing key (no default: every operation must
+    #: say, so a new one cannot slip past authorization).
+    needs: Need
     body: Body = Body.NONE
     #: Changes the store: refused up front by a read-only provider.
     writes: bool = False

@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 from pys3local.errors import InvalidArgument, InvalidBucketName, KeyTooLongError
 from pys3local.providers.base import MAX_KEY_BYTES
 
+from .authorization import UNRESTRICTED, Permit
 from .http import HttpRequest
 from .operations import Operation, Unrouted
 from .routes import resolve_operation
@@ -87,6 +88,8 @@ class S3Request:
     operation: Operation | Unrouted
     bucket_from_host: bool = False
     request_id: str = field(default_factory=lambda: new_request_id())
+    #: What the signing key may do; set by the server once the request is authorized.
+    permit: Permit = UNRESTRICTED
 
     @property
     def resource(self) -> str:

@@ -28,6 +28,7 @@ from pys3local.errors import (
     BucketNotEmpty,
     InternalError,
     NoSuchBucket,
+    NotImplementedOperation,
     S3Error,
 )
 from pys3local.providers.base import (
@@ -327,8 +328,10 @@ class DrimeStorageProvider(StorageProvider):
         metadata: ObjectMetadata,
         *,
         content_md5: bytes | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
+        _refuse_create_only(create_only)
         objects = await self._ready()
         return await objects.put(bucket, key, body, metadata, content_md5)
 
@@ -344,8 +347,11 @@ class DrimeStorageProvider(StorageProvider):
         dst_bucket: str,
         dst_key: str,
         metadata: ObjectMetadata | None = None,
+        *,
+        create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
+        _refuse_create_only(create_only)
         objects = await self._ready()
         return await objects.copy(src_bucket, src_key, dst_bucket, dst_key, metadata)
 
@@ -401,8 +407,10 @@ class DrimeStorageProvider(StorageProvider):
         parts: list[CompletedPart],
         *,
         checksums: dict[str, str] | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
+        _refuse_create_only(create_only)
         uploads = await self._uploads()
         objects = await self._ready()
         async with translated():
@@ -447,3 +455,13 @@ def _usable_bucket_name(name: str) -> bool:
 
 
 __all__ = ["DEFAULT_BUCKET", "DrimeAPIError", "DrimeStorageProvider", "s3_error", "translated"]
+
+
+def _refuse_create_only(create_only: bool) -> None:
+    """Drime's API has no write that fails when the name exists, and checking first
+    would leave a gap another client could write into: a create-only write (an
+    append-only key, ``If-None-Match: *``) is refused rather than half-promised."""
+    if create_only:
+        raise NotImplementedOperation(
+            "This backend cannot write create-only (append-only keys, If-None-Match: *)."
+        )

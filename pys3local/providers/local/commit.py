@@ -32,10 +32,13 @@ import json
 import logging
 import os
 import shutil
+import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pys3local.errors import PreconditionFailed
 
 from .files import (
     create_file,
@@ -83,6 +86,8 @@ class Commit:
     paths: ObjectPaths
     staged_data: Path
     durable: bool
+    #: Refuse (PreconditionFailed) if the key exists: see :meth:`publish`.
+    create_only: bool = False
     staged_meta: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -103,12 +108,21 @@ class Commit:
 
         Both staged files must already be durable. With ``wait=False`` a busy lock
         raises LockBusy and leaves everything as it was.
+
+        With ``create_only`` (``If-None-Match: *``, append-only keys) an existing
+        object raises PreconditionFailed: the check and the renames happen under the
+        same exclusive lock that every writer and deleter of the key takes, in any
+        process, so nothing can come between them. The journal entry is removed; the
+        staged data stays for the caller to discard or give back (a multipart
+        upload's assembled data goes back to its upload).
         """
         paths = self.paths
         data_renamed = False
         replaced = None
         try:
             with self.locks.hold(self.bucket, self.key, exclusive=True, wait=wait):
+                if self.create_only and object_exists(paths):
+                    raise PreconditionFailed(Condition="If-None-Match")
                 # The sidecar's directory first: after the data rename nothing may fail.
                 make_parents(self.metadata_dir, paths.metadata)
                 replaced = hold_for_release(paths.data)
@@ -116,6 +130,9 @@ class Commit:
                 data_renamed = True
                 rename_into_place(self.staged_meta, paths.metadata, self.metadata_dir)
         except LockBusy:
+            raise
+        except PreconditionFailed:
+            discard_staged(self.staged_meta)
             raise
         except BaseException:
             if data_renamed:
@@ -180,9 +197,13 @@ async def commit_from_loop(
         pending.abandon()
         raise
     try:
-        pending.publish(wait=False)
-    except LockBusy:
-        await run(pending.publish)
+        try:
+            pending.publish(wait=False)
+        except LockBusy:
+            await run(pending.publish)
+    except PreconditionFailed:
+        discard_staged(pending.staged_data)
+        raise
     if pending.durable:
         await asyncio.gather(*(run(fsync_dir, d) for d in pending.parent_dirs))
 
@@ -194,6 +215,15 @@ def _close_durably(durable: bool, *fds: int) -> None:
     else:
         for fd in fds:
             os.close(fd)
+
+
+def object_exists(paths: ObjectPaths) -> bool:
+    """Whether ``paths`` holds an object (a data file; a directory of longer keys is
+    not one)."""
+    try:
+        return stat.S_ISREG(os.stat(paths.data).st_mode)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 def remove_object(

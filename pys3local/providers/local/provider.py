@@ -391,6 +391,8 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
         dst_bucket: str,
         dst_key: str,
         metadata: ObjectMetadata | None = None,
+        *,
+        create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
         dst_paths = self.layout.object_paths(dst_bucket, dst_key)
@@ -409,7 +411,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                     datetime.now(timezone.utc),
                     metadata if metadata is not None else source.metadata,
                 )
-                self._commit(dst_bucket, dst_key, dst_paths, staged.path, info)
+                self._commit(dst_bucket, dst_key, dst_paths, staged.path, info, create_only)
             except BaseException:
                 staged.discard()
                 raise
@@ -513,6 +515,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
         parts: list[CompletedPart],
         *,
         checksums: dict[str, str] | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
         paths = self.layout.object_paths(bucket, key)
@@ -528,7 +531,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                 completed_metadata(assembled.upload.metadata, assembled.record, checksums),
             )
             try:
-                self._commit(bucket, key, paths, assembled.path, info)
+                self._commit(bucket, key, paths, assembled.path, info, create_only)
             except BaseException:
                 if assembled.taken_over:
                     self._multipart.give_back(upload_id, assembled.path)

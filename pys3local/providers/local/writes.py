@@ -75,6 +75,8 @@ class NewVersion:
     paths: ObjectPaths
     metadata: ObjectMetadata
     content_md5: bytes | None
+    #: Refuse to replace an existing object (PreconditionFailed).
+    create_only: bool = False
 
     def info(self, written: StagedFile) -> ObjectInfo:
         """The new version's ObjectInfo, once its body is checked against Content-MD5."""
@@ -128,6 +130,7 @@ class ObjectWrites:
         metadata: ObjectMetadata,
         *,
         content_md5: bytes | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
         paths = self.layout.object_paths(bucket, key)
@@ -136,9 +139,13 @@ class ObjectWrites:
         second = await anext(pieces, None)
         if second is not None:
             rest = _chain((first, second), pieces)
-            return await self._put_streamed(bucket, key, paths, rest, body, metadata, content_md5)
+            return await self._put_streamed(
+                bucket, key, paths, rest, body, metadata, content_md5, create_only
+            )
         # The body is exhausted: its verified checksums are known.
-        version = NewVersion(bucket, key, paths, _with_checksums(metadata, body), content_md5)
+        version = NewVersion(
+            bucket, key, paths, _with_checksums(metadata, body), content_md5, create_only
+        )
         if len(first) <= INLINE_WRITE and self._opened:
             return await self._put_inline(version, first)
         return await self._run(self._put_one_hop, version, first)
@@ -154,7 +161,9 @@ class ObjectWrites:
         except BaseException:
             staged.discard()
             raise
-        pending = self._pending_commit(version.bucket, version.key, version.paths, staged.path)
+        pending = self._pending_commit(
+            version.bucket, version.key, version.paths, staged.path, version.create_only
+        )
         try:
             await commit_from_loop(pending, metadata_document(info, st.st_ino), staged, self._run)
         finally:
@@ -181,13 +190,15 @@ class ObjectWrites:
         body: AsyncIterable[bytes],
         metadata: ObjectMetadata,
         content_md5: bytes | None,
+        create_only: bool,
     ) -> ObjectInfo:
         """The streamed path: pieces written in the pool as they arrive, then one pool
         task finishes and commits the file."""
         staged = await self._run(self._new_staged_file, bucket)
         await self._write_staged(staged, pieces)
         try:
-            version = NewVersion(bucket, key, paths, _with_checksums(metadata, body), content_md5)
+            metadata = _with_checksums(metadata, body)
+            version = NewVersion(bucket, key, paths, metadata, content_md5, create_only)
             return await self._run(self._finish_and_commit, version, staged)
         except BaseException:
             staged.discard()
@@ -215,10 +226,14 @@ class ObjectWrites:
     def _finish_and_commit(self, version: NewVersion, staged: StagedFile) -> ObjectInfo:
         staged.finish()
         info = version.info(staged)
-        self._commit(version.bucket, version.key, version.paths, staged.path, info)
+        self._commit(
+            version.bucket, version.key, version.paths, staged.path, info, version.create_only
+        )
         return info
 
-    def _pending_commit(self, bucket: str, key: str, paths: ObjectPaths, staged: Path) -> Commit:
+    def _pending_commit(
+        self, bucket: str, key: str, paths: ObjectPaths, staged: Path, create_only: bool = False
+    ) -> Commit:
         return Commit(
             self._locks,
             self.layout.objects_dir(bucket),
@@ -228,13 +243,22 @@ class ObjectWrites:
             paths,
             staged,
             self.durable,
+            create_only,
         )
 
     def _commit(
-        self, bucket: str, key: str, paths: ObjectPaths, staged: Path, info: ObjectInfo
+        self,
+        bucket: str,
+        key: str,
+        paths: ObjectPaths,
+        staged: Path,
+        info: ObjectInfo,
+        create_only: bool = False,
     ) -> None:
-        """Commit a finished (durable) staged file as ``info`` (on a pool thread)."""
-        pending = self._pending_commit(bucket, key, paths, staged)
+        """Commit a finished (durable) staged file as ``info`` (on a pool thread);
+        ``create_only``: PreconditionFailed if the key exists, the staged file left
+        to the caller."""
+        pending = self._pending_commit(bucket, key, paths, staged, create_only)
         try:
             commit(pending, metadata_document(info, os.stat(staged).st_ino))
         finally:
