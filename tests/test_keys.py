@@ -190,6 +190,10 @@ def test_PutObject_append_only_creates_but_never_replaces(setup: Setup) -> None:
     assert error_code(s3.delete_objects, Bucket="alpha", Delete=deletes) == "AccessDenied"  # type: ignore[attr-defined]
     abort = {"Bucket": "alpha", "Key": "a/one", "UploadId": upload["UploadId"]}
     assert error_code(s3.abort_multipart_upload, **abort) == "AccessDenied"  # type: ignore[attr-defined]
+    tagging = {"TagSet": [{"Key": "k", "Value": "v"}]}
+    tag_call = {"Bucket": "alpha", "Key": "a/one", "Tagging": tagging}
+    assert error_code(s3.put_object_tagging, **tag_call) == "AccessDenied"  # type: ignore[attr-defined]
+    assert error_code(s3.delete_object_tagging, Bucket="alpha", Key="a/one") == "AccessDenied"  # type: ignore[attr-defined]
     assert object_state(setup.server, "alpha") == before
     # A new key by multipart is a create: allowed.
     complete["Key"] = "a/three"

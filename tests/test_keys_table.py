@@ -51,6 +51,19 @@ CALLS: dict[Operation | str, Call] = {
     _O.GET_BUCKET_VERSIONING: Call("GET", "/tbl-b", "versioning"),
     _O.GET_BUCKET_ACL: Call("GET", "/tbl-b", "acl"),
     _O.GET_OBJECT_ACL: Call("GET", "/tbl-b/obj", "acl"),
+    _O.PUT_BUCKET_ACL: Call("PUT", "/tbl-b", "acl", {"x-amz-acl": "private"}),
+    _O.PUT_OBJECT_ACL: Call("PUT", "/tbl-b/obj", "acl", {"x-amz-acl": "private"}),
+    _O.GET_OBJECT_TAGGING: Call("GET", "/tbl-b/obj", "tagging"),
+    _O.PUT_OBJECT_TAGGING: Call(
+        "PUT",
+        "/tbl-b/obj",
+        "tagging",
+        body=b"<Tagging><TagSet><Tag><Key>a</Key><Value>b</Value></Tag></TagSet></Tagging>",
+    ),
+    _O.DELETE_OBJECT_TAGGING: Call("DELETE", "/tbl-b/obj", "tagging"),
+    _O.GET_OBJECT_ATTRIBUTES: Call(
+        "GET", "/tbl-b/obj", "attributes", {"x-amz-object-attributes": "ETag,ObjectSize"}
+    ),
     _O.GET_BUCKET_POLICY: Call("GET", "/tbl-b", "policy"),
     _O.GET_BUCKET_CORS: Call("GET", "/tbl-b", "cors"),
     _O.GET_BUCKET_LIFECYCLE_CONFIGURATION: Call("GET", "/tbl-b", "lifecycle"),
