@@ -24,7 +24,7 @@ from pys3local.runner import ListenAddress
 from pys3local.shared_port import _overlap, foreign_listeners, listen_group
 
 MiB = 1024 * 1024
-_ACCESS = re.compile(r"\[(\d+)\] INFO pys3local\.access: .* (\w+)$")
+_ACCESS = re.compile(r"\[(\d+)\] INFO pys3local\.access: .* [\d.]+ms (\w+)")
 
 
 def served_by(server: RunningServer, operation: str) -> set[str]:
