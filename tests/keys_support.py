@@ -3,14 +3,13 @@ and boto3 clients signing with them."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
 from conftest import RunningServer
@@ -66,14 +65,8 @@ def add_key(config_dir: Path, name: str, *args: str) -> Key:
 
 def key_client(server: RunningServer, key: Key, **config: object) -> object:
     """A boto3 client signing with ``key``."""
-    options = {"retries": {"max_attempts": 1}, **config}
-    return boto3.client(
-        "s3",
-        endpoint_url=server.endpoint,
-        aws_access_key_id=key.access_key_id,
-        aws_secret_access_key=key.secret,
-        region_name=server.region,
-        config=Config(**options),
+    return dataclasses.replace(server, access_key=key.access_key_id, secret_key=key.secret).client(
+        **config
     )
 
 
