@@ -129,6 +129,15 @@ class ObjectInfo:
     metadata: ObjectMetadata = field(default_factory=ObjectMetadata)
 
 
+@dataclass(frozen=True, slots=True)
+class StorageCapacity:
+    """The space of the store behind a backend, in bytes."""
+
+    total: int
+    available: int
+    used: int
+
+
 @dataclass(slots=True)
 class ObjectListing:
     """One page of a listing, in S3 order (UTF-8 byte order of keys).
@@ -253,6 +262,11 @@ class StorageProvider(ABC):
         """Release resources. Called once at shutdown."""
 
     # Buckets -----------------------------------------------------------------
+
+    async def capacity(self) -> StorageCapacity | None:
+        """The store's total, available and used space; None if the backend cannot
+        tell (the default)."""
+        return None
 
     @abstractmethod
     async def list_buckets(self) -> list[Bucket]:

@@ -29,6 +29,7 @@ from . import (
     object_attributes,
     objects,
     tagging,
+    veeam,
 )
 from .operations import Body, Operation, OperationSpec
 from .rights import Need
@@ -76,8 +77,10 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
         _O.LIST_OBJECTS: OperationSpec(listing.list_objects, N.READ),
         _O.LIST_OBJECTS_V2: OperationSpec(listing.list_objects_v2, N.READ),
         # Objects
-        _O.GET_OBJECT: OperationSpec(objects.get_object, N.READ),
-        _O.HEAD_OBJECT: OperationSpec(objects.head_object, N.READ),
+        _O.GET_OBJECT: OperationSpec(veeam.answering_sosapi(objects.get_object), N.READ),
+        _O.HEAD_OBJECT: OperationSpec(
+            veeam.answering_sosapi(objects.head_object, head=True), N.READ
+        ),
         _O.GET_OBJECT_ATTRIBUTES: OperationSpec(object_attributes.get_object_attributes, N.READ),
         _O.PUT_OBJECT: OperationSpec(objects.put_object, N.WRITE, Body.OBJECT, writes=True),
         _O.COPY_OBJECT: OperationSpec(objects.copy_object, N.WRITE, Body.DOCUMENT, writes=True),

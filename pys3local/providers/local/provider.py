@@ -39,6 +39,7 @@ from pys3local.providers.base import (
     ObjectMetadata,
     ObjectReader,
     RangeRequest,
+    StorageCapacity,
     StorageProvider,
     UploadedPart,
     completed_metadata,
@@ -175,6 +176,16 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
 
     def _bucket(self, name: str, directory: Path) -> Bucket:
         return Bucket(name, utc_from_ns(directory.stat().st_mtime_ns))
+
+    async def capacity(self) -> StorageCapacity:
+        """The data directory's filesystem: its size, what an unprivileged writer may
+        still use, and what is used (blocks reserved for root count as neither)."""
+        fs = await self._run(os.statvfs, self.base_path)
+        return StorageCapacity(
+            total=fs.f_blocks * fs.f_frsize,
+            available=fs.f_bavail * fs.f_frsize,
+            used=(fs.f_blocks - fs.f_bfree) * fs.f_frsize,
+        )
 
     async def list_buckets(self) -> list[Bucket]:
         def list_sync() -> list[Bucket]:
