@@ -33,6 +33,7 @@ from .messages import BackendsChanged, LogLinesWaiting, ServerStateChanged
 from .panes.backends import BackendsPane
 from .panes.cache import CachePane
 from .panes.dashboard import Dashboard
+from .panes.keys import KeysPane
 from .panes.rclone import RclonePane, RemoteTarget
 from .panes.request_log import RequestLines, RequestLog
 from .panes.server import ServerPane
@@ -58,6 +59,7 @@ TAB_FOCUS = {
     "backends": ("Backends", "#backends-table"),
     "cache": ("Cache", "#cache-table"),
     "rclone": ("rclone", "#rc-block-box"),
+    "keys": ("Keys", "#keys-table"),
 }
 TAB_BINDINGS = [
     # Not in the footer: the tab labels show these keys ("1 Dashboard" ...).
@@ -149,6 +151,8 @@ class AdminApp(App[None]):
                 )
             with TabPane("5 rclone", id="rclone"):
                 yield RclonePane(self.rclone_config, id="rclone-pane")
+            with TabPane("6 Keys", id="keys"):
+                yield KeysPane(self.store, self._key_endpoint, id="keys-pane")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -190,6 +194,8 @@ class AdminApp(App[None]):
         self.store = store
         for pane in (self.server_pane, self.query_one(BackendsPane), self.query_one(CachePane)):
             pane.store = store
+        self.query_one(KeysPane).store = store
+        self.query_one(KeysPane).reload()
         self.query_one(BackendsPane).reload()
         self.query_one(BackendsPane).show_message("")
         self.server_pane.reload_backends()
@@ -392,6 +398,14 @@ class AdminApp(App[None]):
         backends = self.query_one(BackendsPane)
         backends.reload(select=backends.selected)
         self.server_pane.reload_backends()
+        keys = self.query_one(KeysPane)
+        selected = keys.selected
+        keys.reload(select=selected.name if selected else None)
+
+    def _key_endpoint(self) -> tuple[str, str]:
+        """Where the rclone remote of a key points: the rclone tab's server."""
+        target = self.query_one(RclonePane).target
+        return target.endpoint, target.region
 
     # ------------------------------------------------------------------ help, quit, palette
 
@@ -412,6 +426,7 @@ class AdminApp(App[None]):
             ("Backend form", BackendForm.BINDINGS),
             ("Cache", CachePane.BINDINGS),
             ("rclone", RclonePane.BINDINGS),
+            ("Keys", KeysPane.BINDINGS),
         ]
 
     async def action_quit(self) -> None:
