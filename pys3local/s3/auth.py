@@ -2,9 +2,11 @@
 
 This module owns the *policy* of S3 authentication: detecting the scheme (SigV4 or
 SigV2, Authorization header or presigned URL, or none), the credential scope, clock
-skew, presigned expiry, and the exact S3 error for every failure. The signature
-arithmetic lives in :mod:`pys3local.s3.signing`. The result, an :class:`AuthResult`,
-tells :mod:`pys3local.s3.body` how to verify the payload (the declared
+skew, presigned expiry, the key that signed, and the exact S3 error for every
+failure. The signature arithmetic lives in :mod:`pys3local.s3.signing`, the parsing
+of the credential, the Authorization header and the presigned parameters in
+:mod:`.auth_parsing`. The result, an :class:`AuthResult`, tells
+:mod:`pys3local.s3.body` how to verify the payload (the declared
 ``x-amz-content-sha256`` and, for ``STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]``,
 the chunk-signing context). No body is read here.
 
@@ -37,15 +39,25 @@ from pys3local.errors import (
     S3Error,
     SignatureDoesNotMatch,
 )
+from pys3local.s3.auth_parsing import (
+    HEADER_PREFIX,
+    QUERY_PREFIX,
+    Credential,
+    check_payload_hash,
+    lists_host,
+    parse_credential,
+    parse_expires,
+    parse_v4_authorization,
+    single_params,
+    v4_request_date,
+)
 from pys3local.s3.dates import (
-    format_amz_date,
     format_server_time,
     parse_amz_date,
     parse_request_date,
 )
 from pys3local.s3.rights import ALL_RIGHTS, AccessKey, Keyring
 from pys3local.s3.signing import (
-    PAYLOAD_MARKERS,
     STREAMING_SIGNED,
     STREAMING_SIGNED_TRAILER,
     UNSIGNED_PAYLOAD,
@@ -53,7 +65,6 @@ from pys3local.s3.signing import (
     ChunkSigningContext,
     amz_headers,
     decode_text,
-    is_sha256_hex,
     parse_query,
     safe_detail,
     signatures_equal,
@@ -69,10 +80,6 @@ __all__ = ["AuthResult", "ChunkSigningContext", "RequestAuthenticator", "SignedR
 
 logger = logging.getLogger("pys3local.auth")
 
-#: Longest validity S3 allows for a presigned V4 URL (7 days).
-MAX_PRESIGNED_EXPIRES = 604800
-_HEADER_PREFIX = "The authorization header is malformed; "
-_QUERY_PREFIX = "Error parsing the X-Amz-Credential parameter; "
 _PRESIGNED_V4_PARAMS = (
     "X-Amz-Algorithm",
     "X-Amz-Credential",
@@ -114,19 +121,6 @@ class AuthResult:
     chunk_signing: ChunkSigningContext | None = None
     #: The key whose secret verified the signature; None in no-auth mode.
     key: AccessKey | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Credential:
-    access_key: str
-    date: str
-    region: str
-    service: str
-    terminator: str
-
-    @property
-    def scope(self) -> str:
-        return f"{self.date}/{self.region}/{self.service}/{self.terminator}"
 
 
 #: The name under which the ``serve --access-key-id`` pair appears in the access log.
@@ -245,13 +239,13 @@ class RequestAuthenticator:
             )
 
     def _check_scope(
-        self, credential: _Credential, amz_date: str, request: SignedRequest, presigned: bool
+        self, credential: Credential, amz_date: str, request: SignedRequest, presigned: bool
     ) -> None:
         error: type[S3Error]
         if presigned:
-            error, prefix = AuthorizationQueryParametersError, _QUERY_PREFIX
+            error, prefix = AuthorizationQueryParametersError, QUERY_PREFIX
         else:
-            error, prefix = AuthorizationHeaderMalformed, _HEADER_PREFIX
+            error, prefix = AuthorizationHeaderMalformed, HEADER_PREFIX
         if credential.date != amz_date[:8]:
             raise error(f"{prefix}Invalid credential date. Date is not the same as X-Amz-Date.")
         if credential.region != self._region and not self._region_exempt(credential, request):
@@ -272,7 +266,7 @@ class RequestAuthenticator:
                 'This endpoint uses "aws4_request".'
             )
 
-    def _region_exempt(self, credential: _Credential, request: SignedRequest) -> bool:
+    def _region_exempt(self, credential: Credential, request: SignedRequest) -> bool:
         if not self._region:
             return True
         # minio-go (restic) always signs GetBucketLocation for us-east-1: it calls it to
@@ -312,16 +306,16 @@ class RequestAuthenticator:
 
     def _verify_v4_header(self, request: SignedRequest, authorization: str) -> AuthResult:
         logger.debug("auth scheme: sigv4 (Authorization header)")
-        credential, signed_headers, signature = _parse_v4_authorization(authorization)
-        amz_date, moment = _v4_request_date(request.headers)
+        credential, signed_headers, signature = parse_v4_authorization(authorization)
+        amz_date, moment = v4_request_date(request.headers)
         self._check_scope(credential, amz_date, request, presigned=False)
         key = self._check_access_key(credential.access_key)
-        if not _lists_host(signed_headers):
-            raise AuthorizationHeaderMalformed(f"{_HEADER_PREFIX}SignedHeaders must include host.")
+        if not lists_host(signed_headers):
+            raise AuthorizationHeaderMalformed(f"{HEADER_PREFIX}SignedHeaders must include host.")
         payload_hash = request.headers.get("x-amz-content-sha256")
         if payload_hash is None:
             raise InvalidRequest("Missing required header for this request: x-amz-content-sha256")
-        _check_payload_hash(payload_hash)
+        check_payload_hash(payload_hash)
         self._check_skew(moment, amz_date)
         return self._match_v4(
             request, key, credential, amz_date, signed_headers, payload_hash, signature, "sigv4"
@@ -329,7 +323,7 @@ class RequestAuthenticator:
 
     def _verify_v4_presigned(self, request: SignedRequest) -> AuthResult:
         logger.debug("auth scheme: sigv4-presigned")
-        params = _single_params(request.raw_query, (*_PRESIGNED_V4_PARAMS, "X-Amz-Security-Token"))
+        params = single_params(request.raw_query, (*_PRESIGNED_V4_PARAMS, "X-Amz-Security-Token"))
         if any(name not in params for name in _PRESIGNED_V4_PARAMS):
             raise AuthorizationQueryParametersError(
                 "Query-string authentication version 4 requires the X-Amz-Algorithm, "
@@ -340,8 +334,8 @@ class RequestAuthenticator:
             raise AuthorizationQueryParametersError(
                 f'X-Amz-Algorithm only supports "{V4_ALGORITHM}"'
             )
-        credential = _parse_credential(
-            params["X-Amz-Credential"], AuthorizationQueryParametersError, _QUERY_PREFIX
+        credential = parse_credential(
+            params["X-Amz-Credential"], AuthorizationQueryParametersError, QUERY_PREFIX
         )
         amz_date = params["X-Amz-Date"]
         moment = parse_amz_date(amz_date)
@@ -349,16 +343,16 @@ class RequestAuthenticator:
             raise AuthorizationQueryParametersError(
                 "X-Amz-Date must be in the ISO8601 Long Format \"yyyyMMdd'T'HHmmss'Z'\""
             )
-        expires = _parse_expires(params["X-Amz-Expires"])
+        expires = parse_expires(params["X-Amz-Expires"])
         self._check_scope(credential, amz_date, request, presigned=True)
         key = self._check_access_key(credential.access_key)
         signed_headers = params["X-Amz-SignedHeaders"]
-        if not _lists_host(signed_headers):
+        if not lists_host(signed_headers):
             raise AuthorizationQueryParametersError("X-Amz-SignedHeaders must include host.")
         self._check_presigned_window(moment.timestamp(), expires)
         # A presigned URL cannot know the payload; a client may still declare a hash.
         payload_hash = request.headers.get("x-amz-content-sha256", UNSIGNED_PAYLOAD)
-        _check_payload_hash(payload_hash)
+        check_payload_hash(payload_hash)
         return self._match_v4(
             request,
             key,
@@ -374,7 +368,7 @@ class RequestAuthenticator:
         self,
         request: SignedRequest,
         access_key: AccessKey,
-        credential: _Credential,
+        credential: Credential,
         amz_date: str,
         signed_headers: str,
         payload_hash: str,
@@ -443,7 +437,7 @@ class RequestAuthenticator:
 
     def _verify_v2_presigned(self, request: SignedRequest) -> AuthResult:
         logger.debug("auth scheme: sigv2-presigned")
-        params = _single_params(request.raw_query, _PRESIGNED_V2_PARAMS)
+        params = single_params(request.raw_query, _PRESIGNED_V2_PARAMS)
         if not all(params.get(name) for name in _PRESIGNED_V2_PARAMS):
             raise AccessDenied(
                 "Query-string authentication requires the Signature, Expires and "
@@ -496,99 +490,3 @@ class RequestAuthenticator:
         candidates = (("", string_to_sign) for string_to_sign in strings)
         sign = partial(v2_signature, access_key.secret)
         self._match(candidates, sign, provided.strip(), access_key.access_key_id)
-
-
-# --------------------------------------------------------------------------- parsing
-
-
-def _parse_credential(value: str, error: type[S3Error], prefix: str) -> _Credential:
-    parts = value.strip().split("/")
-    # Access keys never contain "/": anything but five non-empty parts is malformed.
-    if len(parts) != 5 or not all(parts):
-        raise error(
-            f"{prefix}the Credential is mal-formed; expecting "
-            '"<YOUR-AKID>/YYYYMMDD/REGION/SERVICE/aws4_request".'
-        )
-    return _Credential(*parts)
-
-
-def _parse_v4_authorization(value: str) -> tuple[_Credential, str, str]:
-    """Split ``AWS4-HMAC-SHA256 Credential=..., SignedHeaders=..., Signature=...``."""
-    algorithm, _, rest = value.strip().partition(" ")
-    if algorithm != V4_ALGORITHM:
-        # SigV4a (AWS4-ECDSA-P256-SHA256) needs asymmetric keys we do not have.
-        raise AuthorizationHeaderMalformed(
-            f"{_HEADER_PREFIX}the authorization mechanism "
-            f"'{safe_detail(algorithm, 40)}' is not supported; use {V4_ALGORITHM}."
-        )
-    fields: dict[str, str] = {}
-    for component in rest.split(","):
-        name, sep, field_value = component.strip().partition("=")
-        if not sep or name in fields:
-            raise AuthorizationHeaderMalformed(
-                f"{_HEADER_PREFIX}each component must be Name=Value and appear once."
-            )
-        fields[name] = field_value.strip()
-    missing = [n for n in ("Credential", "SignedHeaders", "Signature") if n not in fields]
-    if missing:
-        raise AuthorizationHeaderMalformed(f"{_HEADER_PREFIX}missing {', '.join(missing)}.")
-    credential = _parse_credential(
-        fields["Credential"], AuthorizationHeaderMalformed, _HEADER_PREFIX
-    )
-    return credential, fields["SignedHeaders"], fields["Signature"]
-
-
-def _v4_request_date(headers: Mapping[str, str]) -> tuple[str, datetime]:
-    """The request time as the string to sign carries it, and as a datetime."""
-    raw = headers.get("x-amz-date")
-    # SigV4 allows a Date header instead of x-amz-date; the string to sign carries the
-    # ISO 8601 basic form either way.
-    moment = parse_amz_date(raw) if raw is not None else parse_request_date(headers.get("date", ""))
-    if moment is None:
-        raise AccessDenied("AWS authentication requires a valid Date or x-amz-date header")
-    if raw is not None:
-        return raw.strip(), moment  # already the basic form; formatting it again is costly
-    return format_amz_date(moment), moment
-
-
-def _lists_host(signed_headers: str) -> bool:
-    names = signed_headers.split(";")
-    return all(names) and "host" in (name.lower() for name in names)
-
-
-def _check_payload_hash(value: str) -> None:
-    if value in PAYLOAD_MARKERS or is_sha256_hex(value):
-        return
-    raise InvalidArgument(
-        "x-amz-content-sha256 must be UNSIGNED-PAYLOAD, STREAMING-UNSIGNED-PAYLOAD-TRAILER, "
-        "STREAMING-AWS4-HMAC-SHA256-PAYLOAD, STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER or "
-        "a valid sha256 value.",
-        ArgumentName="x-amz-content-sha256",
-    )
-
-
-def _parse_expires(raw: str) -> int:
-    text = raw.strip()
-    digits = text.removeprefix("-")
-    if not digits.isdigit() or not digits.isascii() or len(digits) > 12:
-        raise AuthorizationQueryParametersError("X-Amz-Expires should be a number")
-    expires = int(text)
-    if expires < 0:
-        raise AuthorizationQueryParametersError("X-Amz-Expires must be non-negative")
-    if expires > MAX_PRESIGNED_EXPIRES:
-        raise AuthorizationQueryParametersError(
-            "X-Amz-Expires must be less than a week (in seconds) that is 604800"
-        )
-    return expires
-
-
-def _single_params(raw_query: str, names: tuple[str, ...]) -> dict[str, str]:
-    """Decoded values of the auth parameters; each may appear at most once."""
-    found: dict[str, str] = {}
-    for key, value in parse_query(raw_query):
-        name = decode_text(key)
-        if name in names:
-            if name in found:
-                raise AuthorizationQueryParametersError(f"{name} must appear only once.")
-            found[name] = decode_text(value or "")
-    return found
