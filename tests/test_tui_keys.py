@@ -20,6 +20,14 @@ def stored(tmp_path: Path) -> dict[str, object]:
     return {k.name: k for k in KeysFile(ConfigStore(tmp_path / "config")).load()}
 
 
+async def open_form(app: object, pilot: object) -> KeyForm:
+    """Switch to the Keys tab and press a."""
+    await pilot.press("6")  # type: ignore[attr-defined]
+    await pilot.press("a")  # type: ignore[attr-defined]
+    await wait_for(lambda: isinstance(app.screen, KeyForm), pilot, what="form")  # type: ignore[attr-defined,arg-type]
+    return app.screen  # type: ignore[attr-defined,no-any-return]
+
+
 def table_text(app: object) -> str:
     table = app.query_one("#keys-table", DataTable)  # type: ignore[attr-defined]
     return "\n".join(" ".join(str(c) for c in table.get_row_at(i)) for i in range(table.row_count))
@@ -31,10 +39,7 @@ async def test_keys_tab_add_rotate_disable_remove(tmp_path: Path) -> None:
     secret."""
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("6")
-        await pilot.press("a")
-        await wait_for(lambda: isinstance(app.screen, KeyForm), pilot, what="form")
-        form = app.screen
+        form = await open_form(app, pilot)
         form.query_one("#kf-name", Input).value = "laptop"
         form.query_one("#kf-buckets", Input).value = "default, backup-*"
         form.query_one("#kf-append-only", Checkbox).value = True
@@ -84,10 +89,7 @@ async def test_keys_tab_refuses_bad_input(tmp_path: Path) -> None:
     """A bad bucket name or no right keeps the form open with the reason; nothing is saved."""
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("6")
-        await pilot.press("a")
-        await wait_for(lambda: isinstance(app.screen, KeyForm), pilot, what="form")
-        form = app.screen
+        form = await open_form(app, pilot)
         form.query_one("#kf-name", Input).value = "bad"
         form.query_one("#kf-buckets", Input).value = "Not_A_Bucket!"
         await pilot.press("ctrl+s")
@@ -111,11 +113,9 @@ async def test_keys_tab_key_used_by_a_serve_process(tmp_path: Path, make_server:
     server = make_server("--config-dir", str(config_dir))  # type: ignore[operator]
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.press("6")
-        await pilot.press("a")
-        await wait_for(lambda: isinstance(app.screen, KeyForm), pilot, what="form")
-        app.screen.query_one("#kf-name", Input).value = "box"
-        app.screen.query_one("#kf-write", Checkbox).value = True
+        form = await open_form(app, pilot)
+        form.query_one("#kf-name", Input).value = "box"
+        form.query_one("#kf-write", Checkbox).value = True
         await pilot.press("ctrl+s")
         await wait_for(lambda: isinstance(app.screen, KeySecretScreen), pilot, what="secret")
         key = app.screen.key  # type: ignore[attr-defined]

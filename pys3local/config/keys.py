@@ -147,11 +147,14 @@ class KeysFile:
     def set_enabled(self, name: str, enabled: bool) -> AccessKey:
         return self._change(name, enabled=enabled)
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str) -> AccessKey:
+        """Delete a key; return what it was."""
         keys = self.load()
-        if not any(k.name == name for k in keys):
+        removed = next((k for k in keys if k.name == name), None)
+        if removed is None:
             raise KeyNotFound(f"no key named '{name}' in {self.path}")
         self._save(k for k in keys if k.name != name)
+        return removed
 
 
 def _buckets(value: object, context: str) -> tuple[str, ...]:

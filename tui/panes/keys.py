@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import TypeVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,6 +25,7 @@ from ..screens.confirm import ConfirmDialog
 from ..screens.key_form import KeyForm
 from ..screens.key_secret import KeySecretScreen
 
+T = TypeVar("T")
 #: () -> (endpoint, region) for the rclone remote of a key.
 Endpoint = Callable[[], tuple[str, str]]
 
@@ -140,18 +142,22 @@ class KeysPane(Vertical):
             self.show_message("No key selected: press a to add one.", error=True)
         return key
 
+    def _apply(self, change: Callable[[KeysFile], T]) -> T | None:
+        """Run a change of keys.toml; a failure is shown (None returned)."""
+        try:
+            return change(self.keys_file)
+        except BackendConfigError as exc:
+            self.show_message(str(exc), error=True)
+            return None
+
     def action_rotate(self) -> None:
         key = self._chosen()
         if key is None:
             return
 
         def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                rotated = self.keys_file.rotate(key.name)
-            except BackendConfigError as exc:
-                self.show_message(str(exc), error=True)
+            rotated = self._apply(lambda keys: keys.rotate(key.name)) if yes else None
+            if rotated is None:
                 return
             self.reload(select=key.name)
             self.show_message(f"New secret for '{key.name}'; the old one is refused now.")
@@ -170,10 +176,7 @@ class KeysPane(Vertical):
         key = self._chosen()
         if key is None:
             return
-        try:
-            self.keys_file.set_enabled(key.name, not key.enabled)
-        except BackendConfigError as exc:
-            self.show_message(str(exc), error=True)
+        if self._apply(lambda keys: keys.set_enabled(key.name, not key.enabled)) is None:
             return
         self.reload(select=key.name)
         state = "enabled" if not key.enabled else "disabled: refused from now on"
@@ -185,12 +188,7 @@ class KeysPane(Vertical):
             return
 
         def answered(yes: bool | None) -> None:
-            if not yes:
-                return
-            try:
-                self.keys_file.remove(key.name)
-            except BackendConfigError as exc:
-                self.show_message(str(exc), error=True)
+            if not yes or self._apply(lambda keys: keys.remove(key.name)) is None:
                 return
             self.reload()
             self.show_message(f"Removed key '{key.name}'")
