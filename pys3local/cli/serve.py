@@ -288,7 +288,7 @@ def options_from_environment(command: click.Command) -> click.Command:
     "--config-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
-    help="Directory of backends.toml (default: ~/.config/pys3local).",
+    help="Directory of backends.toml and keys.toml (default: ~/.config/pys3local).",
 )
 def serve(
     path: str,
