@@ -9,7 +9,7 @@ import asyncio
 import logging
 import time
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.types import Receive, Scope, Send
@@ -34,6 +34,9 @@ from pys3local.s3.payload import RequestPayload
 from pys3local.s3.request import S3Request, new_request_id, parse_request
 from pys3local.s3.rights import Need
 from pys3local.s3.service import S3Service, ServiceSettings
+
+if TYPE_CHECKING:
+    from pys3local.metrics.requests import RequestMetrics
 
 log = logging.getLogger("pys3local.server")
 
@@ -65,6 +68,8 @@ class S3Application:
         self.stats = ServerStats()
         #: Access key id -> when it last signed a request (epoch seconds).
         self.last_used: dict[str, float] = {}
+        #: Prometheus figures (``serve --metrics-listen``); None: none are kept.
+        self.metrics: RequestMetrics | None = None
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -101,6 +106,12 @@ class S3Application:
         started = time.perf_counter()
         http = HttpRequest(scope, receive)
         outcome = _Outcome()
+        metrics = self.metrics
+        if metrics is not None:
+            # Ended by ``finished`` below: _respond answers every error itself, so
+            # only a cancellation at shutdown skips it, and the figure ends with
+            # the process.
+            metrics.started()
         response = await self._respond(http, outcome)
         sent = 0
         status = response.status
@@ -128,6 +139,8 @@ class S3Application:
             )
             self.stats.record(record)
             log_access(record)
+            if metrics is not None:
+                metrics.finished(record)
 
     async def _respond(self, http: HttpRequest, outcome: _Outcome) -> HttpResponse:
         request: S3Request | None = None

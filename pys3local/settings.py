@@ -52,6 +52,9 @@ class ServerSettings:
     #: while the server runs); None: only the access key pair above.
     keys_dir: str | None = None
     debug: bool = False
+    #: Where Prometheus figures and health checks are served (``--metrics-listen``);
+    #: None: no figures are kept at all.
+    metrics_listen: str | None = None
 
     @property
     def region(self) -> str:

@@ -26,6 +26,7 @@ import socket
 import sys
 import threading
 import time
+from typing import Protocol
 
 from pys3local.runner import GRACEFUL_SHUTDOWN_SECONDS, EmbeddedServer, configure_logging
 from pys3local.settings import ServerSettings
@@ -43,7 +44,19 @@ log = logging.getLogger("pys3local.workers")
 _SUPERVISOR_CHECK_SECONDS = 1.0
 
 
-def run_workers(settings: ServerSettings, sockets: list[socket.socket]) -> int:
+class WorkerObserver(Protocol):
+    """Told when a worker process starts and once it has ended (the metrics)."""
+
+    def started(self, pid: int) -> None: ...
+
+    def ended(self, pid: int) -> None: ...
+
+
+def run_workers(
+    settings: ServerSettings,
+    sockets: list[socket.socket],
+    observer: WorkerObserver | None = None,
+) -> int:
     """Serve with one worker process per socket until SIGINT/SIGTERM; returns an
     exit status.
 
@@ -66,6 +79,8 @@ def run_workers(settings: ServerSettings, sockets: list[socket.socket]) -> int:
         # socket pickling under the spawn start method).
         process = context.Process(target=_worker_main, args=(sock, supervisor), daemon=False)
         process.start()
+        if observer is not None and process.pid is not None:
+            observer.started(process.pid)
         return process, time.monotonic()
 
     running = [start(sock) for sock in sockets]
@@ -76,6 +91,8 @@ def run_workers(settings: ServerSettings, sockets: list[socket.socket]) -> int:
             for index, (process, started) in enumerate(running):
                 if process.is_alive():
                     continue
+                if observer is not None and process.pid is not None:
+                    observer.ended(process.pid)
                 early_exits = (
                     early_exits + 1 if time.monotonic() - started < _EARLY_EXIT_SECONDS else 0
                 )
@@ -101,6 +118,8 @@ def run_workers(settings: ServerSettings, sockets: list[socket.socket]) -> int:
             if process.is_alive():
                 process.kill()
                 process.join()
+            if observer is not None and process.pid is not None:
+                observer.ended(process.pid)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     return status
@@ -120,6 +139,12 @@ def _worker_main(sock: socket.socket, supervisor: int) -> None:
         # lose the parts of uploads sent to it. The supervisor stops after a few.
         log.error("worker %s cannot serve: %s", os.getpid(), exc)
         sys.exit(1)
+    if settings.metrics_listen is not None:
+        # Counted into the supervisor's files (PROMETHEUS_MULTIPROC_DIR), which it
+        # serves on the metrics listener.
+        from pys3local.metrics.requests import instrument
+
+        instrument(app)
     server = EmbeddedServer.from_settings(settings, app, sock)
     threading.Thread(
         target=_stop_when_orphaned, args=(server, supervisor), name="supervisor-watch", daemon=True

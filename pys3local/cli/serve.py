@@ -27,6 +27,7 @@ from pys3local.cli.serve_checks import (
     reject_foreign_options,
     storage_line,
 )
+from pys3local.cli.serve_metrics import bind_metrics, metrics_line, serve_one, serve_workers
 from pys3local.config import PASSWORD_ENV, BackendConfigError, settings_from_env
 from pys3local.config.store import KEYS_FILE
 from pys3local.rclone import render_rclone_config
@@ -279,6 +280,13 @@ def options_from_environment(command: click.Command) -> click.Command:
     help="Server processes sharing the port.",
 )
 @click.option(
+    "--metrics-listen",
+    default=None,
+    metavar="[HOST]:PORT",
+    help="Serve Prometheus metrics, /healthz and /readyz here (no authentication: "
+    "bind to loopback or a private network). Off by default.",
+)
+@click.option(
     "--cache-db",
     type=click.Path(dir_okay=False),
     default=None,
@@ -313,6 +321,7 @@ def serve(
     tls_key: str | None,
     no_fsync: bool,
     workers: int,
+    metrics_listen: str | None,
     cache_db: str | None,
     config_dir: Path | None,
 ) -> None:
@@ -354,6 +363,7 @@ def serve(
         keys_dir=None if no_auth else str(unlock_keys(config_dir)),
         debug=debug,
         workers=workers,
+        metrics_listen=metrics_listen,
     )
     try:
         app = build_app(settings)
@@ -364,6 +374,7 @@ def serve(
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     address = ListenAddress(address.host, sockets[0].getsockname()[1])
+    metrics_socket = bind_metrics(metrics_listen) if metrics_listen is not None else None
 
     def announce() -> None:
         """The banner, once the backend is open: only a server that serves announces."""
@@ -387,6 +398,8 @@ def serve(
             )
         if workers > 1:
             click.echo(f"Workers: {workers}")
+        if metrics_socket is not None:
+            click.echo(metrics_line(metrics_socket))
         if settings.keys_dir is not None:
             count = len(app.state.s3.authenticator.keyring) - 1
             click.echo(f"Access keys: {count} more from {Path(settings.keys_dir) / KEYS_FILE}")
@@ -396,17 +409,30 @@ def serve(
         # Recovery, the default bucket and old uploads are dealt with once, here,
         # before any worker accepts a request.
         asyncio.run(_prepare(app, backend_settings, backend_config))
-        announce()
-        status = run_workers(settings, sockets)
+        if metrics_socket is None:
+            announce()
+            status = run_workers(settings, sockets)
+        else:
+            with serve_workers(metrics_socket, workers) as figures:
+                announce()
+                status = run_workers(settings, sockets, figures)
         if status:
             sys.exit(status)
         return
 
+    listener = serve_one(app, metrics_socket) if metrics_socket is not None else None
+
     async def open_and_announce() -> None:
         await open_backend(app, backend_settings, backend_config)
+        if listener is not None:
+            listener.start()
         announce()
 
-    EmbeddedServer.from_settings(settings, app, sockets[0]).run(before=open_and_announce)
+    try:
+        EmbeddedServer.from_settings(settings, app, sockets[0]).run(before=open_and_announce)
+    finally:
+        if listener is not None:
+            listener.stop()
 
 
 async def _prepare(app: FastAPI, backend: BackendSettings, backend_config: str | None) -> None:

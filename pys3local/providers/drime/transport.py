@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from pys3local.providers import events
+
 log = logging.getLogger("pys3local.drime")
 
 #: Errors after which the request certainly never reached Drime.
@@ -209,9 +211,11 @@ class Transport:
                 sent = not isinstance(exc, _NOT_SENT)
                 reason = f"{what}: {type(exc).__name__}: {exc}".rstrip(": ")
                 if (sent and not idempotent) or last:
+                    events.failed("drime", "unavailable")
                     raise DrimeUnavailable(
                         f"Drime unreachable ({reason})", ambiguous=sent and not idempotent
                     ) from exc
+                events.retried("drime", "network")
                 await self._pause(policy.backoff(attempt), reason, attempt)
                 continue
             status = response.status_code
@@ -221,21 +225,25 @@ class Transport:
             message = error_message(response)
             if status == 429:
                 if last:
+                    events.failed("drime", "rate_limited")
                     raise DrimeUnavailable(
                         f"Drime rate limit ({what}): {message}", status, rate_limited=True
                     )
                 wait = retry_after_seconds(response.headers.get("retry-after"))
                 delay = policy.backoff(attempt) if wait is None else wait
+                events.retried("drime", "429")
                 await self._pause(min(delay, policy.max_retry_after), f"{what}: 429", attempt)
                 continue
             if status >= 500:
                 if not idempotent or last:
+                    events.failed("drime", "5xx")
                     raise DrimeUnavailable(
                         f"Drime error {status} ({what}): {message}",
                         status,
                         rate_limited=status == 503,
                         ambiguous=not idempotent,
                     )
+                events.retried("drime", "5xx")
                 await self._pause(policy.backoff(attempt), f"{what}: {status}", attempt)
                 continue
             raise DrimeAPIError(f"Drime refused {what} ({status}): {message}", status)
