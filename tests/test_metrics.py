@@ -221,19 +221,26 @@ def test_HeadObject_counts_add_up_over_workers(tmp_path: Path) -> None:
         )
         assert directory.is_dir()
 
-        os.kill(int(min(pids)), signal.SIGKILL)
-        # Replaced: readiness counts the two live workers, not the dead one as well.
+        dead = min(pids)
+        os.kill(int(dead), signal.SIGKILL)
+        # Replaced: the dead worker's live-only figures are dropped (not summed with
+        # the replacement's), its counts stay in the totals.
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             time.sleep(0.5)
+            live_files = {f.name for f in directory.glob("gauge_livesum_*.db")}
             samples = scrape(url)
             if (
-                value(samples, "pys3local_ready_processes") == 2
+                f"gauge_livesum_{dead}.db" not in live_files
+                and len(live_files) == 2
+                and value(samples, "pys3local_ready_processes") == 2
                 and httpx.get(url + "/readyz").status_code == 200
             ):
                 break
+        assert f"gauge_livesum_{dead}.db" not in live_files
+        assert len(live_files) == 2, live_files
         assert value(samples, "pys3local_ready_processes") == 2
-        assert delta(before, samples, requests) == heads + 1  # the dead worker's counts stay
+        assert delta(before, samples, requests) == heads + 1
     finally:
         assert server.stop() == 0
     assert not directory.exists()
