@@ -212,7 +212,7 @@ class S3Application:
             log.exception("internal error in request %s (%s %s)", request_id, method, resource)
             outcome.error_code = "InternalError"
             response = error_response(InternalError(), resource, request_id, method)
-        if _has_unread_body(http, outcome):
+        if _has_unread_body(http, outcome) and not await _drained(http, outcome):
             # Answering before the body was read: close the connection rather than
             # leave the rest of the body to be parsed as the next request.
             response.headers["connection"] = "close"
@@ -246,6 +246,41 @@ def _resource_type(request: S3Request) -> str:
     if request.bucket is None:
         return "SERVICE"
     return "BUCKET" if request.key is None else "OBJECT"
+
+
+#: A refused request's unread body up to this size is read and dropped, so that its
+#: connection stays open (a client refused many times, rclone syncing into a bucket it
+#: may only read, keeps its connections). Larger bodies close the connection instead
+#: of being received for nothing.
+DRAIN_LIMIT = 64 * 1024
+#: Seconds a body being drained may take.
+_DRAIN_TIMEOUT = 5.0
+
+
+async def _drained(http: HttpRequest, outcome: _Outcome) -> bool:
+    """Read and drop the untouched body of an answered request if it is small; return
+    whether the connection can stay open."""
+    headers = http.headers
+    length = headers.get("content-length", "").strip()
+    if (
+        outcome.payload is not None
+        or not length.isdigit()
+        or int(length) > DRAIN_LIMIT
+        or "transfer-encoding" in headers
+        # The client waits for "100 Continue" before sending: nothing will come.
+        or "100-continue" in headers.get("expect", "").lower()
+    ):
+        return False
+
+    async def drain() -> None:
+        async for _ in http.stream():
+            pass
+
+    try:
+        await asyncio.wait_for(drain(), _DRAIN_TIMEOUT)
+    except (ClientDisconnect, asyncio.TimeoutError, RuntimeError):
+        return False
+    return True
 
 
 def _has_unread_body(http: HttpRequest, outcome: _Outcome) -> bool:

@@ -199,3 +199,22 @@ def test_the_same_key_works_on_its_own_bucket(tables: Tables) -> None:
     s3.put_object(Bucket="tbl-a", Key="mine", Body=b"ok")  # type: ignore[attr-defined]
     assert s3.get_object(Bucket="tbl-a", Key="mine")["Body"].read() == b"ok"  # type: ignore[attr-defined]
     assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["tbl-a"]  # type: ignore[attr-defined]
+
+
+def test_PutObject_refused_small_body_drained_connection_kept(tables: Tables) -> None:
+    """A refused PUT's small body is read and dropped so the connection stays open for
+    the next request; a large one closes the connection instead. Either way the
+    server never parses body bytes as a request."""
+    small = Call("PUT", "/tbl-b/obj", body=b"x" * 4096)
+    large = Call("PUT", "/tbl-b/obj", body=b"x" * (1024 * 1024))
+    with httpx.Client(timeout=30) as http:
+        refused = http.send(signed(tables.server, tables.key, "s3v4", small, ""))
+        assert refused.status_code == 403 and b"AccessDenied" in refused.content
+        assert refused.headers.get("connection") != "close"
+        again = http.send(signed(tables.server, tables.key, "s3v4", Call("GET", "/tbl-a/src"), ""))
+        assert (again.status_code, again.content) == (200, b"from a")
+        refused = http.send(signed(tables.server, tables.key, "s3v4", large, ""))
+        assert refused.status_code == 403
+        assert refused.headers.get("connection") == "close"
+    assert not [line for line in tables.server.output if "Invalid HTTP request" in line]
+    assert object_state(tables.server, "tbl-b")["obj"] == b"belongs to b"
