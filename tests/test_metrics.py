@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +18,7 @@ import pytest
 from botocore.exceptions import ClientError
 from conftest import RunningServer, start_server
 from fake_drime import FakeDrime
+from processes import run_command
 from prometheus_client.parser import text_string_to_metric_families
 
 _METRICS = re.compile(r"Metrics at (http://[^/\s]+)/metrics")
@@ -293,3 +296,34 @@ def test_PutObject_on_drime_counts_backend_retries_and_errors(
         )
     finally:
         server.stop()
+
+
+def test_metrics_listen_from_the_environment(tmp_path: Path) -> None:
+    """PYS3LOCAL_METRICS_LISTEN turns the listener on like the option."""
+    server = start_server(tmp_path / "data", env={"PYS3LOCAL_METRICS_LISTEN": "127.0.0.1:0"})
+    try:
+        assert httpx.get(metrics_url(server) + "/healthz").status_code == 200
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("value", "status", "says"),
+    [("127.0.0.1:99999", 2, "invalid port"), ("busy", 1, "for metrics")],
+)
+def test_bad_metrics_listen_is_one_line(tmp_path: Path, value: str, status: int, says: str) -> None:
+    """A bad or busy --metrics-listen is one Error line and a non-zero exit, before
+    anything is announced."""
+    with socket.create_server(("127.0.0.1", 0)) as busy:
+        if value == "busy":
+            value = f"127.0.0.1:{busy.getsockname()[1]}"
+        result = run_command(
+            [sys.executable, "-m", "pys3local", "serve", "--path", str(tmp_path / "d"),
+             "--listen", "127.0.0.1:0", "--metrics-listen", value],
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
+    assert result.returncode == status, result.stderr
+    assert len(errors) == 1 and says in errors[0], result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Starting S3 server" not in result.stdout
