@@ -27,7 +27,13 @@ from pys3local.cli.serve_checks import (
     reject_foreign_options,
     storage_line,
 )
-from pys3local.cli.serve_metrics import bind_metrics, metrics_line, serve_one, serve_workers
+from pys3local.cli.serve_metrics import (
+    bind_metrics,
+    metrics_line,
+    parse_metrics_listen,
+    serve_one,
+    serve_workers,
+)
 from pys3local.config import PASSWORD_ENV, BackendConfigError, settings_from_env
 from pys3local.config.store import KEYS_FILE
 from pys3local.rclone import render_rclone_config
@@ -333,6 +339,7 @@ def serve(
         address = parse_listen(listen)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--listen") from None
+    metrics_address = parse_metrics_listen(metrics_listen) if metrics_listen else None
     if not access_key_id or not secret_access_key:
         raise click.BadParameter("credentials must not be empty", param_hint="--access-key-id")
     backend_settings = resolve_backend(
@@ -363,7 +370,7 @@ def serve(
         keys_dir=None if no_auth else str(unlock_keys(config_dir)),
         debug=debug,
         workers=workers,
-        metrics_listen=metrics_listen,
+        metrics_listen=metrics_listen or None,
     )
     try:
         app = build_app(settings)
@@ -374,7 +381,7 @@ def serve(
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {listen}: {exc.strerror or exc}") from None
     address = ListenAddress(address.host, sockets[0].getsockname()[1])
-    metrics_socket = bind_metrics(metrics_listen) if metrics_listen is not None else None
+    metrics_socket = bind_metrics(metrics_address) if metrics_address is not None else None
 
     def announce() -> None:
         """The banner, once the backend is open: only a server that serves announces."""

@@ -25,17 +25,21 @@ if TYPE_CHECKING:
 DEFAULT_METRICS_PORT = 10002
 
 
-def bind_metrics(value: str) -> socket.socket:
-    """The bound socket ``--metrics-listen`` names; one line and exit on failure."""
+def parse_metrics_listen(value: str) -> ListenAddress:
+    """The address ``--metrics-listen`` names; a usage error if it names none."""
     try:
-        address = parse_listen(value, default_port=DEFAULT_METRICS_PORT)
+        return parse_listen(value, default_port=DEFAULT_METRICS_PORT)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--metrics-listen") from None
+
+
+def bind_metrics(address: ListenAddress) -> socket.socket:
+    """The bound socket of ``--metrics-listen``; one line and exit on failure."""
     try:
         return bind_socket(address)
     except OSError as exc:
         raise click.ClickException(
-            f"cannot listen on {value} for metrics: {exc.strerror or exc}"
+            f"cannot listen on {address.host}:{address.port} for metrics: {exc.strerror or exc}"
         ) from None
 
 
