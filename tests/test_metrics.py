@@ -327,3 +327,17 @@ def test_bad_metrics_listen_is_one_line(tmp_path: Path, value: str, status: int,
     assert len(errors) == 1 and says in errors[0], result.stderr
     assert "Traceback" not in result.stderr
     assert "Starting S3 server" not in result.stdout
+
+
+def test_metrics_off_imports_no_metrics_library() -> None:
+    """Without --metrics-listen the server's modules load neither prometheus_client
+    nor pys3local.metrics."""
+    code = (
+        "import sys, pys3local.cli.serve, pys3local.app_factory, pys3local.workers, "
+        "pys3local.providers.drime.transport; "
+        "print(sorted(m for m in sys.modules "
+        "if m.startswith(('prometheus_client', 'pys3local.metrics.'))))"
+    )
+    result = run_command([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
