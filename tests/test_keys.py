@@ -51,6 +51,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             config_dir, "scoped", "--bucket", "alpha*", "--allow", "read,write,delete"
         ),
         "admin": add_key(config_dir, "admin", "--bucket", "*", "--allow", "admin"),
+        "alpha-admin": add_key(config_dir, "alpha-admin", "--bucket", "alpha", "--allow", "admin"),
     }
     server = start_server(
         tmp_path_factory.mktemp("keys-data"),
@@ -258,7 +259,8 @@ def test_PutObject_If_None_Match_star(setup: Setup) -> None:
 
 
 def test_ListBuckets_shows_only_the_keys_buckets(setup: Setup) -> None:
-    """ListBuckets lists the key's own buckets, whatever its rights, and no other."""
+    """ListBuckets lists the key's own buckets and no other, except to an admin key,
+    which sees every bucket (its other rights stay within its own buckets)."""
 
     def names(name: str) -> set[str]:
         return {b["Name"] for b in setup.client(name).list_buckets()["Buckets"]}  # type: ignore[attr-defined]
@@ -270,6 +272,9 @@ def test_ListBuckets_shows_only_the_keys_buckets(setup: Setup) -> None:
         for b in setup.server.client().list_buckets()["Buckets"]  # type: ignore[attr-defined]
     }
     assert {"alpha", "alpha2", "beta"} <= names("admin")  # its bucket pattern is "*"
+    assert {"alpha", "alpha2", "beta"} <= names("alpha-admin")
+    admin = setup.client("alpha-admin")
+    assert error_code(admin.create_bucket, Bucket="beta2") == "AccessDenied"  # type: ignore[attr-defined]
 
 
 def test_CreateBucket_needs_admin(setup: Setup) -> None:

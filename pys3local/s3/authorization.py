@@ -36,10 +36,11 @@ class Permit:
             raise AccessDenied(_DENIED)
 
     def may_list(self, bucket: str) -> bool:
-        """Whether ListBuckets shows ``bucket`` to this key: its own buckets only (a
-        key for ``*`` sees them all), so a key learns no other bucket's name."""
+        """Whether ListBuckets shows ``bucket`` to this key: its own buckets only, so a
+        backup key learns no other bucket's name; an admin key, which looks after the
+        server's buckets, sees every one (it still acts only on its own)."""
         key = self.key
-        return key is None or key.may_use(bucket)
+        return key is None or Right.ADMIN in key.rights or key.may_use(bucket)
 
 
 #: The permit of a server without authentication: everything.
