@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from keys_support import Key, error_code, key_client
+from keys_support import Key, add_key, error_code, key_client, keys_command
 from textual.widgets import Checkbox, DataTable, Input, Static
-from tui_support import SIZE, make_app, wait_for
+from tui_support import SIZE, call, make_app, s3_client, start_server, stop_server, wait_for
 
 from pys3local.config import ConfigStore
 from pys3local.config.keys import KeysFile
@@ -130,3 +130,26 @@ async def test_keys_tab_key_used_by_a_serve_process(tmp_path: Path, make_server:
         await pilot.press("d")
         await wait_for(lambda: not works(), pilot, timeout=5, what="key refused")
         assert error_code(s3.list_objects_v2, Bucket="default") == "InvalidAccessKeyId"  # type: ignore[attr-defined]
+
+
+async def test_console_server_accepts_the_keys_of_keys_toml(tmp_path: Path) -> None:
+    """The server the console runs reads keys.toml as serve does: a key's rights hold,
+    and a key disabled meanwhile is refused."""
+    config = tmp_path / "config"
+    reader = add_key(config, "reader", "--bucket", "default", "--allow", "read")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        port = await start_server(app, pilot)
+        await call(s3_client(port).put_object, Bucket="default", Key="k", Body=b"v")
+        client = s3_client(port, reader.access_key_id, reader.secret)
+        body = await call(client.get_object, Bucket="default", Key="k")
+        assert body["Body"].read() == b"v"  # type: ignore[index]
+        denied = await call(error_code, client.put_object, Bucket="default", Key="x", Body=b"")
+        assert denied == "AccessDenied"
+        keys_command(config, "disable", "reader")
+        await wait_for(
+            lambda: error_code(client.head_object, Bucket="default", Key="k") is not None,
+            pilot,
+            what="disabled key refused",
+        )
+        await stop_server(app, pilot)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -192,6 +193,9 @@ class AdminApp(App[None]):
             self.notify(locked, title="Without saved backends", severity="warning")
             return
         self.store = store
+        if store.password is not None:
+            # The server's keys watcher decrypts keys.toml with it, as serve's workers do.
+            os.environ[PASSWORD_ENV] = store.password
         for pane in (self.server_pane, self.query_one(BackendsPane), self.query_one(CachePane)):
             pane.store = store
         self.query_one(KeysPane).store = store

@@ -86,6 +86,8 @@ class ServerOptions:
     tls_cert: str | None = None
     tls_key: str | None = None
     durable: bool = True
+    #: The configuration directory whose keys.toml holds further access keys.
+    keys_dir: Path | None = None
 
     @property
     def scheme(self) -> str:
@@ -112,6 +114,7 @@ class ServerOptions:
             tls_cert=self.tls_cert,
             tls_key=self.tls_key,
             cache_db=str(cache_db) if cache_db is not None else None,
+            keys_dir=None if self.no_auth or self.keys_dir is None else str(self.keys_dir),
         )
 
     @property

@@ -235,6 +235,7 @@ class ServerPane(VerticalScroll):
             allow_bucket_creation=self.query_one("#srv-advanced", Checkbox).value,
             readonly=self.query_one("#srv-readonly", Checkbox).value,
             durable=not self.query_one("#srv-nofsync", Checkbox).value,
+            keys_dir=self.store.directory,
             **self._limits(),
         )
 
