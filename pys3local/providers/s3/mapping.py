@@ -1,0 +1,143 @@
+"""Where pys3local's buckets and keys live upstream, and how metadata travels.
+
+Two layouts:
+
+- ``buckets``: each pys3local bucket is an upstream bucket of its own, named
+  ``<name_prefix><bucket>`` (the prefix keeps the gateway's buckets apart from
+  others on the same account).
+- ``prefix``: every bucket lives in one upstream bucket, its objects under
+  ``<key_prefix><bucket>/``; the bucket itself is an empty marker object
+  ``<key_prefix>.buckets/<bucket>`` (bucket names never start with ".", so the
+  markers can never be mistaken for objects of a bucket), whose Last-Modified is
+  the bucket's creation date.
+
+Metadata: Content-Type and the other stored headers and ``x-amz-meta-*`` go as the
+same headers. What S3 has no header for (verified checksums and what they cover)
+goes in one reserved user-metadata entry, :data:`FACTS_META`, which is removed
+again on the way back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+from pys3local.providers.base import ObjectInfo, ObjectMetadata
+
+#: The user-metadata name (``x-amz-meta-<name>``) carrying pys3local's own facts.
+FACTS_META = "pys3local-facts"
+BUCKET_MARKERS = ".buckets/"
+
+_STORED = {
+    "content-type": "content_type",
+    "content-encoding": "content_encoding",
+    "content-disposition": "content_disposition",
+    "content-language": "content_language",
+    "cache-control": "cache_control",
+    "expires": "expires",
+}
+
+
+@dataclass(frozen=True)
+class BucketMap:
+    """The layout of pys3local's buckets upstream (see the module docstring)."""
+
+    #: ``buckets`` or ``prefix``.
+    mode: str = "buckets"
+    #: ``buckets`` mode: prepended to every upstream bucket name.
+    name_prefix: str = ""
+    #: ``prefix`` mode: the one upstream bucket, and the key prefix inside it.
+    bucket: str = ""
+    key_prefix: str = ""
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("buckets", "prefix"):
+            raise ValueError(f"unknown bucket layout {self.mode!r} (buckets or prefix)")
+        if self.mode == "prefix" and not self.bucket:
+            raise ValueError("the prefix layout needs the upstream bucket's name")
+        if self.key_prefix and not self.key_prefix.endswith("/"):
+            object.__setattr__(self, "key_prefix", self.key_prefix + "/")
+
+    @property
+    def shared(self) -> bool:
+        return self.mode == "prefix"
+
+    def upstream_bucket(self, bucket: str) -> str:
+        return self.bucket if self.shared else self.name_prefix + bucket
+
+    def key_base(self, bucket: str) -> str:
+        """What every upstream key of ``bucket`` starts with."""
+        return f"{self.key_prefix}{bucket}/" if self.shared else ""
+
+    def marker_key(self, bucket: str) -> str:
+        return f"{self.key_prefix}{BUCKET_MARKERS}{bucket}"
+
+    def describe(self, endpoint: str) -> str:
+        if self.shared:
+            return f"s3:{endpoint}/{self.bucket}/{self.key_prefix}"
+        return f"s3:{endpoint}" + (f" (buckets {self.name_prefix}*)" if self.name_prefix else "")
+
+
+def metadata_headers(metadata: ObjectMetadata) -> dict[str, str]:
+    """The upstream request headers that store ``metadata``."""
+    headers: dict[str, str] = {}
+    for header, attribute in _STORED.items():
+        value = getattr(metadata, attribute)
+        if value is not None:
+            headers[header] = value
+    for name, value in metadata.user.items():
+        if name != FACTS_META:
+            headers[f"x-amz-meta-{name}"] = value
+    facts: dict[str, object] = {}
+    if metadata.checksums:
+        facts["checksums"] = metadata.checksums
+    if metadata.checksum_type:
+        facts["checksum_type"] = metadata.checksum_type
+    if metadata.checksum_algorithm:
+        facts["checksum_algorithm"] = metadata.checksum_algorithm
+    if facts:
+        headers[f"x-amz-meta-{FACTS_META}"] = json.dumps(facts, separators=(",", ":"))
+    return headers
+
+
+def metadata_from(headers: Mapping[str, str]) -> ObjectMetadata:
+    """The metadata an upstream GET or HEAD answer describes."""
+    metadata = ObjectMetadata()
+    for header, attribute in _STORED.items():
+        value = headers.get(header)
+        if value is not None:
+            setattr(metadata, attribute, value)
+    facts = "{}"
+    for name, value in headers.items():
+        lowered = name.lower()
+        if not lowered.startswith("x-amz-meta-"):
+            continue
+        short = lowered[len("x-amz-meta-") :]
+        if short == FACTS_META:
+            facts = value
+        else:
+            metadata.user[short] = value
+    try:
+        document = json.loads(facts)
+    except ValueError:
+        document = {}
+    if isinstance(document, dict):
+        checksums = document.get("checksums")
+        if isinstance(checksums, dict):
+            metadata.checksums = {str(k): str(v) for k, v in checksums.items()}
+        metadata.checksum_type = document.get("checksum_type") or None
+        metadata.checksum_algorithm = document.get("checksum_algorithm") or None
+    return metadata
+
+
+def object_info(key: str, headers: Mapping[str, str], size: int) -> ObjectInfo:
+    """The info of the object an upstream answer describes."""
+    return ObjectInfo(
+        key=key,
+        size=size,
+        etag=(headers.get("etag") or "").strip('"'),
+        last_modified=parsedate_to_datetime(headers["last-modified"]),
+        metadata=metadata_from(headers),
+    )

@@ -1,0 +1,227 @@
+"""Multipart uploads on the upstream's own multipart upload.
+
+The upload id a client sees is the upstream's, so any gateway over the same
+upstream can take the next part or the Complete; parts go straight through
+(UploadPartCopy as the upstream's UploadPartCopy, no bytes through the gateway);
+ETags are the upstream's.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import AsyncIterable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+from xml.sax.saxutils import escape
+
+from pys3local.errors import InternalError, NoSuchUpload
+from pys3local.providers.base import (
+    ByteRange,
+    CompletedPart,
+    MultipartUpload,
+    ObjectInfo,
+    ObjectMetadata,
+    UploadedPart,
+)
+
+from . import documents
+from .client import UpstreamError, s3_error
+from .mapping import metadata_headers
+
+if TYPE_CHECKING:
+    from .provider import S3UpstreamProvider
+
+
+class MultipartMixin:
+    """The multipart half of :class:`~.provider.S3UpstreamProvider`."""
+
+    async def create_multipart_upload(
+        self: S3UpstreamProvider, bucket: str, key: str, metadata: ObjectMetadata
+    ) -> MultipartUpload:
+        self.check_writable()
+        response = await self._key_call(
+            "POST",
+            bucket,
+            key,
+            query={"uploads": ""},
+            headers=metadata_headers(metadata),
+            idempotent=False,
+        )
+        upload_id = documents.text(documents.parse(response.content), "UploadId")
+        if not upload_id:
+            raise InternalError("The upstream storage gave no upload id.")
+        return MultipartUpload(upload_id, bucket, key, datetime.now(timezone.utc), metadata)
+
+    async def _upload_call(
+        self: S3UpstreamProvider, method: str, bucket: str, key: str, upload_id: str, **options
+    ):  # type: ignore[no-untyped-def]
+        """A request on an upload: an empty or unknown id is NoSuchUpload."""
+        if not upload_id:
+            raise NoSuchUpload()
+        query = {"uploadId": upload_id, **options.pop("query", {})}
+        try:
+            return await self.client.request(
+                method,
+                self.layout.upstream_bucket(bucket),
+                self.layout.key_base(bucket) + key,
+                query=query,
+                **options,
+            )
+        except UpstreamError as failure:
+            if failure.status == 404:
+                if failure.code == "NoSuchBucket" or await self._bucket_missing(bucket):
+                    from pys3local.errors import NoSuchBucket
+
+                    raise NoSuchBucket(BucketName=bucket) from None
+                raise NoSuchUpload() from None
+            raise s3_error(failure) from None
+
+    async def upload_part(
+        self: S3UpstreamProvider,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        body: AsyncIterable[bytes],
+        *,
+        content_md5: bytes | None = None,
+        size: int | None = None,
+    ) -> UploadedPart:
+        from .provider import _sized
+
+        self.check_writable()
+        headers = {}
+        if content_md5 is not None:
+            headers["content-md5"] = base64.b64encode(content_md5).decode()
+        async with _sized(body) as (length, content):
+            headers["content-length"] = str(length if size is None else size)
+            response = await self._upload_call(
+                "PUT",
+                bucket,
+                key,
+                upload_id,
+                query={"partNumber": str(part_number)},
+                headers=headers,
+                content=content,
+                idempotent=False,
+            )
+        etag = (response.headers.get("etag") or "").strip('"')
+        checksums = dict(getattr(body, "checksums", None) or {})
+        return UploadedPart(part_number, length, etag, datetime.now(timezone.utc), checksums)
+
+    async def upload_part_copy(
+        self: S3UpstreamProvider,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        span: ByteRange | None,
+    ) -> UploadedPart:
+        """UploadPartCopy done by the upstream: no bytes pass through the gateway."""
+        self.check_writable()
+        headers = {"x-amz-copy-source": self.copy_source(src_bucket, src_key)}
+        if span is not None:
+            headers["x-amz-copy-source-range"] = f"bytes={span.start}-{span.end}"
+        response = await self._upload_call(
+            "PUT",
+            bucket,
+            key,
+            upload_id,
+            query={"partNumber": str(part_number)},
+            headers=headers,
+        )
+        root = documents.parse(response.content)
+        if root.tag.rsplit("}", 1)[-1] == "Error":
+            raise s3_error(
+                UpstreamError(500, documents.text(root, "Code"), documents.text(root, "Message"))
+            )
+        etag = documents.text(root, "ETag").strip('"')
+        modified = documents.timestamp(documents.text(root, "LastModified"))
+        return UploadedPart(part_number, span.length if span else 0, etag, modified)
+
+    async def list_parts(
+        self: S3UpstreamProvider, bucket: str, key: str, upload_id: str
+    ) -> tuple[MultipartUpload, list[UploadedPart]]:
+        parts: list[UploadedPart] = []
+        marker = 0
+        while True:
+            query = {"max-parts": "1000"}
+            if marker:
+                query["part-number-marker"] = str(marker)
+            response = await self._upload_call("GET", bucket, key, upload_id, query=query)
+            page, truncated, marker = documents.parts_page(response.content)
+            parts.extend(
+                UploadedPart(p.number, p.size, p.etag, p.last_modified, p.checksums) for p in page
+            )
+            if not truncated or not page:
+                break
+        upload = MultipartUpload(upload_id, bucket, key, datetime.now(timezone.utc))
+        return upload, sorted(parts, key=lambda p: p.part_number)
+
+    async def get_multipart_upload(
+        self: S3UpstreamProvider, bucket: str, key: str, upload_id: str
+    ) -> MultipartUpload:
+        await self._upload_call("GET", bucket, key, upload_id, query={"max-parts": "1"})
+        return MultipartUpload(upload_id, bucket, key, datetime.now(timezone.utc))
+
+    async def complete_multipart_upload(
+        self: S3UpstreamProvider,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        parts: list[CompletedPart],
+        *,
+        checksums: dict[str, str] | None = None,
+    ) -> ObjectInfo:
+        self.check_writable()
+        document = "".join(
+            f"<Part><PartNumber>{p.part_number}</PartNumber>"
+            f"<ETag>&quot;{escape(p.etag)}&quot;</ETag></Part>"
+            for p in parts
+        )
+        body = f"<CompleteMultipartUpload>{document}</CompleteMultipartUpload>".encode()
+        response = await self._upload_call(
+            "POST",
+            bucket,
+            key,
+            upload_id,
+            headers={"content-type": "application/xml"},
+            content=body,
+            idempotent=False,
+        )
+        # S3 may answer 200 and still fail: the error is then in the body.
+        root = documents.parse(response.content)
+        if root.tag.rsplit("}", 1)[-1] == "Error":
+            raise s3_error(
+                UpstreamError(500, documents.text(root, "Code"), documents.text(root, "Message"))
+            )
+        return await self.head_object(bucket, key)
+
+    async def abort_multipart_upload(
+        self: S3UpstreamProvider, bucket: str, key: str, upload_id: str
+    ) -> None:
+        self.check_writable()
+        await self._upload_call("DELETE", bucket, key, upload_id)
+
+    async def list_multipart_uploads(
+        self: S3UpstreamProvider, bucket: str, prefix: str = ""
+    ) -> list[MultipartUpload]:
+        await self.get_bucket(bucket)
+        base = self.layout.key_base(bucket)
+        query = {"uploads": "", "prefix": base + prefix, "encoding-type": "url"}
+        found: list[MultipartUpload] = []
+        while True:
+            response = await self._call("GET", self.layout.upstream_bucket(bucket), query=query)
+            page, truncated, key_marker, id_marker = documents.uploads_page(response.content)
+            found.extend(
+                MultipartUpload(u.upload_id, bucket, u.key[len(base) :], u.initiated)
+                for u in page
+                if u.key.startswith(base)
+            )
+            if not truncated or not page or not key_marker:
+                break
+            query["key-marker"] = key_marker
+            query["upload-id-marker"] = id_marker
+        return sorted(found, key=lambda u: (u.key.encode(), u.initiated))
