@@ -84,9 +84,9 @@ def start_server(
         "-m",
         "pys3local",
         "serve",
-        # --path is the local backend's option; serve refuses it for Drime (data_dir
-        # is then only the test's scratch directory).
-        *(() if _serves_drime(args) else ("--path", str(data_dir))),
+        # --path is the local backend's option; serve refuses it for Drime and s3
+        # (data_dir is then only the test's scratch directory).
+        *(() if _serves_remote(args) else ("--path", str(data_dir))),
         "--listen",
         "127.0.0.1:0",
         "--access-key-id",
@@ -128,8 +128,8 @@ def start_server(
     return server
 
 
-def _serves_drime(args: tuple[str, ...]) -> bool:
-    return any(a == "--backend" and b == "drime" for a, b in itertools.pairwise(args))
+def _serves_remote(args: tuple[str, ...]) -> bool:
+    return any(a == "--backend" and b in ("drime", "s3") for a, b in itertools.pairwise(args))
 
 
 def _drain_output(server: RunningServer) -> None:

@@ -64,7 +64,7 @@ class WeedProcess:
                 self.args, stdout=out, stderr=subprocess.STDOUT, cwd=self.log.parent
             )
 
-    def stop(self, sig: int = signal.SIGTERM, timeout: float = 10) -> None:
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 3) -> None:
         if self.process is not None:
             stop_group(self.process, sig, timeout)
 

@@ -21,6 +21,8 @@ from pys3local.errors import (
     NoSuchBucket,
     NoSuchKey,
     NoSuchUpload,
+    NotImplementedOperation,
+    PreconditionFailed,
     ServiceUnavailable,
 )
 from pys3local.providers.base import CompletedPart, ObjectMetadata, RangeRequest
@@ -265,3 +267,20 @@ async def test_GetObject_concurrent_streams(upstream: S3UpstreamProvider) -> Non
         *[read_all(await upstream.get_object("b", "c")) for _ in range(4)]
     )
     assert all(body == data for body in bodies)
+
+
+async def test_PutObject_create_only(seaweed: SeaweedCluster) -> None:  # noqa: F811
+    """A create-only write is refused with NotImplemented unless the upstream is set to
+    honour If-None-Match; then an existing key is PreconditionFailed and kept."""
+    layout = BucketMap("prefix", bucket=seaweed.new_bucket())
+    plain = S3UpstreamProvider(connection(seaweed), layout)
+    await plain.create_bucket("b")
+    with pytest.raises(NotImplementedOperation, match="conditional_writes"):
+        await plain.put_object("b", "k", Declared(b"1"), ObjectMetadata(), create_only=True)
+    await plain.close()
+    honouring = S3UpstreamProvider(connection(seaweed), layout, conditional_writes=True)
+    await honouring.put_object("b", "k", Declared(b"1"), ObjectMetadata(), create_only=True)
+    with pytest.raises(PreconditionFailed):
+        await honouring.put_object("b", "k", Declared(b"2"), ObjectMetadata(), create_only=True)
+    assert await read_all(await honouring.get_object("b", "k")) == b"1"
+    await honouring.close()

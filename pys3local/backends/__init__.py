@@ -17,6 +17,7 @@ from pys3local.providers.base import StorageProvider
 from .drime import DrimeBackendSettings
 from .local import LocalBackendSettings
 from .registry import BACKEND_NAMES, BACKENDS, BackendSettings, backend_type, type_of
+from .s3 import S3BackendSettings
 from .spec import (
     BackendType,
     Capabilities,
@@ -94,6 +95,7 @@ __all__ = [
     "LocalBackendSettings",
     "MultipartState",
     "ProviderOptions",
+    "S3BackendSettings",
     "backend_type",
     "build_provider",
     "cache_identity",

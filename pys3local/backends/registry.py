@@ -12,14 +12,15 @@ from typing import Any
 
 from .drime import DRIME, DrimeBackendSettings
 from .local import LOCAL, LocalBackendSettings
+from .s3 import S3, S3BackendSettings
 from .spec import BackendType
 
 #: Every type by name, in the order they are offered (the first is the default).
-BACKENDS: Mapping[str, BackendType[Any]] = {kind.name: kind for kind in (LOCAL, DRIME)}
+BACKENDS: Mapping[str, BackendType[Any]] = {kind.name: kind for kind in (LOCAL, DRIME, S3)}
 BACKEND_NAMES: tuple[str, ...] = tuple(BACKENDS)
 
 #: The validated settings of any registered type.
-BackendSettings = LocalBackendSettings | DrimeBackendSettings
+BackendSettings = LocalBackendSettings | DrimeBackendSettings | S3BackendSettings
 
 
 def backend_type(name: str) -> BackendType[Any]:

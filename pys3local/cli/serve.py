@@ -34,6 +34,7 @@ from pys3local.cli.serve_metrics import (
     serve_one,
     serve_workers,
 )
+from pys3local.cli.serve_upstream import given_upstream_options, upstream_options
 from pys3local.config import PASSWORD_ENV, BackendConfigError, settings_from_env
 from pys3local.config.store import KEYS_FILE
 from pys3local.rclone import render_rclone_config
@@ -99,6 +100,9 @@ def resolve_backend(
         "--root-folder": root_folder,
         "--create-path": None,
     }
+    upstream_given, upstream_values = given_upstream_options(ctx)
+    given.update(upstream_given)
+    values.update(upstream_values)
     try:
         if backend_config is not None:
             saved = resolve_backend_config(backend_config, config_dir)
@@ -230,6 +234,7 @@ def options_from_environment(command: click.Command) -> click.Command:
 )
 @click.option("--backend-config", default=None, help="Name of a saved backend configuration.")
 @click.option("--root-folder", default=None, help="Drime: limit S3 to this folder.")
+@upstream_options
 @click.option(
     "--allow-bucket-creation",
     is_flag=True,
@@ -330,6 +335,7 @@ def serve(
     metrics_listen: str | None,
     cache_db: str | None,
     config_dir: Path | None,
+    **upstream: object,  # the --upstream-* options, read by resolve_backend
 ) -> None:
     """Start the S3-compatible server."""
     configure_logging(debug)

@@ -183,7 +183,7 @@ def settings_from_env(
             continue
         raw = env.get(spec.env) or spec.env_default
         if raw is None:
-            if spec.required:
+            if spec.required and not given.get(spec.name):  # else an option sets it
                 raise BackendConfigError(
                     f"environment variable {spec.env} is not set "
                     "(or save a config with 'pys3local config' and use --backend-config)"

@@ -418,6 +418,21 @@ class StorageProvider(ABC):
         """
         raise NotImplementedOperation("This backend does not support multipart uploads.")
 
+    async def upload_part_copy(
+        self,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_number: int,
+        src_bucket: str,
+        src_key: str,
+        span: ByteRange | None,
+    ) -> UploadedPart | None:
+        """Copy ``span`` of an object (None: all of an empty one) into a part on the
+        backend's side; None if it cannot (the caller streams the source into
+        :meth:`upload_part`). Raises NoSuchUpload, NoSuchKey."""
+        return None
+
     async def list_parts(
         self, bucket: str, key: str, upload_id: str
     ) -> tuple[MultipartUpload, list[UploadedPart]]:

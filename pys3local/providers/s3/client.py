@@ -40,6 +40,10 @@ from pys3local import errors
 from pys3local.s3.signing import signing_key, uri_encode, v4_signature
 
 log = logging.getLogger("pys3local.upstream")
+# httpx logs every request at INFO: one line per upstream call would drown the
+# access log. Its warnings still show, and a level set explicitly is left alone.
+if logging.getLogger("httpx").level == logging.NOTSET:
+    logging.getLogger("httpx").setLevel(logging.WARNING)
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
@@ -285,7 +289,7 @@ class UpstreamClient:
                 if attempt < attempts:
                     await self._pause(attempt, None)
                     continue
-                log.warning("upstream %s %s failed: %r", method, request.url, exc)
+                log.info("upstream %s %s failed: %r", method, request.url, exc)
                 raise errors.ServiceUnavailable(
                     f"The upstream storage could not be reached ({type(exc).__name__})."
                 ) from exc

@@ -174,8 +174,10 @@ class MultipartMixin:
         parts: list[CompletedPart],
         *,
         checksums: dict[str, str] | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
+        conditions = self.create_only_headers(create_only)
         document = "".join(
             f"<Part><PartNumber>{p.part_number}</PartNumber>"
             f"<ETag>&quot;{escape(p.etag)}&quot;</ETag></Part>"
@@ -187,7 +189,7 @@ class MultipartMixin:
             bucket,
             key,
             upload_id,
-            headers={"content-type": "application/xml"},
+            headers={"content-type": "application/xml", **conditions},
             content=body,
             idempotent=False,
         )

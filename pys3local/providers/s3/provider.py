@@ -25,6 +25,7 @@ from pys3local.errors import (
     InvalidRange,
     NoSuchBucket,
     NoSuchKey,
+    NotImplementedOperation,
     S3Error,
 )
 from pys3local.providers.base import (
@@ -61,11 +62,20 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
     keeps_tags = False
 
     def __init__(
-        self, connection: Connection, layout: BucketMap, *, readonly: bool = False
+        self,
+        connection: Connection,
+        layout: BucketMap,
+        *,
+        readonly: bool = False,
+        conditional_writes: bool = False,
     ) -> None:
         super().__init__(readonly=readonly)
         self.connection = connection
         self.layout = layout
+        #: Whether the upstream honours ``If-None-Match: *`` atomically (AWS does; a
+        #: store that ignored it would overwrite an append-only key silently, so it
+        #: is only passed on when the operator says so).
+        self.conditional_writes = conditional_writes
         self.description = layout.describe(connection.endpoint.rstrip("/"))
         self._client: UpstreamClient | None = None
 
@@ -322,9 +332,10 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         metadata: ObjectMetadata,
         *,
         content_md5: bytes | None = None,
+        create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
-        headers = metadata_headers(metadata)
+        headers = metadata_headers(metadata) | self.create_only_headers(create_only)
         if content_md5 is not None:
             headers["content-md5"] = base64.b64encode(content_md5).decode()
         async with _sized(body) as (size, content):
@@ -348,16 +359,32 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         dst_bucket: str,
         dst_key: str,
         metadata: ObjectMetadata | None = None,
+        *,
+        create_only: bool = False,
     ) -> ObjectInfo:
         """A server-side copy: the bytes never pass through the gateway."""
         self.check_writable()
         headers = {"x-amz-copy-source": self.copy_source(src_bucket, src_key)}
+        headers.update(self.create_only_headers(create_only))
         if metadata is not None:
             headers.update(metadata_headers(metadata))
             headers["x-amz-metadata-directive"] = "REPLACE"
         await self._key_call("PUT", dst_bucket, dst_key, headers=headers)
         # The copy's own answer lacks size and metadata: HEAD the result.
         return await self.head_object(dst_bucket, dst_key)
+
+    def create_only_headers(self, create_only: bool) -> dict[str, str]:
+        """``If-None-Match: *`` for a create-only write; NotImplemented (before any
+        body is read) when the upstream is not known to honour it."""
+        if not create_only:
+            return {}
+        if not self.conditional_writes:
+            raise NotImplementedOperation(
+                "The s3 backend passes create-only writes (append-only keys, "
+                "If-None-Match: *) on only when its upstream is set to honour them "
+                "(conditional_writes)."
+            )
+        return {"if-none-match": "*"}
 
     def copy_source(self, bucket: str, key: str) -> str:
         """The ``x-amz-copy-source`` naming an object of this gateway upstream."""
