@@ -163,7 +163,7 @@ def test_remove_asks_for_confirmation(config_dir: Path) -> None:
             ("config", "add", "x", "--type", "local", "--path", "/x", "--api-key", "k"),
             "backend 'x': unknown field 'api_key' for a local backend",
         ),
-        (("config", "add", "x", "--type", "s3"), "Invalid value for '--type'"),
+        (("config", "add", "x", "--type", "ftp"), "Invalid value for '--type'"),
         (("config", "edit", "nope", "--readonly"), "Backend config 'nope' not found"),
         (("config", "rename", "nope", "x"), "Backend config 'nope' not found"),
         (
@@ -271,7 +271,7 @@ def test_interactive_session_on_a_terminal(config_dir: Path, tmp_path: Path) -> 
     for prompt, answer in [
         ("Choice: ", "2"),
         ("Name: ", "tty"),
-        (r"Type \(local, drime\): ", "drime"),
+        (r"Type \(local, drime, s3\): ", "drime"),
         (r"api_key \(.*\): ", "hidden-api-key"),
         (r"workspace_id .*: ", "3"),
         (r"root_folder .*: ", ""),

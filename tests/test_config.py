@@ -153,7 +153,7 @@ def test_config_not_found_message(config_dir: Path) -> None:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ('type = "s3"\npath = "/x"', "field 'type' has unknown backend type 's3'"),
+        ('type = "ftp"\npath = "/x"', "field 'type' has unknown backend type 'ftp'"),
         ('path = "/x"', "missing field 'type'"),
         ('type = "local"', "missing field 'path'"),
         ('type = "drime"\nworkspace_id = 1', "missing field 'api_key'"),

@@ -4,6 +4,7 @@ gateways sharing one multipart upload; a clear failure at start."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 from boto3.s3.transfer import TransferConfig
+from click.testing import CliRunner
 from clients import (
     aws,
     aws_env,
@@ -29,6 +31,10 @@ from clients import (
 )
 from conftest import RunningServer
 from seaweed import SeaweedCluster, _volume_servers, seaweed  # noqa: F401
+
+from pys3local.backends import type_of
+from pys3local.cli import main
+from pys3local.config import load_backend_config
 
 MiB = 1024 * 1024
 
@@ -218,6 +224,34 @@ def test_CompleteMultipartUpload_across_gateways(gateway: Callable[..., RunningS
     )
     assert a.get_object(Bucket="shared", Key="obj")["Body"].read() == part1 + part2
     assert b.head_object(Bucket="shared", Key="obj")["ContentLength"] == 6 * MiB
+
+
+def test_ListBuckets_saved_s3_config(
+    seaweed: SeaweedCluster,  # noqa: F811
+    make_server: Callable[..., RunningServer],
+) -> None:
+    """A saved backend of type s3 (config add, secret stored obscured) passes its
+    connection test and serves through --backend-config."""
+    added = CliRunner().invoke(
+        main,
+        [
+            "config", "add", "up", "--type", "s3", "--endpoint", seaweed.endpoint,
+            "--access-key-id", seaweed.access_key,
+            "--secret-access-key", seaweed.secret_key,
+            "--bucket", seaweed.new_bucket(), "--prefix", "saved",
+        ],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    stored = (Path(os.environ["PYS3LOCAL_CONFIG_DIR"]) / "backends.toml").read_text()
+    assert seaweed.secret_key not in stored
+    settings = load_backend_config("up").settings
+    assert "Connected to" in asyncio.run(type_of(settings).check(settings))
+    # --backend s3 as well: the test helper then passes no --path.
+    server = make_server("--backend", "s3", "--backend-config", "up", "--allow-bucket-creation")
+    s3 = server.client()
+    s3.create_bucket(Bucket="kept")
+    s3.put_object(Bucket="kept", Key="k", Body=b"v")
+    assert [b["Name"] for b in s3.list_buckets()["Buckets"]] == ["kept"]
 
 
 def test_serve_refuses_unusable_upstream(
