@@ -171,6 +171,8 @@ def start_cluster(root: Path) -> SeaweedCluster:
             "-master", master, "-defaultReplicaPlacement", "001",
             "-defaultStoreDir", str(root / "filer"),
         ],
+        # SeaweedFS's default -allowDeleteBucketNotEmpty=true is kept: the gateway
+        # must refuse to delete a non-empty bucket itself.
         # The filer's S3 gateway as a process of its own (`weed filer -s3` did not
         # open its S3 port in 4.48 here).
         "s3": [
@@ -178,7 +180,6 @@ def start_cluster(root: Path) -> SeaweedCluster:
             "-port", str(ports["s3"]), "-port.grpc", str(grpc["s3"]),
             "-filer", f"127.0.0.1:{ports['filer']}.{grpc['filer']}",
             "-config", str(config), "-port.iceberg", "0", "-port.lance", "0",
-            "-allowDeleteBucketNotEmpty=false",
         ],
     }  # fmt: skip
     for name in ("volume1", "volume2"):
