@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import http.server
+import threading
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from typing import ClassVar
 
 import pytest
 from seaweed import SeaweedCluster, free_port, seaweed  # noqa: F401
@@ -24,6 +27,7 @@ from pys3local.errors import (
     NotImplementedOperation,
     PreconditionFailed,
     ServiceUnavailable,
+    SlowDown,
 )
 from pys3local.providers.base import CompletedPart, ObjectMetadata, RangeRequest
 from pys3local.providers.s3 import BucketMap, Connection, S3UpstreamProvider
@@ -284,3 +288,55 @@ async def test_PutObject_create_only(seaweed: SeaweedCluster) -> None:  # noqa: 
         await honouring.put_object("b", "k", Declared(b"2"), ObjectMetadata(), create_only=True)
     assert await read_all(await honouring.get_object("b", "k")) == b"1"
     await honouring.close()
+
+
+class _Failing(http.server.BaseHTTPRequestHandler):
+    """An upstream that answers every request with one S3 error, and counts them."""
+
+    status = 503
+    code = "SlowDown"
+    calls: ClassVar[list[str]] = []
+
+    def _answer(self) -> None:
+        type(self).calls.append(self.command)
+        length = int(self.headers.get("content-length") or 0)
+        if length:
+            self.rfile.read(length)
+        body = f"<Error><Code>{self.code}</Code><Message>busy here</Message></Error>".encode()
+        self.send_response(self.status)
+        self.send_header("content-length", str(len(body)) if self.command != "HEAD" else "0")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def failing_upstream() -> Iterator[str]:
+    """A loopback HTTP server that answers 503 SlowDown to everything."""
+    _Failing.calls = []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+async def test_GetObject_retries_idempotent_calls_only(failing_upstream: str) -> None:
+    """A 503 upstream: a GET is tried ``attempts`` times then answers SlowDown with the
+    upstream's message; a PUT carrying a client's body is sent once, never repeated."""
+    link = Connection(failing_upstream, "us-east-1", "k", "s", attempts=3, backoff=0.01)
+    provider = S3UpstreamProvider(link, BucketMap("prefix", bucket="up"))
+    with pytest.raises(SlowDown, match="busy here"):
+        await provider.get_object("b", "k")
+    assert _Failing.calls == ["GET"] * 3
+    _Failing.calls.clear()
+    with pytest.raises(SlowDown):
+        await provider.put_object("b", "k", Declared(b"body"), ObjectMetadata())
+    assert _Failing.calls == ["PUT"]
+    await provider.close()

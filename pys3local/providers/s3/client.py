@@ -37,6 +37,7 @@ import httpx
 from defusedxml import ElementTree
 
 from pys3local import errors
+from pys3local.providers import events
 from pys3local.s3.signing import signing_key, uri_encode, v4_signature
 
 log = logging.getLogger("pys3local.upstream")
@@ -287,8 +288,10 @@ class UpstreamClient:
                 response = await self._http.send(request, stream=True)
             except httpx.TransportError as exc:
                 if attempt < attempts:
+                    events.retried("s3", "network")
                     await self._pause(attempt, None)
                     continue
+                events.failed("s3", "unavailable")
                 log.info("upstream %s %s failed: %r", method, request.url, exc)
                 raise errors.ServiceUnavailable(
                     f"The upstream storage could not be reached ({type(exc).__name__})."
@@ -300,10 +303,14 @@ class UpstreamClient:
             body = await self._read(response)
             failure = _parse_error(response.status_code, body)
             retry = response.status_code == 429 or response.status_code >= 500
+            reason = "429" if response.status_code == 429 else "5xx"
             if retry and attempt < attempts:
+                events.retried("s3", reason)
                 log.info("upstream %s answered %s; retrying", method, failure)
                 await self._pause(attempt, response.headers.get("retry-after"))
                 continue
+            if retry:
+                events.failed("s3", reason)
             raise failure
         raise AssertionError("unreachable")
 
