@@ -26,6 +26,10 @@ from botocore.config import Config
 # defined in a conftest module is active for the whole run).
 from processes import pytest_sessionfinish, spawn, stop_group  # noqa: F401
 
+# The SeaweedFS cluster of the s3 backend's tests: one per session, started only
+# when a test asks for it.
+from seaweed import seaweed  # noqa: F401
+
 from pys3local.providers.local import LocalStorageProvider
 
 ACCESS_KEY = "test-access-key"

@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import ClassVar
 
 import pytest
-from seaweed import SeaweedCluster, free_port, seaweed  # noqa: F401
+from seaweed import SeaweedCluster, free_port
 
 from pys3local.errors import (
     BucketAlreadyOwnedByYou,
@@ -47,7 +47,7 @@ def connection(cluster: SeaweedCluster, **overrides: object) -> Connection:
 
 
 @pytest.fixture(params=["buckets", "prefix"])
-async def upstream(request: pytest.FixtureRequest, seaweed: SeaweedCluster):  # noqa: F811
+async def upstream(request: pytest.FixtureRequest, seaweed: SeaweedCluster):
     """An open provider on the cluster with a bucket ``b``, in either layout."""
     if request.param == "buckets":
         layout = BucketMap("buckets", name_prefix=f"t{uuid.uuid4().hex[:8]}-")
@@ -254,7 +254,7 @@ async def test_ListBuckets_unreachable_upstream() -> None:
     await provider.close()
 
 
-async def test_ListBuckets_refused_credentials(seaweed: SeaweedCluster) -> None:  # noqa: F811
+async def test_ListBuckets_refused_credentials(seaweed: SeaweedCluster) -> None:
     """Credentials the upstream refuses are the gateway's fault (InternalError naming
     them), never passed on as the client's own auth error."""
     provider = S3UpstreamProvider(connection(seaweed, secret_access_key="wrong"), BucketMap())
@@ -273,7 +273,7 @@ async def test_GetObject_concurrent_streams(upstream: S3UpstreamProvider) -> Non
     assert all(body == data for body in bodies)
 
 
-async def test_PutObject_create_only(seaweed: SeaweedCluster) -> None:  # noqa: F811
+async def test_PutObject_create_only(seaweed: SeaweedCluster) -> None:
     """A create-only write is refused with NotImplemented unless the upstream is set to
     honour If-None-Match; then an existing key is PreconditionFailed and kept."""
     layout = BucketMap("prefix", bucket=seaweed.new_bucket())
