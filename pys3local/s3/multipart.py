@@ -7,7 +7,13 @@ import asyncio
 import re
 
 from pys3local.errors import InvalidArgument, InvalidPartOrder, InvalidRange, NoSuchUpload
-from pys3local.providers.base import MAX_PART_NUMBER, ByteRange, RangeRequest, UploadedPart
+from pys3local.providers.base import (
+    MAX_PART_NUMBER,
+    ByteRange,
+    RangeRequest,
+    StorageProvider,
+    UploadedPart,
+)
 
 from . import completed, multipart_checksums, xml
 from .acl import check_acl_headers
@@ -133,6 +139,8 @@ async def _copy_on_backend(
 ) -> UploadedPart | None:
     """UploadPartCopy by the backend's own copy, or None if it has none."""
     assert request.key is not None
+    if type(service.provider).upload_part_copy is StorageProvider.upload_part_copy:
+        return None  # no native copy: spare the HEAD
     source = await service.provider.head_object(src_bucket, src_key)
     check_preconditions(request.http.headers, source, prefix="x-amz-copy-source-")
     span = None
