@@ -28,6 +28,7 @@ import asyncio
 import hashlib
 import logging
 import random
+import ssl
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -161,9 +162,9 @@ class UpstreamClient:
         self._scheme = parts.scheme
         self._host = parts.netloc
         self._base_path = parts.path.rstrip("/")
-        verify: bool | str = connection.verify_tls
+        verify: bool | ssl.SSLContext = connection.verify_tls
         if connection.verify_tls and connection.ca_bundle:
-            verify = connection.ca_bundle
+            verify = ssl.create_default_context(cafile=connection.ca_bundle)
         timeout = httpx.Timeout(
             connection.io_timeout, connect=connection.connect_timeout, pool=connection.io_timeout
         )
@@ -287,6 +288,13 @@ class UpstreamClient:
             try:
                 response = await self._http.send(request, stream=True)
             except httpx.TransportError as exc:
+                if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+                    # Trying again cannot help: the certificate is not trusted.
+                    events.failed("s3", "tls")
+                    raise errors.ServiceUnavailable(
+                        "The upstream's TLS certificate was not accepted "
+                        "(a CA bundle, or skip_tls_verify, may be needed)."
+                    ) from exc
                 if attempt < attempts:
                     events.retried("s3", "network")
                     await self._pause(attempt, None)
