@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from keys_support import Key, add_key, error_code, key_client, keys_command
-from textual.widgets import Checkbox, DataTable, Input, Static
+from processes import run_command
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
 from tui_support import SIZE, call, make_app, s3_client, start_server, stop_server, wait_for
 
 from pys3local.config import ConfigStore
@@ -152,4 +153,38 @@ async def test_console_server_accepts_the_keys_of_keys_toml(tmp_path: Path) -> N
             pilot,
             what="disabled key refused",
         )
+        await stop_server(app, pilot)
+
+
+async def test_rclone_tab_copies_out_the_remote_of_any_key(tmp_path: Path) -> None:
+    """The rclone tab offers every enabled key of keys.toml; the block for a chosen
+    key lists the server with rclone, as that key (a disabled key is not offered)."""
+    config = tmp_path / "config"
+    reader = add_key(config, "reader", "--bucket", "default", "--allow", "read")
+    add_key(config, "old", "--bucket", "default", "--allow", "read")
+    keys_command(config, "disable", "old")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_server(app, pilot)
+        await pilot.press("5")
+        select = app.query_one("#rc-key", Select)
+        await wait_for(lambda: select._options[1:], pilot, what="keys offered")
+        assert [value for _, value in select._options[1:]] == ["reader"]
+        select.value = "reader"
+        await pilot.pause()
+        await pilot.press("y")
+        block = app.clipboard
+        assert f"access_key_id = {reader.access_key_id}" in block
+        assert f"secret_access_key = {reader.secret}" in block
+        rclone_config = tmp_path / "reader.conf"
+        rclone_config.write_text(block)
+        result = await call(
+            run_command,
+            ["rclone", "--config", str(rclone_config), "lsd", "pys3local:"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "default" in result.stdout
         await stop_server(app, pilot)

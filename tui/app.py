@@ -30,7 +30,7 @@ from pys3local.settings import DEFAULT_PATH
 from . import remembered
 from .commands import ConsoleCommands
 from .log_bridge import LogBridge, Throttle
-from .messages import BackendsChanged, LogLinesWaiting, ServerStateChanged
+from .messages import BackendsChanged, KeysLoaded, LogLinesWaiting, ServerStateChanged
 from .panes.backends import BackendsPane
 from .panes.cache import CachePane
 from .panes.dashboard import Dashboard
@@ -405,6 +405,9 @@ class AdminApp(App[None]):
         keys = self.query_one(KeysPane)
         selected = keys.selected
         keys.reload(select=selected.name if selected else None)
+
+    def on_keys_loaded(self, message: KeysLoaded) -> None:
+        self.query_one(RclonePane).set_keys(message.keys)
 
     def _key_endpoint(self) -> tuple[str, str]:
         """Where the rclone remote of a key points: the rclone tab's server."""

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from pys3local.s3.rights import AccessKey
+
 from .cache_jobs import MigrationOutcome
 from .server_worker import ServerStatus
 
@@ -52,3 +54,10 @@ class MigrationFinished(Message):
 @dataclass
 class BackendsChanged(Message):
     """Saved backend configs were added, edited or removed."""
+
+
+@dataclass
+class KeysLoaded(Message):
+    """The Keys tab read keys.toml anew (the rclone tab offers each key's remote)."""
+
+    keys: tuple[AccessKey, ...]

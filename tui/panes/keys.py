@@ -21,6 +21,7 @@ from pys3local.config.keys import KeysFile, read_last_use
 from pys3local.s3.rights import AccessKey, format_rights
 
 from ..list_table import ListTable
+from ..messages import KeysLoaded
 from ..screens.confirm import ConfirmDialog
 from ..screens.key_form import KeyForm
 from ..screens.key_secret import KeySecretScreen
@@ -78,6 +79,7 @@ class KeysPane(Vertical):
         except BackendConfigError as exc:
             self._keys = {}
             self.show_message(str(exc), error=True)
+            self.post_message(KeysLoaded(()))
             return
         last_use = read_last_use(self.store.directory)
         self._keys = {k.name: k for k in keys}
@@ -91,6 +93,7 @@ class KeysPane(Vertical):
                 _when(last_use.get(key.access_key_id)),
                 key=key.name,
             )
+        self.post_message(KeysLoaded(tuple(keys)))
         names = list(self._keys)
         if select in names:
             table.move_cursor(row=names.index(select))

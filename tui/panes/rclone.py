@@ -9,15 +9,17 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from pys3local.rclone import render_rclone_config
+from pys3local.s3.rights import AccessKey
 from pys3local.settings import DEFAULT_ACCESS_KEY, DEFAULT_REGION, DEFAULT_SECRET_KEY
 
 from ..rclone_conf import RemoteExists, append_remote, remote_names
 from ..screens.confirm import ConfirmDialog
 
 DEFAULT_REMOTE = "pys3local"
+SERVER_PAIR = "the Server tab's key pair"
 
 
 @dataclass(frozen=True)
@@ -44,11 +46,17 @@ class RclonePane(Vertical):
         self.rclone_config = rclone_config
         self.target = RemoteTarget()
         self.running = False
+        #: The enabled keys of keys.toml, by name; the block is for one of them or,
+        #: with none chosen, for the Server tab's key pair.
+        self.keys: dict[str, AccessKey] = {}
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="rc-name-row"):
             yield Label("Remote name ")
             yield Input(DEFAULT_REMOTE, id="rc-name", compact=True)
+        with Horizontal(id="rc-key-row"):
+            yield Label("Key ")
+            yield Select[str]([], prompt=SERVER_PAIR, id="rc-key", compact=True)
         yield Label("", id="rc-note")
         with VerticalScroll(id="rc-block-box", can_focus=True):
             yield Static("", id="rc-block", markup=False)
@@ -61,7 +69,7 @@ class RclonePane(Vertical):
         box = self.query_one("#rc-block-box")
         box.border_title = "rclone remote"
         box.border_subtitle = f"w adds it to {self._short_path()}"
-        self.refresh_block()
+        self._offer_keys()
 
     def _short_path(self) -> str:
         try:
@@ -75,13 +83,35 @@ class RclonePane(Vertical):
     def remote_name(self) -> str:
         return self.query_one("#rc-name", Input).value.strip() or DEFAULT_REMOTE
 
+    @property
+    def chosen_key(self) -> AccessKey | None:
+        """The keys.toml key the block is for; None for the Server tab's pair."""
+        choice = self.query_one("#rc-key", Select).value if self.is_mounted else None
+        return self.keys.get(choice) if isinstance(choice, str) else None
+
     def block(self) -> str:
-        """The remote block for :attr:`target`."""
-        target = self.target
+        """The remote block for :attr:`target`, signed with the chosen key."""
+        target, key = self.target, self.chosen_key
+        access_key, secret = (
+            (key.access_key_id, key.secret) if key else (target.access_key, target.secret_key)
+        )
         return render_rclone_config(
-            target.endpoint, target.access_key, target.secret_key, target.region,
-            name=self.remote_name,
-        )  # fmt: skip
+            target.endpoint, access_key, secret, target.region, name=self.remote_name
+        )
+
+    def set_keys(self, keys: tuple[AccessKey, ...]) -> None:
+        """Offer the enabled keys of keys.toml (the choice stays while its key does)."""
+        self.keys = {key.name: key for key in keys if key.enabled}
+        if self.is_mounted:
+            self._offer_keys()
+
+    def _offer_keys(self) -> None:
+        select = self.query_one("#rc-key", Select)
+        previous = select.value
+        select.set_options((name, name) for name in self.keys)
+        if isinstance(previous, str) and previous in self.keys:
+            select.value = previous
+        self.refresh_block()
 
     def refresh_block(self) -> None:
         note = (
@@ -102,6 +132,10 @@ class RclonePane(Vertical):
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "rc-name":
             self.refresh_block()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        event.stop()
+        self.refresh_block()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
