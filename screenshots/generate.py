@@ -39,7 +39,9 @@ from botocore.exceptions import ClientError  # noqa: E402
 
 from pys3local.cache import CacheEntry, MetadataCache  # noqa: E402
 from pys3local.config import ConfigStore  # noqa: E402
+from pys3local.config.keys import KeysFile  # noqa: E402
 from pys3local.providers.local import LocalStorageProvider  # noqa: E402
+from pys3local.s3.rights import Right  # noqa: E402
 from tui.app import AdminApp  # noqa: E402
 from tui.server_worker import ServerState  # noqa: E402
 
@@ -118,6 +120,11 @@ def prepare(base: Path) -> None:
     ]  # fmt: skip
     with MetadataCache(base / "config" / "metadata.db") as db:
         db.put_many(entries)
+    keys = KeysFile(store)
+    keys.add("laptop", ["default"], [Right.READ, Right.APPEND_ONLY])
+    keys.add("nas", ["backup-*"], [Right.READ, Right.WRITE, Right.DELETE])
+    keys.add("admin", ["*"], [Right.ADMIN])
+    keys.set_enabled("nas", False)
 
 
 def traffic(port: int, stop: threading.Event) -> None:
@@ -227,6 +234,10 @@ async def shoot(base: Path, keep_svg: bool) -> None:
         await pilot.press("y")
         await pilot.pause(0.3)
         save(app, "rclone", keep_svg)
+
+        await pilot.press("6")
+        await pilot.pause(0.3)
+        save(app, "keys", keep_svg)
 
         app.theme = "textual-light"
         await pilot.press("1")

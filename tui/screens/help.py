@@ -6,15 +6,14 @@ from collections.abc import Iterable
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Grid, Vertical, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
-INTRO = (
-    "Keys by tab; the footer shows the current tab's. ctrl+p finds every action, and "
-    "the mouse works too. Tab or escape leaves a text field."
-)
+# One line at 80 columns: every line counts for the help to fit in 24 rows.
+INTRO = "Keys by tab (the footer shows this tab's); ctrl+p finds every action."
+COLUMNS = 3
 
 
 def key_name(binding: Binding) -> str:
@@ -34,6 +33,18 @@ def bindings_section(title: str, bindings: Iterable[BindingType]) -> Content:
         for b in described
     ]
     return Content("\n").join([Content.styled(title, "bold $text-primary"), *rows])
+
+
+def balanced_columns(sections: list[Content], count: int) -> list[list[Content]]:
+    """The sections in ``count`` columns, each in turn going to the shortest column so
+    far, so that the tallest column, which sets the screen's height, stays short."""
+    columns: list[list[Content]] = [[] for _ in range(count)]
+    heights = [0] * count
+    for section in sections:
+        shortest = heights.index(min(heights))
+        columns[shortest].append(section)
+        heights[shortest] += len(section.plain.splitlines()) + 1  # a blank line after
+    return [column for column in columns if column]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -56,6 +67,9 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Help (escape closes)", classes="dialog-title")
             with VerticalScroll(id="help-text"):
                 yield Static(INTRO, id="help-intro")
-                with Grid(id="help-keys"):
-                    for title, bindings in self.sections:
-                        yield Static(bindings_section(title, bindings))
+                sections = [bindings_section(t, b) for t, b in self.sections]
+                with Horizontal(id="help-keys"):
+                    for column in balanced_columns(sections, COLUMNS):
+                        with Vertical(classes="help-column"):
+                            for section in column:
+                                yield Static(section)
