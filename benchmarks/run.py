@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import base64
 import html
+import json
 import os
 import platform
 import random
@@ -40,6 +41,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import report
 import servers
+import upstream
 from client import (
     AsyncConnection,
     BlockingConnection,
@@ -504,6 +506,8 @@ class ServerBench:
         conn.close()
 
     def applies(self, phase: str) -> bool:
+        if self.kind in upstream.KINDS:
+            return upstream.applies(self.kind, phase)
         return self.kind != "workers" or phase.startswith("small_")
 
     def run(self, phase: str, round_index: int) -> None:
@@ -512,7 +516,9 @@ class ServerBench:
             return  # it failed in an earlier round
         os.sync()  # earlier writeback must not land in this phase's time
         label = f"{self.kind}-{phase}-r{round_index}"
-        profile_dir = self.settings.profile_dir if self.kind != "rclone" else None
+        profile_dir = (
+            self.settings.profile_dir if self.kind not in ("rclone", upstream.SEAWEED) else None
+        )
         profiler = Profiler(profile_dir, self.server.pid, label, self.settings.profile_args)
         client_cpu = time.process_time()
         try:
@@ -779,10 +785,12 @@ def bench_head_floor(workdir: Path, settings: Settings) -> dict:
     return out
 
 
-def start_bench(kind: str, workdir: Path, settings: Settings, src: SourceObject):
+def start_bench(
+    kind: str, workdir: Path, settings: Settings, src: SourceObject, cluster: Any = None
+):
     """Prepare the data directory, start the server; a ServerBench or a skip note."""
     root = workdir / kind
-    if kind != "workers":
+    if kind not in ("workers", *upstream.KINDS):
         layout = "pys3local" if kind == "pys3local" else "rclone"
         for count in settings.list_sizes:
             for prefix in listing_prefixes(count, settings.list_sizes):
@@ -790,6 +798,11 @@ def start_bench(kind: str, workdir: Path, settings: Settings, src: SourceObject)
     try:
         if kind == "rclone":
             server = servers.start_rclone(root)
+        elif kind == upstream.SEAWEED:
+            server = upstream.seaweed_server(cluster)
+        elif kind in upstream.KINDS:
+            workers = settings.workers if kind == upstream.UPSTREAM_WORKERS else None
+            server = upstream.start_gateway(root, cluster, workers=workers)
         else:
             server = servers.start_pys3local(
                 root, workers=settings.workers if kind == "workers" else None
@@ -806,7 +819,7 @@ def start_bench(kind: str, workdir: Path, settings: Settings, src: SourceObject)
     print(f"  started {server.name} on port {server.port} (pid {server.pid})", flush=True)
     bench = ServerBench(kind, server, settings, src)
     bench.create_bucket(BUCKET)
-    if kind != "workers":
+    if kind not in ("workers", *upstream.KINDS):
         bench.create_bucket(LIST_BUCKET)
     return bench
 
@@ -834,9 +847,13 @@ def bench_servers(workdir: Path, settings: Settings, src: SourceObject) -> dict[
     kinds = [k for k in settings.servers if k != "trivial"]
     benches: list[ServerBench] = []
     out: dict[str, Any] = {}
+    cluster = None
     try:
+        if any(kind in upstream.KINDS for kind in kinds):
+            print("  starting a SeaweedFS cluster for the s3 backend ...", flush=True)
+            cluster = upstream.start_cluster(workdir / "seaweed")
         for kind in kinds:
-            started = start_bench(kind, workdir, settings, src)
+            started = start_bench(kind, workdir, settings, src, cluster)
             if isinstance(started, str):
                 out[kind] = {"skipped": started}
             else:
@@ -855,6 +872,8 @@ def bench_servers(workdir: Path, settings: Settings, src: SourceObject) -> dict[
             out[bench.kind]["version"] = (
                 servers.rclone_version() if bench.kind == "rclone" else _pys3local_version()
             )
+        if cluster is not None:
+            cluster.stop()
     return out
 
 
@@ -924,7 +943,14 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, argparse.Namesp
     parser.add_argument(
         "--servers",
         default="trivial,pys3local,rclone,workers",
-        help="comma-separated subset of trivial,pys3local,rclone,workers",
+        help="comma-separated subset of trivial,pys3local,rclone,workers "
+        "(and seaweed,upstream,upstream-workers: see --upstream)",
+    )
+    parser.add_argument(
+        "--upstream",
+        action="store_true",
+        help="the s3 backend over SeaweedFS instead: gateway vs SeaweedFS direct, "
+        "--workers N gateways vs one (needs weed, from the dev extra)",
     )
     parser.add_argument(
         "--profile",
@@ -965,6 +991,10 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, argparse.Namesp
     chosen = tuple(s.strip() for s in args.servers.split(",") if s.strip())
     if args.workers <= 0:
         chosen = tuple(s for s in chosen if s != "workers")
+    if args.upstream:
+        chosen = (upstream.SEAWEED, upstream.UPSTREAM)
+        if args.workers > 0:
+            chosen += (upstream.UPSTREAM_WORKERS,)
     settings.servers = chosen
     settings.profile_dir = args.profile
     settings.profile_args = tuple(args.profile_args.split())
@@ -1015,6 +1045,15 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(workdir, ignore_errors=True)
     results["meta"]["total_seconds"] = time.time() - started
     results["meta"]["load_average_at_end"] = os.getloadavg()[0]
+    if any(kind in upstream.KINDS for kind in settings.servers):
+        results["rows"] = upstream.rows(results)
+        print()
+        print(upstream.format_rows(results["rows"]))
+        json_path = args.out / f"upstream{'-quick' if settings.quick else ''}.json"
+        args.out.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2, default=str))
+        print(f"\nwrote {json_path}")
+        return 1 if any(r.get("error") for r in results["rows"]) else 0
     results["rows"] = report.build_rows(results)
     print()
     print(report.format_report(results))

