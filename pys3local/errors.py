@@ -20,6 +20,9 @@ class S3Error(Exception):
         # Extra elements rendered into the error document (e.g. Key, BucketName,
         # StringToSign). Values must never contain secrets.
         self.details = details
+        #: Extra response headers (e.g. ``x-amz-delete-marker`` on a 404 for a key
+        #: whose latest version is a delete marker).
+        self.headers: dict[str, str] = {}
         super().__init__(self.message)
 
     def __repr__(self) -> str:
@@ -227,6 +230,18 @@ class NoSuchKey(S3Error):
     code = "NoSuchKey"
     status = 404
     default_message = "The specified key does not exist."
+
+
+class NoSuchVersion(S3Error):
+    code = "NoSuchVersion"
+    status = 404
+    default_message = "The version ID specified in the request does not match an existing version."
+
+
+class IllegalVersioningConfigurationException(S3Error):
+    code = "IllegalVersioningConfigurationException"
+    status = 400
+    default_message = "The Versioning element must be specified"
 
 
 class NoSuchUpload(S3Error):

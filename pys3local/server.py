@@ -43,7 +43,7 @@ log = logging.getLogger("pys3local.server")
 
 def error_response(error: S3Error, resource: str, request_id: str, method: str) -> HttpResponse:
     """The one place where an S3Error becomes an HTTP answer."""
-    headers = {"x-amz-request-id": request_id}
+    headers = {**error.headers, "x-amz-request-id": request_id}
     if isinstance(error, NotModified):
         headers.update({"etag": error.etag, "last-modified": error.last_modified})
         return HttpResponse(304, headers)

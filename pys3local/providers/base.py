@@ -127,6 +127,50 @@ class ObjectInfo:
     etag: str
     last_modified: datetime
     metadata: ObjectMetadata = field(default_factory=ObjectMetadata)
+    #: The version's id in a bucket whose versioning was ever set (``"null"`` for a
+    #: version written while it was suspended); None otherwise.
+    version_id: str | None = None
+
+
+#: The version id of the one version a key has in an unversioned bucket, and of
+#: versions written while versioning is suspended.
+NULL_VERSION = "null"
+#: The states PutBucketVersioning can set.
+VERSIONING_STATES = ("Enabled", "Suspended")
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteOutcome:
+    """What a delete did in a versioned bucket: the version removed or the delete
+    marker added (``delete_marker`` true in both cases when the version is a marker)."""
+
+    version_id: str | None = None
+    delete_marker: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectVersion:
+    """One entry of ListObjectVersions: a version (``info``) or a delete marker
+    (``info.size`` 0, ``info.etag`` empty)."""
+
+    info: ObjectInfo
+    version_id: str
+    is_latest: bool
+    delete_marker: bool = False
+
+
+@dataclass(slots=True)
+class VersionListing:
+    """One page of ListObjectVersions: keys in S3 order, the versions of a key newest
+    first; ``versions`` and ``common_prefixes`` together hold at most ``max_keys``.
+    When truncated, ``next_key_marker`` and ``next_version_id_marker`` (None after a
+    common prefix) continue the listing."""
+
+    versions: list[ObjectVersion] = field(default_factory=list)
+    common_prefixes: list[str] = field(default_factory=list)
+    is_truncated: bool = False
+    next_key_marker: str | None = None
+    next_version_id_marker: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +286,8 @@ class StorageProvider(ABC):
 
     #: Shown by ``serve`` and the console, e.g. ``local:/srv/s3``.
     description: str = ""
+    #: The backend's name in errors ("... not supported by the Drime backend").
+    backend_name: str = "this"
     #: Whether objects can carry tags (``ObjectMetadata.tags``, :meth:`put_object_tags`).
     #: The protocol layer refuses tags with NotImplemented where this is false, so a
     #: backend that cannot keep them never drops them silently.
@@ -355,8 +401,12 @@ class StorageProvider(ABC):
         """
 
     @abstractmethod
-    async def delete_object(self, bucket: str, key: str) -> None:
-        """Delete an object. A missing key is not an error. Raises NoSuchBucket."""
+    async def delete_object(self, bucket: str, key: str) -> DeleteOutcome | None:
+        """Delete an object. A missing key is not an error. Raises NoSuchBucket.
+
+        In a bucket with versioning enabled or suspended this adds a delete marker
+        instead and returns it; otherwise it returns None.
+        """
 
     async def copy_object(
         self,
@@ -367,14 +417,19 @@ class StorageProvider(ABC):
         metadata: ObjectMetadata | None = None,
         *,
         create_only: bool = False,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
-        """Copy an object; ``metadata`` replaces the source's when given.
+        """Copy an object (``src_version_id``: that version of it); ``metadata``
+        replaces the source's when given.
 
         ``create_only`` as for :meth:`put_object`. The generic version streams the
         source into :meth:`put_object`; a backend with a server-side copy should
         override it. Raises NoSuchBucket, NoSuchKey, PreconditionFailed.
         """
-        reader = await self.get_object(src_bucket, src_key)
+        if src_version_id is not None:
+            reader = await self.get_object_version(src_bucket, src_key, src_version_id)
+        else:
+            reader = await self.get_object(src_bucket, src_key)
         try:
             new_metadata = metadata if metadata is not None else reader.info.metadata
             return await self.put_object(
@@ -390,6 +445,73 @@ class StorageProvider(ABC):
         Raises NoSuchBucket, NoSuchKey; NotImplemented unless ``keeps_tags``.
         """
         raise NotImplementedOperation("This backend cannot keep object tags.")
+
+    # Versioning (optional) ---------------------------------------------------
+    #
+    # A backend without versioning keeps the defaults: no versioning state is ever
+    # set, "null" names the only version of a key, and everything else answers
+    # NotImplemented naming the backend, so nothing pretends to keep versions.
+
+    def _no_versioning(self) -> NotImplementedOperation:
+        return NotImplementedOperation(
+            f"Versioning is not supported by the {self.backend_name} backend."
+        )
+
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        """The bucket's versioning state (``Enabled``, ``Suspended``), None if it was
+        never set. Raises NoSuchBucket."""
+        await self.get_bucket(bucket)
+        return None
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        """Set the versioning state (one of :data:`VERSIONING_STATES`).
+
+        Raises NoSuchBucket, AccessDenied; NotImplemented on a backend without versions.
+        """
+        raise self._no_versioning()
+
+    async def head_object_version(self, bucket: str, key: str, version_id: str) -> ObjectInfo:
+        """One version's info. Raises NoSuchBucket, NoSuchKey, NoSuchVersion,
+        InvalidArgument (a malformed id), MethodNotAllowed (a delete marker)."""
+        if version_id == NULL_VERSION:
+            return await self.head_object(bucket, key)
+        raise self._no_versioning()
+
+    async def get_object_version(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        byte_range: RangeRequest | None = None,
+    ) -> ObjectReader:
+        """Open one version for reading; raises like :meth:`head_object_version` and
+        :meth:`get_object`."""
+        if version_id == NULL_VERSION:
+            return await self.get_object(bucket, key, byte_range)
+        raise self._no_versioning()
+
+    async def delete_object_version(self, bucket: str, key: str, version_id: str) -> DeleteOutcome:
+        """Remove one version for good (a missing version is not an error); removing
+        the latest makes the next one latest. Raises NoSuchBucket, InvalidArgument."""
+        if version_id == NULL_VERSION:
+            await self.delete_object(bucket, key)
+            return DeleteOutcome(NULL_VERSION)
+        raise self._no_versioning()
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionListing:
+        """One page of versions and delete markers after (``key_marker``,
+        ``version_id_marker``); its cost grows with ``max_keys``, not with the
+        bucket. Raises NoSuchBucket."""
+        raise self._no_versioning()
 
     # Multipart uploads -------------------------------------------------------
 

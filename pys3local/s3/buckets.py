@@ -74,11 +74,6 @@ async def get_bucket_location(service: S3Service, request: S3Request) -> HttpRes
     return xml_response(xml.location_constraint(service.settings.region))
 
 
-async def get_bucket_versioning(service: S3Service, request: S3Request) -> HttpResponse:
-    await service.provider.get_bucket(service.bucket_name(request))
-    return xml_response(xml.versioning_configuration())
-
-
 async def get_acl(service: S3Service, request: S3Request) -> HttpResponse:
     """GetBucketAcl and GetObjectAcl: the owner, with full control, is all there is."""
     bucket = service.bucket_name(request)

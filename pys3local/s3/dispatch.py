@@ -30,6 +30,7 @@ from . import (
     objects,
     tagging,
     veeam,
+    versioning,
 )
 from .operations import Body, Operation, OperationSpec
 from .rights import Need
@@ -45,7 +46,10 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
         _O.DELETE_BUCKET: OperationSpec(buckets.delete_bucket, N.ADMIN, writes=True),
         _O.HEAD_BUCKET: OperationSpec(buckets.head_bucket, N.BUCKET),
         _O.GET_BUCKET_LOCATION: OperationSpec(buckets.get_bucket_location, N.BUCKET),
-        _O.GET_BUCKET_VERSIONING: OperationSpec(buckets.get_bucket_versioning, N.READ),
+        _O.GET_BUCKET_VERSIONING: OperationSpec(versioning.get_bucket_versioning, N.READ),
+        _O.PUT_BUCKET_VERSIONING: OperationSpec(
+            versioning.put_bucket_versioning, N.ADMIN, Body.DOCUMENT, writes=True
+        ),
         _O.GET_BUCKET_ACL: OperationSpec(buckets.get_acl, N.READ),
         _O.GET_OBJECT_ACL: OperationSpec(buckets.get_acl, N.READ),
         _O.PUT_BUCKET_ACL: OperationSpec(acl.put_acl, N.ADMIN, Body.DOCUMENT, writes=True),
@@ -76,6 +80,7 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
         # Listing
         _O.LIST_OBJECTS: OperationSpec(listing.list_objects, N.READ),
         _O.LIST_OBJECTS_V2: OperationSpec(listing.list_objects_v2, N.READ),
+        _O.LIST_OBJECT_VERSIONS: OperationSpec(versioning.list_object_versions, N.READ),
         # Objects
         _O.GET_OBJECT: OperationSpec(veeam.answering_sosapi(objects.get_object), N.READ),
         _O.HEAD_OBJECT: OperationSpec(

@@ -85,6 +85,8 @@ def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[st
         headers[USER_METADATA_PREFIX + name] = value
     if metadata.tags:
         headers["x-amz-tagging-count"] = str(len(metadata.tags))
+    if info.version_id is not None:
+        headers["x-amz-version-id"] = info.version_id
     multipart = _MULTIPART_ETAG.fullmatch(info.etag)
     if multipart is not None:
         headers["x-amz-mp-parts-count"] = multipart[1]

@@ -6,7 +6,13 @@ from __future__ import annotations
 import asyncio
 import re
 
-from pys3local.errors import InvalidArgument, InvalidPartOrder, InvalidRange, NoSuchUpload
+from pys3local.errors import (
+    InvalidArgument,
+    InvalidPartOrder,
+    InvalidRange,
+    NoSuchKey,
+    NoSuchUpload,
+)
 from pys3local.providers.base import (
     MAX_PART_NUMBER,
     ByteRange,
@@ -25,7 +31,13 @@ from .headers import (
     parse_int,
 )
 from .http import HttpResponse
-from .objects import create_only_refusal, if_none_match_star, parse_copy_source, write_headers
+from .objects import (
+    copy_source_headers,
+    create_only_refusal,
+    if_none_match_star,
+    parse_copy_source,
+    write_headers,
+)
 from .payload import RequestPayload
 from .request import S3Request
 from .service import S3Service
@@ -89,7 +101,8 @@ async def upload_part_copy(
     assert request.key is not None
     await payload.read_all(0)
     part_number = _part_number(request)
-    src_bucket, src_key = parse_copy_source(service, request)
+    source = parse_copy_source(service, request)
+    src_bucket, src_key = source.bucket, source.key
     byte_range = None
     copy_range = request.header("x-amz-copy-source-range")
     if copy_range is not None:
@@ -100,7 +113,7 @@ async def upload_part_copy(
             raise InvalidArgument("The x-amz-copy-source-range value must be bytes=first-last.")
         byte_range = RangeRequest(first, last)
     upload = await service.provider.get_multipart_upload(bucket, request.key, _upload_id(request))
-    if upload.metadata.checksum_algorithm is None:
+    if upload.metadata.checksum_algorithm is None and source.version_id is None:
         # A backend that copies on its own side (the s3 upstream) keeps the bytes
         # away from this server; a part checksum, though, has to be computed here.
         copied = await _copy_on_backend(
@@ -110,7 +123,15 @@ async def upload_part_copy(
             return xml_response(
                 xml.copy_object_result(copied.etag, copied.last_modified, tag="CopyPartResult")
             )
-    reader = await service.provider.get_object(src_bucket, src_key, byte_range)
+    try:
+        if source.version_id is not None:
+            reader = await service.provider.get_object_version(
+                src_bucket, src_key, source.version_id, byte_range
+            )
+        else:
+            reader = await service.provider.get_object(src_bucket, src_key, byte_range)
+    except NoSuchKey:
+        raise NoSuchKey(Key=src_key) from None
     try:
         check_preconditions(request.http.headers, reader.info, prefix="x-amz-copy-source-")
         span = reader.byte_range
@@ -122,11 +143,13 @@ async def upload_part_copy(
         )
     finally:
         await reader.aclose()
-    return xml_response(
+    response = xml_response(
         xml.copy_object_result(
             part.etag, part.last_modified, tag="CopyPartResult", checksums=body.checksums
         )
     )
+    response.headers.update(copy_source_headers(source, reader.info))
+    return response
 
 
 async def _copy_on_backend(
@@ -197,7 +220,10 @@ async def complete_multipart_upload(
         if info is None:
             raise
     location = str(request.http.base_url).rstrip("/") + request.raw_path
-    return xml_response(xml.complete_multipart_upload_result(location, bucket, info))
+    response = xml_response(xml.complete_multipart_upload_result(location, bucket, info))
+    if info.version_id is not None:
+        response.headers["x-amz-version-id"] = info.version_id
+    return response
 
 
 async def abort_multipart_upload(service: S3Service, request: S3Request) -> HttpResponse:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from pys3local.errors import (
     AccessDenied,
@@ -15,7 +16,7 @@ from pys3local.errors import (
     PreconditionFailed,
     S3Error,
 )
-from pys3local.providers.base import ObjectReader
+from pys3local.providers.base import DeleteOutcome, ObjectInfo, ObjectReader
 
 from . import completed, xml
 from .acl import check_acl_headers
@@ -41,11 +42,22 @@ def _wants_checksums(request: S3Request) -> bool:
     return (request.header("x-amz-checksum-mode") or "").upper() == "ENABLED"
 
 
+def requested_version(request: S3Request) -> str | None:
+    """The ``versionId`` a GET, HEAD or DELETE names (None: the latest)."""
+    return request.query.get("versionId")
+
+
 async def head_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     part = completed.requested_part(request)
-    info = await service.provider.head_object(bucket, request.key)
+    version_id = requested_version(request)
+    if version_id is not None:
+        if part is not None and version_id != "null":
+            raise NotImplementedOperation("partNumber with a versionId is not supported.")
+        info = await service.provider.head_object_version(bucket, request.key, version_id)
+    else:
+        info = await service.provider.head_object(bucket, request.key)
     check_preconditions(request.http.headers, info)
     headers = object_headers(info, with_checksums=_wants_checksums(request) and part is None)
     if part is None:
@@ -61,10 +73,17 @@ async def get_object(service: S3Service, request: S3Request) -> HttpResponse:
     assert request.key is not None
     part = completed.requested_part(request)
     byte_range = parse_range(request.header("range"))
+    version_id = requested_version(request)
     if part is not None:
         if request.header("range") is not None:
             raise InvalidRequest("Cannot specify both Range header and partNumber query parameter.")
+        if version_id not in (None, "null"):
+            raise NotImplementedOperation("partNumber with a versionId is not supported.")
         reader, span = await completed.open_part(service, bucket, request.key, part)
+    elif version_id is not None:
+        reader = await service.provider.get_object_version(
+            bucket, request.key, version_id, byte_range
+        )
     else:
         reader = await service.provider.get_object(bucket, request.key, byte_range)
     try:
@@ -124,7 +143,7 @@ async def put_object(
             content_md5=payload.content_md5,
             create_only=asked or request.permit.create_only,
         )
-    return HttpResponse(200, write_headers(info.etag, payload.checksums))
+    return HttpResponse(200, write_headers(info.etag, payload.checksums, info.version_id))
 
 
 def if_none_match_star(request: S3Request) -> bool:
@@ -160,20 +179,40 @@ def create_only_refusal(request: S3Request, asked: bool) -> Iterator[None]:
         ) from None
 
 
-def write_headers(etag: str, checksums: dict[str, str]) -> dict[str, str]:
-    """The answer to an upload (PutObject, UploadPart): its ETag and the checksums
-    verified over its body."""
+def write_headers(
+    etag: str, checksums: dict[str, str], version_id: str | None = None
+) -> dict[str, str]:
+    """The answer to an upload (PutObject, UploadPart): its ETag, the checksums
+    verified over its body and, in a versioned bucket, the new version's id."""
     headers = {"etag": f'"{etag}"'}
     for algorithm, value in checksums.items():
         headers[f"x-amz-checksum-{algorithm.lower()}"] = value
+    if version_id is not None:
+        headers["x-amz-version-id"] = version_id
     return headers
+
+
+async def _delete(
+    service: S3Service, bucket: str, key: str, version_id: str | None
+) -> DeleteOutcome | None:
+    if version_id is None:
+        return await service.provider.delete_object(bucket, key)
+    if not version_id:
+        raise InvalidArgument("Version id cannot be the empty string", ArgumentName="versionId")
+    return await service.provider.delete_object_version(bucket, key, version_id)
 
 
 async def delete_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
-    await service.provider.delete_object(bucket, request.key)
-    return HttpResponse(204)
+    outcome = await _delete(service, bucket, request.key, requested_version(request))
+    headers = {}
+    if outcome is not None:
+        if outcome.version_id is not None:
+            headers["x-amz-version-id"] = outcome.version_id
+        if outcome.delete_marker:
+            headers["x-amz-delete-marker"] = "true"
+    return HttpResponse(204, headers)
 
 
 async def delete_objects(
@@ -184,27 +223,50 @@ async def delete_objects(
     body = await payload.read_all(MAX_DELETE_BODY)  # Content-MD5 checked while read
     # Parsed in a thread: a hostile document must not stall other requests.
     delete = await asyncio.to_thread(xml.parse_delete, body)
-    deleted: list[str] = []
+    deleted: list[xml.Deleted] = []
     errors: list[tuple[str, S3Error]] = []
-    for key in delete.keys:
+    for key, version_id in zip(delete.keys, delete.version_ids, strict=True):
         try:
             if not key:
                 raise InvalidArgument("A key must be specified.")
             validate_key(key)
-            await service.provider.delete_object(bucket, key)
+            outcome = await _delete(service, bucket, key, version_id)
         except S3Error as error:
             errors.append((key, error))
         else:
-            deleted.append(key)
+            deleted.append(_deleted_entry(key, version_id, outcome))
     return xml_response(xml.delete_result(deleted, errors, delete.quiet))
 
 
-def parse_copy_source(service: S3Service, request: S3Request) -> tuple[str, str]:
+def _deleted_entry(key: str, version_id: str | None, outcome: DeleteOutcome | None) -> xml.Deleted:
+    """DeleteObjects' report of one key: the version removed, or the marker added."""
+    if outcome is None:
+        return xml.Deleted(key, version_id)
+    if version_id is None:  # a delete marker was added
+        return xml.Deleted(key, None, outcome.delete_marker, outcome.version_id)
+    marker_id = version_id if outcome.delete_marker else None
+    return xml.Deleted(key, version_id, outcome.delete_marker, marker_id)
+
+
+@dataclass(frozen=True, slots=True)
+class CopySource:
+    """A decoded ``x-amz-copy-source``: bucket, key and the version named, if any."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+
+
+def parse_copy_source(service: S3Service, request: S3Request) -> CopySource:
     """Decode ``x-amz-copy-source`` (``[/]bucket/key[?versionId=...]``, URL-encoded)."""
     raw = request.header("x-amz-copy-source") or ""
-    raw, _, version = raw.partition("?")
-    if version and version not in ("versionId=null", ""):
-        raise NotImplementedOperation("Copying a specific version is not supported.")
+    raw, _, query = raw.partition("?")
+    version_id = None
+    if query:
+        name, _, value = query.partition("=")
+        if name != "versionId" or not value:
+            raise InvalidArgument("Invalid copy source: only versionId may follow the key.")
+        version_id = decode_component(value)
     source = decode_component(raw.removeprefix("/"))
     bucket, slash, key = source.partition("/")
     if not slash or not key or not bucket:
@@ -212,7 +274,24 @@ def parse_copy_source(service: S3Service, request: S3Request) -> tuple[str, str]
     validate_key(key)
     # The key copies out of the source: it must be allowed to read it.
     request.permit.check_read(bucket)
-    return service.check_bucket(bucket), key
+    return CopySource(service.check_bucket(bucket), key, version_id)
+
+
+async def head_copy_source(service: S3Service, source: CopySource) -> ObjectInfo:
+    try:
+        if source.version_id is not None:
+            return await service.provider.head_object_version(
+                source.bucket, source.key, source.version_id
+            )
+        return await service.provider.head_object(source.bucket, source.key)
+    except NoSuchKey:
+        raise NoSuchKey(Key=source.key) from None
+
+
+def copy_source_headers(source: CopySource, info: ObjectInfo) -> dict[str, str]:
+    """``x-amz-copy-source-version-id``: the version copied, where it has an id."""
+    version_id = source.version_id or info.version_id
+    return {"x-amz-copy-source-version-id": version_id} if version_id is not None else {}
 
 
 async def copy_object(
@@ -222,8 +301,9 @@ async def copy_object(
     assert request.key is not None
     await payload.read_all(0)
     check_acl_headers(request.http.headers)
-    src_bucket, src_key = parse_copy_source(service, request)
-    source = await service.provider.head_object(src_bucket, src_key)
+    copy_source = parse_copy_source(service, request)
+    src_bucket, src_key = copy_source.bucket, copy_source.key
+    source = await head_copy_source(service, copy_source)
     check_preconditions(request.http.headers, source, prefix="x-amz-copy-source-")
     directive = (request.header("x-amz-metadata-directive") or "COPY").upper()
     if directive not in ("COPY", "REPLACE"):
@@ -238,7 +318,8 @@ async def copy_object(
         metadata.parts = source.metadata.parts
     else:
         metadata = None
-        if (src_bucket, src_key) == (bucket, request.key):
+        # Copying an older version onto its own key restores it: that is allowed.
+        if (src_bucket, src_key) == (bucket, request.key) and copy_source.version_id is None:
             raise InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to "
                 "itself without changing the object's metadata, storage class, website "
@@ -255,7 +336,12 @@ async def copy_object(
                 request.key,
                 metadata,
                 create_only=asked or request.permit.create_only,
+                src_version_id=copy_source.version_id,
             )
     except NoSuchKey:
         raise NoSuchKey(Key=src_key) from None
-    return xml_response(xml.copy_object_result(info.etag, info.last_modified))
+    response = xml_response(xml.copy_object_result(info.etag, info.last_modified))
+    response.headers.update(copy_source_headers(copy_source, source))
+    if info.version_id is not None:
+        response.headers["x-amz-version-id"] = info.version_id
+    return response

@@ -42,6 +42,7 @@ class Operation(_Named):
     HEAD_BUCKET = "HeadBucket"
     GET_BUCKET_LOCATION = "GetBucketLocation"
     GET_BUCKET_VERSIONING = "GetBucketVersioning"
+    PUT_BUCKET_VERSIONING = "PutBucketVersioning"
     GET_BUCKET_ACL = "GetBucketAcl"
     GET_OBJECT_ACL = "GetObjectAcl"
     PUT_BUCKET_ACL = "PutBucketAcl"
@@ -58,6 +59,7 @@ class Operation(_Named):
     # Listing
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
+    LIST_OBJECT_VERSIONS = "ListObjectVersions"
     # Objects
     GET_OBJECT = "GetObject"
     HEAD_OBJECT = "HeadObject"

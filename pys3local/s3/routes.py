@@ -16,6 +16,7 @@ from .operations import Operation, Unrouted
 _BUCKET_GET_SUBRESOURCES = {
     "location": Operation.GET_BUCKET_LOCATION,
     "versioning": Operation.GET_BUCKET_VERSIONING,
+    "versions": Operation.LIST_OBJECT_VERSIONS,
     "acl": Operation.GET_BUCKET_ACL,
     "uploads": Operation.LIST_MULTIPART_UPLOADS,
     "policy": Operation.GET_BUCKET_POLICY,
@@ -47,8 +48,6 @@ UNSUPPORTED_SUBRESOURCES = frozenset(
         "retention",
         "select",
         "torrent",
-        "versionId",
-        "versions",
         "website",
     }
 )
@@ -68,18 +67,28 @@ def resolve_operation(
     MethodNotAllowed)."""
     if bucket is None:
         return Operation.LIST_BUCKETS if method in ("GET", "HEAD") else METHOD_NOT_ALLOWED
-    # "versionId=null" names the only version an unversioned bucket has; "attributes"
-    # has one operation, GET on an object (any other use stays NotImplemented).
-    supported = {("versionId", "null")}
+    # "attributes" has one operation, GET on an object (any other use stays
+    # NotImplemented).
+    supported = set()
     if key is not None and method == "GET":
         supported.add(("attributes", query.get("attributes", "")))
     if any(n in UNSUPPORTED_SUBRESOURCES for n in query if (n, query[n]) not in supported):
         return NOT_IMPLEMENTED
     if key is not None and method == "GET" and "attributes" in query:
-        return Operation.GET_OBJECT_ATTRIBUTES
-    if key is None:
-        return _bucket_operation(method, query)
-    return _object_operation(method, query, headers)
+        operation: Operation | Unrouted = Operation.GET_OBJECT_ATTRIBUTES
+    elif key is None:
+        operation = _bucket_operation(method, query)
+    else:
+        operation = _object_operation(method, query, headers)
+    # A version id names a version to read or delete; "null" names the only version
+    # of an unversioned bucket's key, so any operation may carry it.
+    if query.get("versionId", "null") != "null" and operation not in _VERSIONED:
+        return NOT_IMPLEMENTED
+    return operation
+
+
+#: The operations that act on the version ``?versionId=`` names.
+_VERSIONED = frozenset({Operation.GET_OBJECT, Operation.HEAD_OBJECT, Operation.DELETE_OBJECT})
 
 
 def _bucket_operation(method: str, query: Mapping[str, str]) -> Operation | Unrouted:
@@ -95,6 +104,8 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> Operation | Unro
     if method == "PUT":
         if "acl" in query:
             return Operation.PUT_BUCKET_ACL
+        if "versioning" in query:
+            return Operation.PUT_BUCKET_VERSIONING
         return NOT_IMPLEMENTED if _has_subresource(query) else Operation.CREATE_BUCKET
     if method == "DELETE":
         return NOT_IMPLEMENTED if _has_subresource(query) else Operation.DELETE_BUCKET

@@ -126,8 +126,12 @@ def location_constraint(region: str) -> bytes:
     return _document(root)
 
 
-def versioning_configuration() -> bytes:
-    return _document(_root("VersioningConfiguration"))
+def versioning_configuration(status: str | None = None) -> bytes:
+    """GetBucketVersioning's answer: no Status until versioning was ever set."""
+    root = _root("VersioningConfiguration")
+    if status is not None:
+        _sub(root, "Status", status)
+    return _document(root)
 
 
 def access_control_policy() -> bytes:
@@ -191,6 +195,10 @@ class _ListingWriter:
         if _NOT_XML.search(value):
             value = _NOT_XML.sub("\ufffd", value)
         self._parts.append(f"<{tag}>{escape(value)}</{tag}>")
+
+    def raw(self, markup: str) -> None:
+        """Append fixed markup (tags only, never client text)."""
+        self._parts.append(markup)
 
     def contents(self, result: ListObjectsResult, *, owner: bool) -> None:
         encode, parts = self.encode, self._parts
@@ -274,11 +282,28 @@ def copy_object_result(
     return _document(root)
 
 
-def delete_result(deleted: list[str], errors: list[tuple[str, S3Error]], quiet: bool) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """One ``<Deleted>`` entry of DeleteObjects' answer."""
+
+    key: str
+    version_id: str | None = None
+    delete_marker: bool = False
+    delete_marker_version_id: str | None = None
+
+
+def delete_result(deleted: list[Deleted], errors: list[tuple[str, S3Error]], quiet: bool) -> bytes:
     root = _root("DeleteResult")
     if not quiet:
-        for key in deleted:
-            _sub(_sub(root, "Deleted"), "Key", key)
+        for entry in deleted:
+            element = _sub(root, "Deleted")
+            _sub(element, "Key", entry.key)
+            if entry.version_id is not None:
+                _sub(element, "VersionId", entry.version_id)
+            if entry.delete_marker:
+                _sub(element, "DeleteMarker", "true")
+            if entry.delete_marker_version_id is not None:
+                _sub(element, "DeleteMarkerVersionId", entry.delete_marker_version_id)
     for key, error in errors:
         element = _sub(root, "Error")
         _sub(element, "Key", key)
@@ -432,6 +457,8 @@ def _text(element: ET.Element, name: str) -> str | None:
 class DeleteRequest:
     keys: list[str]
     quiet: bool
+    #: The ``VersionId`` given with each key (None where there is none).
+    version_ids: list[str | None]
 
 
 def parse_delete(body: bytes, max_keys: int = 1000) -> DeleteRequest:
@@ -443,13 +470,16 @@ def parse_delete(body: bytes, max_keys: int = 1000) -> DeleteRequest:
     if not objects or len(objects) > max_keys:
         raise MalformedXML()
     keys = []
+    version_ids: list[str | None] = []
     for element in objects:
         key = _text(element, "Key")
         if key is None:
             raise MalformedXML()
         keys.append(key)
+        version_id = _text(element, "VersionId")
+        version_ids.append(version_id.strip() if version_id else None)
     quiet = (_text(root, "Quiet") or "").strip().lower() == "true"
-    return DeleteRequest(keys, quiet)
+    return DeleteRequest(keys, quiet, version_ids)
 
 
 def parse_complete_multipart_upload(body: bytes) -> list[CompletedPart]:

@@ -81,6 +81,8 @@ class DrimeStorageProvider(StorageProvider):
         listing_ttl: seconds a folder listing is reused (our own writes keep it true).
     """
 
+    backend_name = "Drime"
+
     def __init__(
         self,
         client: DrimeClient,

@@ -88,6 +88,9 @@ class Commit:
     durable: bool
     #: Refuse (PreconditionFailed) if the key exists: see :meth:`publish`.
     create_only: bool = False
+    #: Versioned buckets only: run under the key's lock before / after the renames.
+    before_publish: Callable[[], None] | None = None
+    after_publish: Callable[[], None] | None = None
     staged_meta: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -116,21 +119,30 @@ class Commit:
         staged data stays for the caller to discard or give back (a multipart
         upload's assembled data goes back to its upload).
         """
+        with self.locks.hold(self.bucket, self.key, exclusive=True, wait=wait):
+            self.publish_held()
+
+    def publish_held(self) -> None:
+        """:meth:`publish` for a caller that already holds the key's exclusive lock.
+
+        In a versioned bucket ``before_publish`` keeps the version being replaced (see
+        :mod:`.versions`) before the data rename, and ``after_publish`` drops what the
+        new version replaces for good, both under the same lock.
+        """
         paths = self.paths
         data_renamed = False
         replaced = None
         try:
-            with self.locks.hold(self.bucket, self.key, exclusive=True, wait=wait):
-                if self.create_only and object_exists(paths):
-                    raise PreconditionFailed(Condition="If-None-Match")
-                # The sidecar's directory first: after the data rename nothing may fail.
-                make_parents(self.metadata_dir, paths.metadata)
-                replaced = hold_for_release(paths.data)
-                rename_into_place(self.staged_data, paths.data, self.objects_dir)
-                data_renamed = True
-                rename_into_place(self.staged_meta, paths.metadata, self.metadata_dir)
-        except LockBusy:
-            raise
+            if self.create_only and object_exists(paths):
+                raise PreconditionFailed(Condition="If-None-Match")
+            # The sidecar's directory first: after the data rename nothing may fail.
+            make_parents(self.metadata_dir, paths.metadata)
+            if self.before_publish is not None:
+                self.before_publish()
+            replaced = hold_for_release(paths.data)
+            rename_into_place(self.staged_data, paths.data, self.objects_dir)
+            data_renamed = True
+            rename_into_place(self.staged_meta, paths.metadata, self.metadata_dir)
         except PreconditionFailed:
             discard_staged(self.staged_meta)
             raise
@@ -149,6 +161,8 @@ class Commit:
             raise
         finally:
             release_later(replaced)
+        if self.after_publish is not None:
+            self.after_publish()
 
     @property
     def parent_dirs(self) -> tuple[Path, Path]:
@@ -198,6 +212,10 @@ async def commit_from_loop(
         raise
     try:
         try:
+            if pending.before_publish is not None:
+                # A versioned publish keeps the replaced version durably (fsyncs):
+                # that is disk work for the pool, not the event loop.
+                raise LockBusy()
             pending.publish(wait=False)
         except LockBusy:
             await run(pending.publish)

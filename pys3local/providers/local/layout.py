@@ -4,6 +4,10 @@ Layout under the data directory (``--path``)::
 
     <root>/<bucket>/objects/<key>            object data, findable by its key
     <root>/<bucket>/.metadata/<key>.json     its metadata (ETag, content type, x-amz-meta-*)
+    <root>/<bucket>/.bucket.json             bucket settings (versioning), absent until set
+    <root>/<bucket>/.versions/<key>.json/    non-current versions and delete markers of a
+                                             key (see :mod:`.versions`), named like the
+                                             key's sidecar
     <root>/.pys3local/staging/<writer>/      temporary files of live writers
     <root>/.pys3local/uploads/<upload-id>/   multipart uploads in progress
     <root>/.pys3local/locks/<nn>             striped lock files
@@ -109,6 +113,20 @@ class StoreLayout:
 
     def metadata_dir(self, bucket: str) -> Path:
         return self.bucket_dir(bucket) / ".metadata"
+
+    def versions_dir(self, bucket: str) -> Path:
+        return self.bucket_dir(bucket) / ".versions"
+
+    def bucket_config(self, bucket: str) -> Path:
+        return self.bucket_dir(bucket) / ".bucket.json"
+
+    def key_versions_dir(self, bucket: str, key: str) -> Path:
+        """The directory of a key's non-current versions: its sidecar's path with
+        ``.versions`` for ``.metadata``, so the metadata tree's encoding keeps every
+        key's directory apart from the directories of longer keys."""
+        segments = [encode_segment(s) for s in key.split("/")]
+        meta_dirs = [metadata_dir_segment(s) for s in segments[:-1]]
+        return self.versions_dir(bucket).joinpath(*meta_dirs, segments[-1] + ".json")
 
     def object_paths(self, bucket: str, key: str) -> ObjectPaths:
         data, metadata = self.object_files(bucket, key)

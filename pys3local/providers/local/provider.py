@@ -33,6 +33,7 @@ from pys3local.errors import (
 from pys3local.providers.base import (
     Bucket,
     CompletedPart,
+    DeleteOutcome,
     MultipartUpload,
     ObjectInfo,
     ObjectListing,
@@ -47,6 +48,7 @@ from pys3local.providers.base import (
 )
 from pys3local.providers.streams import batched
 
+from .bucket_config import BucketConfigs
 from .commit import recover, remove_object
 from .files import DIR_MODE, ensure_dir, fsync_dir, wait_for_releases
 from .index import LocalIndex
@@ -63,6 +65,8 @@ from .sidecar import (
 )
 from .staging import StagingArea
 from .tags import replace_tags
+from .versioned import VersionedObjects
+from .versions import VersionStore
 from .writes import ObjectWrites, check_content_md5
 
 T = TypeVar("T")
@@ -77,7 +81,7 @@ SMALL_READ = 256 * 1024
 READ_CHUNK = 4 * 1024 * 1024
 
 
-class LocalStorageProvider(ObjectWrites, StorageProvider):
+class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
     """Buckets and objects as files under ``base_path`` (see :mod:`.layout`).
 
     Args:
@@ -91,6 +95,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
 
     #: Tags are kept in each object's sidecar (see :mod:`.tags`).
     keeps_tags = True
+    backend_name = "local"
 
     def __init__(
         self,
@@ -111,6 +116,10 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
         self._staging = StagingArea(self.layout)
         self._directories = DirectoryIndex()
         self._multipart = LocalMultipartStore(self.layout, self._staging, durable=durable)
+        self._configs = BucketConfigs(self.layout, self._locks, self._staging)
+        self._versions = VersionStore(
+            self.layout, self._locks, self._staging, self._configs, durable=durable
+        )
         self._io_threads = io_threads
         self._executor: ThreadPoolExecutor | None = None
         self._open_lock = threading.Lock()
@@ -235,6 +244,13 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
         def delete_sync() -> None:
             directory = self._bucket_or_raise(bucket)
             objects = directory / "objects"
+            # Non-current versions and delete markers count: AWS refuses to delete a
+            # bucket that holds any. Checked first, as removing objects/ ends the bucket.
+            for root, _dirs, _files in os.walk(self.layout.versions_dir(bucket), topdown=False):
+                try:
+                    os.rmdir(root)
+                except OSError:
+                    raise BucketNotEmpty(BucketName=bucket) from None
             # rmdir only succeeds on empty directories, so a file committed
             # concurrently can never be deleted along with the bucket.
             for root, _dirs, _files in os.walk(objects, topdown=False):
@@ -245,6 +261,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
             # Only what the bucket consists of goes: files someone else keeps in the
             # bucket's directory stay (and so does the directory, then).
             shutil.rmtree(directory / ".metadata", ignore_errors=True)
+            self._configs.remove(bucket)
             with contextlib.suppress(OSError):
                 os.rmdir(directory)
 
@@ -258,7 +275,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
             st = os.stat(paths.data)
         except (FileNotFoundError, NotADirectoryError):
             self._bucket_or_raise(bucket)
-            raise NoSuchKey(Key=key) from None
+            raise self._missing(bucket, key, paths) from None
         document = read_sidecar(paths.metadata)
         if document is not None and document.get("ino") == st.st_ino and stat.S_ISREG(st.st_mode):
             return object_info(key, st, document, self._migrated(bucket, key))
@@ -269,7 +286,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                 st = os.stat(paths.data)
             except (FileNotFoundError, NotADirectoryError):
                 self._bucket_or_raise(bucket)
-                raise NoSuchKey(Key=key) from None
+                raise self._missing(bucket, key, paths) from None
             document = read_sidecar(paths.metadata)
         if not stat.S_ISREG(st.st_mode):
             raise NoSuchKey(Key=key)
@@ -304,9 +321,13 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                 fd = os.open(paths.data, os.O_RDONLY)
             except (FileNotFoundError, NotADirectoryError):
                 self._bucket_or_raise(bucket)
-                raise NoSuchKey(Key=key) from None
-            st = os.fstat(fd)
-            document = read_sidecar(paths.metadata)
+                missing = True
+            else:
+                missing = False
+                st = os.fstat(fd)
+                document = read_sidecar(paths.metadata)
+        if missing:  # outside the lock: a delete marker check takes it again
+            raise self._missing(bucket, key, paths)
         if not stat.S_ISREG(st.st_mode):
             os.close(fd)
             raise NoSuchKey(Key=key)
@@ -324,6 +345,12 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
 
     def _open_reader(self, bucket: str, key: str, byte_range: RangeRequest | None) -> ObjectReader:
         fd, info = self._open_object(bucket, key)
+        return self._reader_for(fd, info, byte_range)
+
+    def _reader_for(
+        self, fd: int, info: ObjectInfo, byte_range: RangeRequest | None
+    ) -> ObjectReader:
+        """A reader of the open ``fd`` (which it owns from now on)."""
         try:
             span = byte_range.resolve(info.size) if byte_range is not None else None
             start, length = (span.start, span.length) if span is not None else (0, info.size)
@@ -382,18 +409,23 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                 return
             directory = directory.parent
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(self, bucket: str, key: str) -> DeleteOutcome | None:
         self.check_writable()
 
-        def delete_sync() -> None:
+        def delete_sync() -> DeleteOutcome | None:
             self._bucket_or_raise(bucket)
             paths = self.layout.object_paths(bucket, key)
-            stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
-            remove_object(self._locks, bucket, key, paths, stops)
+            if self._configs.versioning(bucket) is not None:
+                outcome: DeleteOutcome | None = self._versions.add_marker(bucket, key, paths)
+            else:
+                stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
+                remove_object(self._locks, bucket, key, paths, stops)
+                outcome = None
             self._forget_directories(bucket, paths)
             self._cache_index.forget(bucket, key)
+            return outcome
 
-        await self._run(delete_sync)
+        return await self._run(delete_sync)
 
     async def copy_object(
         self,
@@ -404,13 +436,17 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
         metadata: ObjectMetadata | None = None,
         *,
         create_only: bool = False,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
         self.check_writable()
         dst_paths = self.layout.object_paths(dst_bucket, dst_key)
 
         def copy_sync() -> ObjectInfo:
             self._bucket_or_raise(dst_bucket)
-            fd, source = self._open_object(src_bucket, src_key)
+            if src_version_id is None:
+                fd, source = self._open_object(src_bucket, src_key)
+            else:
+                fd, source = self._open_version(src_bucket, src_key, src_version_id)
             staged = self._new_staged_file()
             try:
                 staged.copy_from(fd, source.size)
@@ -421,6 +457,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                     source.etag,
                     datetime.now(timezone.utc),
                     metadata if metadata is not None else source.metadata,
+                    self._versions.write_version_id(dst_bucket),
                 )
                 self._commit(dst_bucket, dst_key, dst_paths, staged.path, info, create_only)
             except BaseException:
@@ -540,6 +577,7 @@ class LocalStorageProvider(ObjectWrites, StorageProvider):
                 assembled.etag,
                 datetime.now(timezone.utc),
                 completed_metadata(assembled.upload.metadata, assembled.record, checksums),
+                self._versions.write_version_id(bucket),
             )
             try:
                 self._commit(bucket, key, paths, assembled.path, info, create_only)

@@ -53,7 +53,15 @@ def object_info(
             else ObjectMetadata()
         )
         last_modified = datetime.fromisoformat(str(document["last_modified"]))
-        return ObjectInfo(key, st.st_size, str(document["etag"]), last_modified, metadata)
+        version_id = document.get("version_id")
+        return ObjectInfo(
+            key,
+            st.st_size,
+            str(document["etag"]),
+            last_modified,
+            metadata,
+            version_id if isinstance(version_id, str) else None,
+        )
     synthetic = _synthetic_etag(st)
     etag = migrated_md5(synthetic) or synthetic
     return ObjectInfo(key, st.st_size, etag, utc_from_ns(st.st_mtime_ns))
@@ -150,6 +158,11 @@ def cached_small_reader(
 
 
 def metadata_document(info: ObjectInfo, inode: int) -> dict[str, object]:
+    # Only a version written in a versioned bucket names its id: every other sidecar
+    # stays exactly as it was (the version without an id is the "null" version).
+    extra: dict[str, object] = {}
+    if info.version_id is not None:
+        extra["version_id"] = info.version_id
     return {
         # The data file's inode: a reader that sees the same inode in the sidecar
         # and on the data file knows the two belong together without taking a lock.
@@ -158,4 +171,5 @@ def metadata_document(info: ObjectInfo, inode: int) -> dict[str, object]:
         "etag": info.etag,
         "last_modified": info.last_modified.isoformat(),
         "metadata": info.metadata.to_dict(),
+        **extra,
     }

@@ -37,6 +37,7 @@ from .layout import ObjectPaths, StoreLayout
 from .locks import StripedLocks
 from .sidecar import metadata_document
 from .staging import StagedFile, StagingArea, StreamedWrite
+from .versions import VersionStore
 
 #: Bodies up to this size are written from the event loop (the inline small path).
 INLINE_WRITE = 64 * 1024
@@ -77,12 +78,15 @@ class NewVersion:
     content_md5: bytes | None
     #: Refuse to replace an existing object (PreconditionFailed).
     create_only: bool = False
+    #: Its id in a versioned bucket (see :mod:`.versions`), else None.
+    version_id: str | None = None
 
     def info(self, written: StagedFile) -> ObjectInfo:
         """The new version's ObjectInfo, once its body is checked against Content-MD5."""
         check_content_md5(written, self.content_md5)
         now = datetime.now(timezone.utc)
-        return ObjectInfo(self.key, written.size, written.md5.hexdigest(), now, self.metadata)
+        md5 = written.md5.hexdigest()
+        return ObjectInfo(self.key, written.size, md5, now, self.metadata, self.version_id)
 
 
 class ObjectWrites:
@@ -93,6 +97,7 @@ class ObjectWrites:
     _locks: StripedLocks
     _staging: StagingArea
     _cache_index: LocalIndex
+    _versions: VersionStore
     _opened: bool
 
     if TYPE_CHECKING:  # provided by LocalStorageProvider
@@ -144,7 +149,13 @@ class ObjectWrites:
             )
         # The body is exhausted: its verified checksums are known.
         version = NewVersion(
-            bucket, key, paths, _with_checksums(metadata, body), content_md5, create_only
+            bucket,
+            key,
+            paths,
+            _with_checksums(metadata, body),
+            content_md5,
+            create_only,
+            self._versions.write_version_id(bucket),
         )
         if len(first) <= INLINE_WRITE and self._opened:
             return await self._put_inline(version, first)
@@ -162,7 +173,12 @@ class ObjectWrites:
             staged.discard()
             raise
         pending = self._pending_commit(
-            version.bucket, version.key, version.paths, staged.path, version.create_only
+            version.bucket,
+            version.key,
+            version.paths,
+            staged.path,
+            version.create_only,
+            version.version_id,
         )
         try:
             await commit_from_loop(pending, metadata_document(info, st.st_ino), staged, self._run)
@@ -198,7 +214,8 @@ class ObjectWrites:
         await self._write_staged(staged, pieces)
         try:
             metadata = _with_checksums(metadata, body)
-            version = NewVersion(bucket, key, paths, metadata, content_md5, create_only)
+            version_id = self._versions.write_version_id(bucket)
+            version = NewVersion(bucket, key, paths, metadata, content_md5, create_only, version_id)
             return await self._run(self._finish_and_commit, version, staged)
         except BaseException:
             staged.discard()
@@ -232,8 +249,17 @@ class ObjectWrites:
         return info
 
     def _pending_commit(
-        self, bucket: str, key: str, paths: ObjectPaths, staged: Path, create_only: bool = False
+        self,
+        bucket: str,
+        key: str,
+        paths: ObjectPaths,
+        staged: Path,
+        create_only: bool = False,
+        version_id: str | None = None,
     ) -> Commit:
+        before = after = None
+        if version_id is not None:  # a versioned bucket: keep what the commit replaces
+            before, after = self._versions.publish_hooks(bucket, key, paths, version_id)
         return Commit(
             self._locks,
             self.layout.objects_dir(bucket),
@@ -244,6 +270,8 @@ class ObjectWrites:
             staged,
             self.durable,
             create_only,
+            before,
+            after,
         )
 
     def _commit(
@@ -258,7 +286,7 @@ class ObjectWrites:
         """Commit a finished (durable) staged file as ``info`` (on a pool thread);
         ``create_only``: PreconditionFailed if the key exists, the staged file left
         to the caller."""
-        pending = self._pending_commit(bucket, key, paths, staged, create_only)
+        pending = self._pending_commit(bucket, key, paths, staged, create_only, info.version_id)
         try:
             commit(pending, metadata_document(info, os.stat(staged).st_ino))
         finally:

@@ -1,0 +1,92 @@
+"""A bucket's settings on the local backend: ``<bucket>/.bucket.json``.
+
+One small JSON document per bucket (today its versioning state; Object Lock and
+lifecycle settings belong beside it), absent until something is set, so a bucket
+that never had a setting keeps exactly its old layout. It is replaced whole: written
+to a staging file, fsynced and renamed over the old one under the bucket's settings
+lock, so a reader sees the old or the new document, never a torn one, and several
+processes serving one store never lose each other's changes.
+
+Every write reads the versioning state, so reads are cached by the file's identity
+(inode, size, mtime): a rename gives a new inode, so a change by any process shows at
+the next request, and an unversioned bucket costs one failed ``stat``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from pathlib import Path
+
+from .files import fsync_dir, write_json
+from .layout import StoreLayout
+from .locks import StripedLocks
+from .staging import StagingArea
+
+#: The lock "key" of a bucket's settings: NUL never occurs in a real key.
+_SETTINGS_LOCK_KEY = "\0settings"
+
+
+class BucketConfigs:
+    """Reads and writes the settings documents of one data directory's buckets."""
+
+    def __init__(self, layout: StoreLayout, locks: StripedLocks, staging: StagingArea) -> None:
+        self._layout = layout
+        self._locks = locks
+        self._staging = staging
+        self._cache: dict[str, tuple[tuple[int, int, int], dict[str, object]]] = {}
+        self._cache_lock = threading.Lock()
+
+    def read(self, bucket: str) -> dict[str, object]:
+        """The bucket's settings (``{}`` when it has none)."""
+        path = self._layout.bucket_config(bucket)
+        try:
+            st = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return {}
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+        with self._cache_lock:
+            cached = self._cache.get(bucket)
+        if cached is not None and cached[0] == identity:
+            return cached[1]
+        try:
+            document = json.loads(Path(path).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(document, dict):
+            return {}
+        with self._cache_lock:
+            if len(self._cache) > 4096:
+                self._cache.clear()
+            self._cache[bucket] = (identity, document)
+        return document
+
+    def versioning(self, bucket: str) -> str | None:
+        """``Enabled``, ``Suspended`` or None (never set)."""
+        state = self.read(bucket).get("versioning")
+        return state if isinstance(state, str) else None
+
+    def update(self, bucket: str, changes: dict[str, object], *, durable: bool) -> None:
+        """Merge ``changes`` into the bucket's settings, atomically and durably."""
+        path = self._layout.bucket_config(bucket)
+        temporary = self._staging.new_name().with_suffix(".bucket")
+        try:
+            with self._locks.hold(bucket, _SETTINGS_LOCK_KEY, exclusive=True):
+                document = dict(self.read(bucket))
+                document.update(changes)
+                write_json(temporary, document, durable=durable)
+                os.rename(temporary, path)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temporary)
+        if durable:
+            fsync_dir(path.parent)
+
+    def remove(self, bucket: str) -> None:
+        """Forget a deleted bucket's settings."""
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._layout.bucket_config(bucket))
+        with self._cache_lock:
+            self._cache.pop(bucket, None)

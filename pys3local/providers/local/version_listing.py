@@ -1,0 +1,246 @@
+"""ListObjectVersions on the local backend, one page at a time.
+
+Two trees hold a bucket's versions: ``objects/`` the latest of each key (walked as
+ListObjectsV2 walks it, :func:`.listing.walk_keys`) and ``.versions/`` every other
+version and delete marker, one directory per key named like the key's sidecar. Both
+are walked depth-first in S3 key order, starting with a binary search at the page's
+first key, and merged by key; each key then shows its current version (if any)
+followed by its versions directory, newest first (:meth:`.versions.VersionStore.entries`).
+A page therefore costs what it returns (plus one directory read per listed key), not
+what the bucket holds. With delimiter ``/`` whole directories are rolled up without
+being descended, on both trees.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pys3local.errors import KeyTooLongError
+from pys3local.providers.base import NULL_VERSION, ObjectVersion, VersionListing
+from pys3local.providers.ordering import common_prefix, first_entry_to_list, local_part
+
+from .layout import StoreLayout, decode_segment
+from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
+from .sidecar import object_info, read_sidecar
+from .versions import VersionStore
+
+
+class VersionsDirectoryIndex(DirectoryIndex):
+    """Sorted listings of the versions tree: a key's directory (``<segment>.json``)
+    is named by the key's last segment, any other directory by its segment plus ``/``."""
+
+    @staticmethod
+    def _read(directory: str, mtime_ns: int):  # type: ignore[no-untyped-def]
+        from .listing import _SortedDirectory
+
+        rows: list[tuple[str, str]] = []
+        try:
+            with os.scandir(directory) as it:
+                for entry in it:
+                    if not entry.is_dir(follow_symlinks=False):
+                        continue
+                    if entry.name.endswith(".json"):
+                        rows.append((decode_segment(entry.name[:-5]), entry.name))
+                    else:
+                        rows.append((decode_segment(entry.name) + "/", entry.name))
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        rows.sort()
+        return _SortedDirectory(mtime_ns, [r[0] for r in rows], [r[1] for r in rows])
+
+
+_VERSION_DIRECTORIES = VersionsDirectoryIndex(max_entries=200_000)
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    """A key of the merged walk (its current entry and/or versions directory), or a
+    common prefix (both None)."""
+
+    key: str
+    live: ListedEntry | None = None
+    versions: str | None = None
+    is_prefix: bool = False
+
+
+def _walk_versions(
+    directory: str, dir_prefix: str, *, prefix: str, start_after: str, roll_up: bool
+) -> Iterator[_Item]:
+    listing = _VERSION_DIRECTORIES.entries(directory)
+    if listing is None:
+        return
+    names = listing.names
+    start = first_entry_to_list(names, dir_prefix, prefix, start_after)
+    if start is None:
+        return
+    local_prefix = local_part(dir_prefix, prefix)
+    for i in range(start, len(names)):
+        name = names[i]
+        if local_prefix and not name.startswith(local_prefix):
+            return
+        key = dir_prefix + name
+        path = directory + "/" + listing.fs_names[i]
+        if not name.endswith("/"):
+            if key > start_after:
+                yield _Item(key, versions=path)
+            continue
+        if roll_up:
+            if key > start_after and any(f for _r, _d, f in os.walk(path)):
+                yield _Item(key, is_prefix=True)
+            continue
+        yield from _walk_versions(path, key, prefix=prefix, start_after=start_after, roll_up=False)
+
+
+def _merged(
+    layout: StoreLayout,
+    directories: DirectoryIndex,
+    bucket: str,
+    prefix: str,
+    roll_up: bool,
+    start_after: str,
+) -> Iterator[_Item]:
+    """Keys (and, rolling up ``/``, common prefixes) of both trees in S3 order."""
+    try:
+        dir_path, meta_path, dir_prefix = layout.prefix_dirs(bucket, prefix)
+    except KeyTooLongError:
+        return
+    relative = meta_path.relative_to(layout.metadata_dir(bucket))
+    live: Iterator[ListedEntry] = iter(())
+    start = start_directory(layout.objects_dir(bucket), dir_path)
+    if start is not None:
+        live = walk_keys(
+            directories,
+            start,
+            str(meta_path),
+            dir_prefix,
+            prefix=prefix,
+            start_after=start_after,
+            roll_up_directories=roll_up,
+        )
+    versions_path = layout.versions_dir(bucket) / relative
+    older: Iterator[_Item] = iter(())
+    if versions_path.is_dir():
+        older = _walk_versions(
+            str(versions_path), dir_prefix, prefix=prefix, start_after=start_after, roll_up=roll_up
+        )
+    a, b = next(live, None), next(older, None)
+    while a is not None or b is not None:
+        if b is None or (a is not None and a.key < b.key):
+            assert a is not None
+            yield _Item(a.key, live=a if a.data_path else None, is_prefix=a.data_path is None)
+            a = next(live, None)
+        elif a is None or b.key < a.key:
+            yield b
+            b = next(older, None)
+        else:
+            live_entry = a if a.data_path else None
+            yield _Item(a.key, live_entry, b.versions, is_prefix=b.is_prefix)
+            a, b = next(live, None), next(older, None)
+
+
+def _key_versions(
+    layout: StoreLayout, store: VersionStore, bucket: str, item: _Item
+) -> Iterator[ObjectVersion]:
+    """A key's versions and markers, newest first, the latest marked."""
+    key = item.key
+    current_id = None
+    if item.live is not None and item.live.metadata_path is not None:
+        try:
+            st = os.stat(item.live.data_path or "")
+        except FileNotFoundError:
+            st = None
+        if st is not None:
+            document = read_sidecar(item.live.metadata_path)
+            info = object_info(key, st, document, with_metadata=False)
+            current_id = info.version_id or NULL_VERSION
+            yield ObjectVersion(replace(info, version_id=current_id), current_id, True)
+    directory = Path(item.versions) if item.versions else layout.key_versions_dir(bucket, key)
+    latest = current_id is None
+    for entry in store.entries(directory, current_id):
+        try:
+            info = entry.info(key, directory)
+        except FileNotFoundError:
+            continue
+        yield ObjectVersion(info, entry.version_id, latest, entry.delete_marker)
+        latest = False
+
+
+def _page_items(
+    layout: StoreLayout,
+    directories: DirectoryIndex,
+    store: VersionStore,
+    bucket: str,
+    *,
+    prefix: str,
+    delimiter: str,
+    key_marker: str,
+    version_id_marker: str,
+) -> Iterator[ObjectVersion | str]:
+    """Every entry after the markers: versions, and common prefixes as strings."""
+    if key_marker and version_id_marker and key_marker.startswith(prefix):
+        paths = layout.object_paths(bucket, key_marker)
+        live = ListedEntry(key_marker, str(paths.data), str(paths.metadata))
+        versions = iter(_key_versions(layout, store, bucket, _Item(key_marker, live)))
+        for version in versions:
+            if version.version_id == version_id_marker:
+                yield from versions
+                break
+    roll_slash = delimiter == "/"
+    last_prefix = None
+    for item in _merged(layout, directories, bucket, prefix, roll_slash, key_marker):
+        if item.is_prefix:
+            yield item.key
+            continue
+        if delimiter and not roll_slash:
+            common = common_prefix(item.key, prefix, delimiter)
+            if common is not None:
+                if common != last_prefix and common > key_marker:
+                    last_prefix = common
+                    yield common
+                continue
+        yield from _key_versions(layout, store, bucket, item)
+
+
+def list_versions_page(
+    layout: StoreLayout,
+    directories: DirectoryIndex,
+    store: VersionStore,
+    bucket: str,
+    *,
+    prefix: str,
+    delimiter: str,
+    key_marker: str,
+    version_id_marker: str,
+    max_keys: int,
+) -> VersionListing:
+    """One page of ListObjectVersions (see :meth:`StorageProvider.list_object_versions`)."""
+    page = VersionListing()
+    if max_keys <= 0:
+        return page
+    items = _page_items(
+        layout,
+        directories,
+        store,
+        bucket,
+        prefix=prefix,
+        delimiter=delimiter,
+        key_marker=key_marker,
+        version_id_marker=version_id_marker,
+    )
+    for count, item in enumerate(items):
+        if count == max_keys:
+            page.is_truncated = True
+            break
+        if isinstance(item, str):
+            page.common_prefixes.append(item)
+            page.next_key_marker, page.next_version_id_marker = item, None
+        else:
+            page.versions.append(item)
+            page.next_key_marker = item.info.key
+            page.next_version_id_marker = item.version_id
+    if not page.is_truncated:
+        page.next_key_marker = page.next_version_id_marker = None
+    return page

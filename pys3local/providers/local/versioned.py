@@ -1,0 +1,144 @@
+"""The versioning operations of :class:`~.provider.LocalStorageProvider`: bucket
+versioning state, reads and removals of one version, ListObjectVersions.
+
+The version chains themselves are :mod:`.versions`; the listing is
+:mod:`.version_listing`. A bucket whose versioning was never set never reaches any of
+this except :meth:`VersionedObjects._missing`, one failed ``stat`` on a 404.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pys3local.errors import NoSuchKey
+from pys3local.providers.base import (
+    DeleteOutcome,
+    ObjectInfo,
+    ObjectReader,
+    RangeRequest,
+    VersionListing,
+)
+
+from .bucket_config import BucketConfigs
+from .files import ensure_dir
+from .index import LocalIndex
+from .layout import ObjectPaths, StoreLayout
+from .listing import DirectoryIndex
+from .version_listing import list_versions_page
+from .versions import VersionStore, marker_headers
+
+
+class VersionedObjects:
+    """Versioning for the local provider (a mixin of it)."""
+
+    layout: StoreLayout
+    durable: bool
+    _configs: BucketConfigs
+    _versions: VersionStore
+    _directories: DirectoryIndex
+    _cache_index: LocalIndex
+
+    if TYPE_CHECKING:  # provided by LocalStorageProvider
+
+        def check_writable(self) -> None: ...
+        def _bucket_or_raise(self, bucket: str) -> Path: ...
+        def _run(self, fn: Callable[..., Any], *args: object) -> Awaitable[Any]: ...
+        def _forget_directories(self, bucket: str, paths: ObjectPaths) -> None: ...
+        def _reader_for(
+            self, fd: int, info: ObjectInfo, byte_range: RangeRequest | None
+        ) -> ObjectReader: ...
+
+    def _missing(self, bucket: str, key: str, paths: ObjectPaths) -> NoSuchKey:
+        """The NoSuchKey for a key without a current version; when its latest version
+        is a delete marker it says so in headers, as AWS does."""
+        error = NoSuchKey(Key=key)
+        marker = self._versions.latest_marker(bucket, key, paths)
+        if marker is not None:
+            error.headers.update(marker_headers(marker))
+        return error
+
+    def _open_version(self, bucket: str, key: str, version_id: str) -> tuple[int, ObjectInfo]:
+        self._bucket_or_raise(bucket)
+        paths = self.layout.object_paths(bucket, key)
+        return self._versions.open_version(bucket, key, paths, version_id)
+
+    async def get_bucket_versioning(self, bucket: str) -> str | None:
+        def get_sync() -> str | None:
+            self._bucket_or_raise(bucket)
+            return self._configs.versioning(bucket)
+
+        return await self._run(get_sync)
+
+    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
+        self.check_writable()
+
+        def put_sync() -> None:
+            self._bucket_or_raise(bucket)
+            ensure_dir(self.layout.versions_dir(bucket))
+            self._configs.update(bucket, {"versioning": status}, durable=self.durable)
+
+        await self._run(put_sync)
+
+    async def head_object_version(self, bucket: str, key: str, version_id: str) -> ObjectInfo:
+        def head_sync() -> ObjectInfo:
+            fd, info = self._open_version(bucket, key, version_id)
+            os.close(fd)
+            return info
+
+        return await self._run(head_sync)
+
+    async def get_object_version(
+        self,
+        bucket: str,
+        key: str,
+        version_id: str,
+        byte_range: RangeRequest | None = None,
+    ) -> ObjectReader:
+        def open_sync() -> ObjectReader:
+            fd, info = self._open_version(bucket, key, version_id)
+            return self._reader_for(fd, info, byte_range)
+
+        return await self._run(open_sync)
+
+    async def delete_object_version(self, bucket: str, key: str, version_id: str) -> DeleteOutcome:
+        self.check_writable()
+
+        def delete_sync() -> DeleteOutcome:
+            self._bucket_or_raise(bucket)
+            paths = self.layout.object_paths(bucket, key)
+            try:
+                return self._versions.remove_version(bucket, key, paths, version_id)
+            finally:
+                self._forget_directories(bucket, paths)
+                self._cache_index.forget(bucket, key)
+
+        return await self._run(delete_sync)
+
+    async def list_object_versions(
+        self,
+        bucket: str,
+        *,
+        prefix: str = "",
+        delimiter: str = "",
+        key_marker: str = "",
+        version_id_marker: str = "",
+        max_keys: int = 1000,
+    ) -> VersionListing:
+        def list_sync() -> VersionListing:
+            self._bucket_or_raise(bucket)
+            return list_versions_page(
+                self.layout,
+                self._directories,
+                self._versions,
+                bucket,
+                prefix=prefix,
+                delimiter=delimiter,
+                key_marker=key_marker,
+                version_id_marker=version_id_marker,
+                max_keys=max_keys,
+            )
+
+        return await self._run(list_sync)

@@ -1,0 +1,472 @@
+"""Object versions on the local backend: ids, non-current versions, delete markers.
+
+The latest version of a key stays where an unversioned object lives
+(``objects/<key>`` and its sidecar), so GET, HEAD and ListObjectsV2 of live objects
+cost what they always did. Every other version, and every delete marker, lives in the
+key's versions directory (:meth:`~.layout.StoreLayout.key_versions_dir`) as
+``<name>`` (data) and ``<name>.json`` (its sidecar, which for a delete marker is all
+there is: ``"delete_marker": true``).
+
+Names sort newest first: a version id is 16 hex digits of the inverted nanosecond
+clock and 8 random ones (opaque to clients); the ``null`` version (written before
+versioning was enabled, or while it is suspended) is stored as ``<inverted time>-null``
+and shown as ``null``. So a key's versions are one sorted directory read.
+
+Crash safety, with every step under the key's exclusive lock:
+
+* Keeping the version a write replaces: its sidecar, then its data are hard-linked
+  into the versions directory (fsynced), then the one commit protocol
+  (:mod:`.commit`) renames the new version into place. A crash before the rename
+  leaves the old version current *and* linked; a copy with the current version's id
+  is never listed or read (the current one wins), and the next write re-links it.
+* A delete marker is written first, then the current version moves to the versions
+  directory (sidecar linked, data renamed: one atomic step). A crash in between leaves
+  the object current with a newer non-current marker: nothing is lost.
+* Removing a version for good goes through :meth:`VersionStore.remove_version`, the
+  one place a later protection (retention, legal hold) must guard. When it removes the
+  latest, the next version is committed back into ``objects/`` (a staged hard link
+  and a journal entry, the commit protocol again) before the removed one's files go.
+
+A sidecar without its data file is never a version (a removal interrupted between
+the two unlinks); it is skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import stat
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+from pys3local.errors import InvalidArgument, MethodNotAllowed, NoSuchKey, NoSuchVersion
+from pys3local.providers.base import NULL_VERSION, DeleteOutcome, ObjectInfo
+
+from .bucket_config import BucketConfigs
+from .commit import Commit
+from .files import (
+    create_file,
+    ensure_dir,
+    fsync_dir,
+    json_bytes,
+    make_parents,
+    prune_empty_dirs,
+    sync_and_close,
+)
+from .layout import ObjectPaths, StoreLayout
+from .locks import StripedLocks
+from .sidecar import metadata_document, object_info, read_sidecar
+from .staging import StagingArea
+
+VERSION_ID = re.compile(r"[0-9a-f]{24}")
+_NULL_SUFFIX = "-null"
+_CLOCK_MAX = 2**64 - 1
+
+
+def new_version_id() -> str:
+    """A fresh version id, sorting before every id made earlier."""
+    return f"{_CLOCK_MAX - time.time_ns():016x}{secrets.token_hex(4)}"
+
+
+def _null_name(moment: datetime) -> str:
+    ns = int(moment.timestamp() * 1_000_000) * 1000
+    return f"{_CLOCK_MAX - ns:016x}{_NULL_SUFFIX}"
+
+
+def version_id_of(name: str) -> str:
+    return NULL_VERSION if name.endswith(_NULL_SUFFIX) else name
+
+
+def check_version_id(version_id: str) -> None:
+    """InvalidArgument for an id we could never have made (it never reaches a path)."""
+    if version_id != NULL_VERSION and not VERSION_ID.fullmatch(version_id):
+        raise InvalidArgument(
+            "Invalid version id specified", ArgumentName="versionId", ArgumentValue=version_id
+        )
+
+
+def marker_headers(version_id: str) -> dict[str, str]:
+    return {"x-amz-delete-marker": "true", "x-amz-version-id": version_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A non-current version or delete marker in a key's versions directory."""
+
+    name: str
+    document: dict[str, object]
+
+    @property
+    def version_id(self) -> str:
+        return version_id_of(self.name)
+
+    @property
+    def delete_marker(self) -> bool:
+        return self.document.get("delete_marker") is True
+
+    def info(self, key: str, directory: Path) -> ObjectInfo:
+        """Its ObjectInfo (a marker's has size 0 and no ETag); FileNotFoundError if
+        its data is gone."""
+        if self.delete_marker:
+            moment = datetime.fromisoformat(str(self.document["last_modified"]))
+            return ObjectInfo(key, 0, "", moment, version_id=self.version_id)
+        st = os.stat(directory / self.name)
+        return replace(object_info(key, st, self.document), version_id=self.version_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """The version in ``objects/``: its data file's stat and sidecar."""
+
+    st: os.stat_result
+    document: dict[str, object] | None
+    version_id: str
+
+
+class VersionStore:
+    """Version chains of one data directory (blocking: call on a pool thread)."""
+
+    def __init__(
+        self,
+        layout: StoreLayout,
+        locks: StripedLocks,
+        staging: StagingArea,
+        configs: BucketConfigs,
+        *,
+        durable: bool,
+    ) -> None:
+        self.layout = layout
+        self._locks = locks
+        self._staging = staging
+        self.configs = configs
+        self.durable = durable
+
+    # Writes ----------------------------------------------------------------------
+
+    def write_version_id(self, bucket: str) -> str | None:
+        """The id a new write gets: None in an unversioned bucket, ``null`` while
+        versioning is suspended, a fresh id while it is enabled."""
+        state = self.configs.versioning(bucket)
+        if state is None:
+            return None
+        return new_version_id() if state == "Enabled" else NULL_VERSION
+
+    def publish_hooks(
+        self, bucket: str, key: str, paths: ObjectPaths, version_id: str
+    ) -> tuple[Callable[[], None], Callable[[], None] | None]:
+        """What a commit of a version with ``version_id`` runs under the key's lock:
+        keep the version it replaces; with ``null``, drop the older null version."""
+        suspended = version_id == NULL_VERSION
+
+        def before() -> None:
+            current = self._current(paths)
+            if current is not None and not (suspended and current.version_id == NULL_VERSION):
+                self._keep(bucket, key, paths, current, move=False)
+
+        def after() -> None:
+            self._drop_nulls(self.layout.key_versions_dir(bucket, key), keep=None)
+
+        return before, after if suspended else None
+
+    def add_marker(self, bucket: str, key: str, paths: ObjectPaths) -> DeleteOutcome:
+        """DeleteObject without a version id in a versioned bucket."""
+        version_id = self.write_version_id(bucket) or NULL_VERSION
+        now = datetime.now(timezone.utc)
+        name = version_id if version_id != NULL_VERSION else _null_name(now)
+        directory = self.layout.key_versions_dir(bucket, key)
+        marker = {"delete_marker": True, "last_modified": now.isoformat()}
+        with self._locks.hold(bucket, key, exclusive=True):
+            self._make_dir(bucket, directory)
+            self._place(directory, name + ".json", json_bytes(marker))
+            self._sync(directory)
+            current = self._current(paths)
+            if current is not None:
+                if version_id == NULL_VERSION and current.version_id == NULL_VERSION:
+                    self._unlink_current(paths)  # the null marker replaces it
+                else:
+                    self._keep(bucket, key, paths, current, move=True)
+            if version_id == NULL_VERSION:
+                self._drop_nulls(directory, keep=name)
+        self._prune(bucket, key, paths)
+        return DeleteOutcome(version_id, delete_marker=True)
+
+    def remove_version(
+        self, bucket: str, key: str, paths: ObjectPaths, version_id: str
+    ) -> DeleteOutcome:
+        """Remove one version or delete marker for good: the one way a version goes.
+
+        Removing the latest version makes the next one latest (a version is committed
+        back into ``objects/``; a marker simply stays latest). A version that is not
+        there is not an error.
+        """
+        check_version_id(version_id)
+        directory = self.layout.key_versions_dir(bucket, key)
+        with self._locks.hold(bucket, key, exclusive=True):
+            current = self._current(paths)
+            if current is not None and current.version_id == version_id:
+                self._remove_named(directory, version_id)
+                successor = next(self._entries(directory, None), None)
+                if successor is not None and not successor.delete_marker:
+                    self._promote(bucket, key, paths, directory, successor)
+                else:
+                    self._unlink_current(paths)
+                outcome = DeleteOutcome(version_id)
+            else:
+                entries = self._entries(directory, current.version_id if current else None)
+                latest = current is None
+                outcome = DeleteOutcome(version_id)
+                for entry in entries:
+                    if entry.version_id == version_id:
+                        outcome = DeleteOutcome(version_id, delete_marker=entry.delete_marker)
+                        if latest:
+                            successor = next(entries, None)
+                            if successor is not None and not successor.delete_marker:
+                                self._promote(bucket, key, paths, directory, successor)
+                        self._remove_named(directory, version_id)
+                        break
+                    latest = False
+        self._prune(bucket, key, paths)
+        return outcome
+
+    # Reads -----------------------------------------------------------------------
+
+    def open_version(
+        self, bucket: str, key: str, paths: ObjectPaths, version_id: str
+    ) -> tuple[int, ObjectInfo]:
+        """Open one version's data; raises NoSuchVersion, NoSuchKey (``null``),
+        MethodNotAllowed (a delete marker)."""
+        check_version_id(version_id)
+        directory = self.layout.key_versions_dir(bucket, key)
+        with self._locks.hold(bucket, key, exclusive=False):
+            try:
+                fd = os.open(paths.data, os.O_RDONLY)
+            except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                fd = -1
+            if fd >= 0:
+                st = os.fstat(fd)
+                document = read_sidecar(paths.metadata)
+                current_id = _id_in(document)
+                if current_id == version_id and stat.S_ISREG(st.st_mode):
+                    info = object_info(key, st, document)
+                    return fd, replace(info, version_id=current_id)
+                os.close(fd)
+            else:
+                current_id = None
+            for entry in self._entries(directory, current_id):
+                if entry.version_id != version_id:
+                    continue
+                if entry.delete_marker:
+                    error = MethodNotAllowed(
+                        "The specified method is not allowed against this resource.",
+                        Method="GET",
+                        ResourceType="DeleteMarker",
+                    )
+                    error.headers.update(marker_headers(version_id))
+                    raise error
+                fd = os.open(directory / entry.name, os.O_RDONLY)
+                st = os.fstat(fd)
+                return fd, replace(object_info(key, st, entry.document), version_id=version_id)
+        if version_id == NULL_VERSION:
+            raise NoSuchKey(Key=key)
+        raise NoSuchVersion(Key=key, VersionId=version_id)
+
+    def latest_marker(self, bucket: str, key: str, paths: ObjectPaths) -> str | None:
+        """The id of the delete marker that is the key's latest version, if it is one
+        (for the 404 of a GET of a deleted key)."""
+        directory = self.layout.key_versions_dir(bucket, key)
+        if not directory.is_dir():
+            return None
+        with self._locks.hold(bucket, key, exclusive=False):
+            if self._current(paths) is not None:
+                return None
+            latest = next(self._entries(directory, None), None)
+        return latest.version_id if latest is not None and latest.delete_marker else None
+
+    def entries(self, directory: Path, current_id: str | None) -> Iterator[Entry]:
+        """A key's non-current versions and markers, newest first, without copies of
+        ``current_id`` or of an id seen already, nor data-less sidecars."""
+        return self._entries(directory, current_id)
+
+    def current_version_id(self, paths: ObjectPaths) -> str | None:
+        current = self._current(paths)
+        return current.version_id if current is not None else None
+
+    # Internals -------------------------------------------------------------------
+
+    def _entries(self, directory: Path, current_id: str | None) -> Iterator[Entry]:
+        try:
+            files = os.listdir(directory)
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        names = sorted(f[:-5] for f in files if f.endswith(".json") and not f.startswith("."))
+        seen = {current_id} if current_id is not None else set()
+        for name in names:
+            version_id = version_id_of(name)
+            if version_id in seen:
+                continue
+            document = read_sidecar(directory / (name + ".json"))
+            if document is None:
+                continue
+            if document.get("delete_marker") is not True and not os.path.isfile(directory / name):
+                continue  # a removal interrupted between its two unlinks
+            seen.add(version_id)
+            yield Entry(name, document)
+
+    def _current(self, paths: ObjectPaths) -> Current | None:
+        try:
+            st = os.lstat(paths.data)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        document = read_sidecar(paths.metadata)
+        if document is not None and (
+            document.get("ino") != st.st_ino or document.get("size") != st.st_size
+        ):
+            document = None
+        return Current(st, document, _id_in(document))
+
+    def _keep(
+        self, bucket: str, key: str, paths: ObjectPaths, current: Current, *, move: bool
+    ) -> None:
+        """Put the current version into the versions directory: sidecar first, then the
+        data (linked, or with ``move`` renamed so that it leaves ``objects/`` at once)."""
+        directory = self.layout.key_versions_dir(bucket, key)
+        self._make_dir(bucket, directory)
+        document = current.document
+        if document is None:  # a file put there by other means: describe it
+            info = object_info(key, current.st, None)
+            document = metadata_document(info, current.st.st_ino)
+        moment = datetime.fromisoformat(str(document["last_modified"]))
+        name = current.version_id if current.version_id != NULL_VERSION else _null_name(moment)
+        if current.document is not None:
+            self._link(paths.metadata, directory, name + ".json")
+        else:
+            self._place(directory, name + ".json", json_bytes(document))
+        if move:
+            os.rename(paths.data, directory / name)
+        else:
+            self._link(paths.data, directory, name)
+        self._sync(directory)
+        if move:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(paths.metadata)
+
+    def _promote(
+        self, bucket: str, key: str, paths: ObjectPaths, directory: Path, entry: Entry
+    ) -> None:
+        """Commit ``entry`` back into ``objects/`` (the lock is held), then drop it from
+        the versions directory."""
+        staged = self._staging.new_name()
+        os.link(directory / entry.name, staged)
+        pending = Commit(
+            self._locks,
+            self.layout.objects_dir(bucket),
+            self.layout.metadata_dir(bucket),
+            bucket,
+            key,
+            paths,
+            staged,
+            self.durable,
+        )
+        try:
+            fd = pending.write_journal(dict(entry.document))
+            if self.durable:
+                sync_and_close(fd)
+                fsync_dir(staged.parent)
+            else:
+                os.close(fd)
+        except BaseException:
+            pending.abandon()
+            raise
+        pending.publish_held()
+        if self.durable:
+            for parent in pending.parent_dirs:
+                fsync_dir(parent)
+        self._remove_named(directory, entry.version_id)
+
+    def _remove_named(self, directory: Path, version_id: str) -> None:
+        """Unlink every copy of ``version_id`` in ``directory``, data before sidecar."""
+        names = [n for n in _names_in(directory) if version_id_of(n) == version_id]
+        for name in names:
+            _unlink(directory / name)
+            _unlink(directory / (name + ".json"))
+        if names:
+            self._sync(directory)
+
+    def _drop_nulls(self, directory: Path, *, keep: str | None) -> None:
+        """Remove the null versions in ``directory`` other than ``keep`` (suspended
+        versioning: a new null version replaces the old one)."""
+        for name in _names_in(directory):
+            if name.endswith(_NULL_SUFFIX) and name != keep:
+                _unlink(directory / name)
+                _unlink(directory / (name + ".json"))
+
+    def _unlink_current(self, paths: ObjectPaths) -> None:
+        _unlink(paths.data)
+        _unlink(paths.metadata)
+
+    def _link(self, source: Path, directory: Path, name: str) -> None:
+        """Hard-link ``source`` as ``directory/name``, replacing an earlier link (a
+        retry after a crash)."""
+        temporary = directory / f".{secrets.token_hex(6)}"
+        os.link(source, temporary)
+        os.rename(temporary, directory / name)
+
+    def _place(self, directory: Path, name: str, data: bytes) -> None:
+        temporary = directory / f".{secrets.token_hex(6)}"
+        fd = create_file(temporary, data)
+        if self.durable:
+            sync_and_close(fd)
+        else:
+            os.close(fd)
+        os.rename(temporary, directory / name)
+
+    def _make_dir(self, bucket: str, directory: Path) -> None:
+        if directory.is_dir():
+            return
+        base = self.layout.versions_dir(bucket)
+        ensure_dir(base)
+        make_parents(base, directory / "x")
+        if self.durable:  # the new directories' entries, up to the bucket's
+            parent = directory.parent
+            while parent != base.parent:
+                fsync_dir(parent)
+                parent = parent.parent
+            fsync_dir(parent)
+
+    def _sync(self, directory: Path) -> None:
+        if self.durable:
+            fsync_dir(directory)
+
+    def _prune(self, bucket: str, key: str, paths: ObjectPaths) -> None:
+        prune_empty_dirs(paths.data.parent, self.layout.objects_dir(bucket))
+        prune_empty_dirs(paths.metadata.parent, self.layout.metadata_dir(bucket))
+        prune_empty_dirs(
+            self.layout.key_versions_dir(bucket, key), self.layout.versions_dir(bucket)
+        )
+
+
+def _id_in(document: dict[str, object] | None) -> str:
+    version_id = (document or {}).get("version_id")
+    return version_id if isinstance(version_id, str) else NULL_VERSION
+
+
+def _names_in(directory: Path) -> set[str]:
+    """The version names in a key's versions directory (temporary files start with
+    a dot)."""
+    try:
+        files = os.listdir(directory)
+    except (FileNotFoundError, NotADirectoryError):
+        return set()
+    return {f[:-5] if f.endswith(".json") else f for f in files if not f.startswith(".")}
+
+
+def _unlink(path: Path | str) -> None:
+    with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+        os.unlink(path)
