@@ -26,6 +26,8 @@ _PARAMETERS = (
     *[
         "location",
         "versioning",
+        "versions",
+        "versionId",
         "acl",
         "uploads",
         "policy",

@@ -32,6 +32,7 @@ from pys3local.errors import (
     S3Error,
 )
 from pys3local.providers.base import (
+    NULL_VERSION,
     Bucket,
     CompletedPart,
     MultipartUpload,
@@ -351,9 +352,12 @@ class DrimeStorageProvider(StorageProvider):
         metadata: ObjectMetadata | None = None,
         *,
         create_only: bool = False,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
         self.check_writable()
         _refuse_create_only(create_only)
+        if src_version_id not in (None, NULL_VERSION):
+            raise self._no_versioning()
         objects = await self._ready()
         return await objects.copy(src_bucket, src_key, dst_bucket, dst_key, metadata)
 
