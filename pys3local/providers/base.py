@@ -20,6 +20,7 @@ from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
 
 from .parts import PartsRecord
 from .ranges import ByteRange, RangeRequest
+from .versioning import NULL_VERSION, DeleteOutcome, VersioningDefaults
 
 #: S3's limits, shared by every backend.
 MAX_KEY_BYTES = 1024
@@ -132,47 +133,6 @@ class ObjectInfo:
     version_id: str | None = None
 
 
-#: The version id of the one version a key has in an unversioned bucket, and of
-#: versions written while versioning is suspended.
-NULL_VERSION = "null"
-#: The states PutBucketVersioning can set.
-VERSIONING_STATES = ("Enabled", "Suspended")
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteOutcome:
-    """What a delete did in a versioned bucket: the version removed or the delete
-    marker added (``delete_marker`` true in both cases when the version is a marker)."""
-
-    version_id: str | None = None
-    delete_marker: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectVersion:
-    """One entry of ListObjectVersions: a version (``info``) or a delete marker
-    (``info.size`` 0, ``info.etag`` empty)."""
-
-    info: ObjectInfo
-    version_id: str
-    is_latest: bool
-    delete_marker: bool = False
-
-
-@dataclass(slots=True)
-class VersionListing:
-    """One page of ListObjectVersions: keys in S3 order, the versions of a key newest
-    first; ``versions`` and ``common_prefixes`` together hold at most ``max_keys``.
-    When truncated, ``next_key_marker`` and ``next_version_id_marker`` (None after a
-    common prefix) continue the listing."""
-
-    versions: list[ObjectVersion] = field(default_factory=list)
-    common_prefixes: list[str] = field(default_factory=list)
-    is_truncated: bool = False
-    next_key_marker: str | None = None
-    next_version_id_marker: str | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class StorageCapacity:
     """The space of the store behind a backend, in bytes."""
@@ -276,7 +236,7 @@ def multipart_etag(part_md5_hex: list[str]) -> str:
     return f"{digest.hexdigest()}-{len(part_md5_hex)}"
 
 
-class StorageProvider(ABC):
+class StorageProvider(VersioningDefaults, ABC):
     """A place to keep buckets and objects.
 
     Keys arrive already validated by the protocol layer: valid UTF-8, at most
@@ -286,8 +246,6 @@ class StorageProvider(ABC):
 
     #: Shown by ``serve`` and the console, e.g. ``local:/srv/s3``.
     description: str = ""
-    #: The backend's name in errors ("... not supported by the Drime backend").
-    backend_name: str = "this"
     #: Whether objects can carry tags (``ObjectMetadata.tags``, :meth:`put_object_tags`).
     #: The protocol layer refuses tags with NotImplemented where this is false, so a
     #: backend that cannot keep them never drops them silently.
@@ -301,10 +259,10 @@ class StorageProvider(ABC):
         if self.readonly:
             raise AccessDenied("This server is read-only.")
 
-    async def open(self) -> None:  # noqa: B027 - optional hook
+    async def open(self) -> None:
         """Prepare for serving (recover from a crash, connect). Called once at start."""
 
-    async def close(self) -> None:  # noqa: B027 - optional hook
+    async def close(self) -> None:
         """Release resources. Called once at shutdown."""
 
     # Buckets -----------------------------------------------------------------
@@ -446,29 +404,7 @@ class StorageProvider(ABC):
         """
         raise NotImplementedOperation("This backend cannot keep object tags.")
 
-    # Versioning (optional) ---------------------------------------------------
-    #
-    # A backend without versioning keeps the defaults: no versioning state is ever
-    # set, "null" names the only version of a key, and everything else answers
-    # NotImplemented naming the backend, so nothing pretends to keep versions.
-
-    def _no_versioning(self) -> NotImplementedOperation:
-        return NotImplementedOperation(
-            f"Versioning is not supported by the {self.backend_name} backend."
-        )
-
-    async def get_bucket_versioning(self, bucket: str) -> str | None:
-        """The bucket's versioning state (``Enabled``, ``Suspended``), None if it was
-        never set. Raises NoSuchBucket."""
-        await self.get_bucket(bucket)
-        return None
-
-    async def put_bucket_versioning(self, bucket: str, status: str) -> None:
-        """Set the versioning state (one of :data:`VERSIONING_STATES`).
-
-        Raises NoSuchBucket, AccessDenied; NotImplemented on a backend without versions.
-        """
-        raise self._no_versioning()
+    # Versions (optional; see :mod:`.versioning` for the bucket-level ones) -------
 
     async def head_object_version(self, bucket: str, key: str, version_id: str) -> ObjectInfo:
         """One version's info. Raises NoSuchBucket, NoSuchKey, NoSuchVersion,
@@ -496,21 +432,6 @@ class StorageProvider(ABC):
         if version_id == NULL_VERSION:
             await self.delete_object(bucket, key)
             return DeleteOutcome(NULL_VERSION)
-        raise self._no_versioning()
-
-    async def list_object_versions(
-        self,
-        bucket: str,
-        *,
-        prefix: str = "",
-        delimiter: str = "",
-        key_marker: str = "",
-        version_id_marker: str = "",
-        max_keys: int = 1000,
-    ) -> VersionListing:
-        """One page of versions and delete markers after (``key_marker``,
-        ``version_id_marker``); its cost grows with ``max_keys``, not with the
-        bucket. Raises NoSuchBucket."""
         raise self._no_versioning()
 
     # Multipart uploads -------------------------------------------------------

@@ -16,7 +16,8 @@ from pys3local.errors import (
     PreconditionFailed,
     S3Error,
 )
-from pys3local.providers.base import DeleteOutcome, ObjectInfo, ObjectReader
+from pys3local.providers.base import ObjectInfo, ObjectReader
+from pys3local.providers.versioning import DeleteOutcome
 
 from . import completed, xml
 from .acl import check_acl_headers

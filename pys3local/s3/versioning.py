@@ -16,7 +16,7 @@ from pys3local.errors import (
     MalformedXML,
     NotImplementedOperation,
 )
-from pys3local.providers.base import VERSIONING_STATES, VersionListing
+from pys3local.providers.versioning import VERSIONING_STATES, VersionListing
 
 from . import xml
 from .buckets import xml_response
@@ -128,16 +128,15 @@ def _list_versions_result(
     writer.element("IsTruncated", "true" if page.is_truncated else "false")
     owner = f"<Owner><ID>{xml.OWNER_ID}</ID><DisplayName>{xml.OWNER_NAME}</DisplayName></Owner>"
     for version in page.versions:
-        info = version.info
         tag = "DeleteMarker" if version.delete_marker else "Version"
         writer.raw(f"<{tag}>")
-        writer.element("Key", encode(info.key))
+        writer.element("Key", encode(version.key))
         writer.element("VersionId", version.version_id)
         writer.element("IsLatest", "true" if version.is_latest else "false")
-        writer.element("LastModified", xml.iso8601(info.last_modified))
+        writer.element("LastModified", xml.iso8601(version.last_modified))
         if not version.delete_marker:
-            writer.element("ETag", xml.quote_etag(info.etag))
-            writer.element("Size", info.size)
+            writer.element("ETag", xml.quote_etag(version.etag))
+            writer.element("Size", version.size)
             writer.element("StorageClass", "STANDARD")
         writer.raw(f"{owner}</{tag}>")
     for common_prefix in page.common_prefixes:

@@ -32,7 +32,6 @@ from pys3local.errors import (
     S3Error,
 )
 from pys3local.providers.base import (
-    NULL_VERSION,
     Bucket,
     CompletedPart,
     MultipartUpload,
@@ -45,6 +44,7 @@ from pys3local.providers.base import (
     UploadedPart,
     completed_metadata,
 )
+from pys3local.providers.versioning import NULL_VERSION
 
 from .client import DrimeClient
 from .description import check_fits, metadata_of

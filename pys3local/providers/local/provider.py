@@ -33,7 +33,6 @@ from pys3local.errors import (
 from pys3local.providers.base import (
     Bucket,
     CompletedPart,
-    DeleteOutcome,
     MultipartUpload,
     ObjectInfo,
     ObjectListing,
@@ -49,7 +48,7 @@ from pys3local.providers.base import (
 from pys3local.providers.streams import batched
 
 from .bucket_config import BucketConfigs
-from .commit import recover, remove_object
+from .commit import recover
 from .files import DIR_MODE, ensure_dir, fsync_dir, wait_for_releases
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
@@ -408,24 +407,6 @@ class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
             if directory == stop or stop not in directory.parents:
                 return
             directory = directory.parent
-
-    async def delete_object(self, bucket: str, key: str) -> DeleteOutcome | None:
-        self.check_writable()
-
-        def delete_sync() -> DeleteOutcome | None:
-            self._bucket_or_raise(bucket)
-            paths = self.layout.object_paths(bucket, key)
-            if self._configs.versioning(bucket) is not None:
-                outcome: DeleteOutcome | None = self._versions.add_marker(bucket, key, paths)
-            else:
-                stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
-                remove_object(self._locks, bucket, key, paths, stops)
-                outcome = None
-            self._forget_directories(bucket, paths)
-            self._cache_index.forget(bucket, key)
-            return outcome
-
-        return await self._run(delete_sync)
 
     async def copy_object(
         self,

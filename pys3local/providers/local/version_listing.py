@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from pys3local.errors import KeyTooLongError
-from pys3local.providers.base import NULL_VERSION, ObjectVersion, VersionListing
+from pys3local.providers.base import ObjectInfo
 from pys3local.providers.ordering import common_prefix, first_entry_to_list, local_part
+from pys3local.providers.versioning import NULL_VERSION, ObjectVersion, VersionListing
 
 from .layout import StoreLayout, decode_segment
 from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
@@ -156,7 +157,7 @@ def _key_versions(
             document = read_sidecar(item.live.metadata_path)
             info = object_info(key, st, document, with_metadata=False)
             current_id = info.version_id or NULL_VERSION
-            yield ObjectVersion(replace(info, version_id=current_id), current_id, True)
+            yield _listed(info, current_id, True, False)
     directory = Path(item.versions) if item.versions else layout.key_versions_dir(bucket, key)
     latest = current_id is None
     for entry in store.entries(directory, current_id):
@@ -164,8 +165,14 @@ def _key_versions(
             info = entry.info(key, directory)
         except FileNotFoundError:
             continue
-        yield ObjectVersion(info, entry.version_id, latest, entry.delete_marker)
+        yield _listed(info, entry.version_id, latest, entry.delete_marker)
         latest = False
+
+
+def _listed(info: ObjectInfo, version_id: str, latest: bool, marker: bool) -> ObjectVersion:
+    return ObjectVersion(
+        info.key, version_id, latest, info.last_modified, info.size, info.etag, marker
+    )
 
 
 def _page_items(
@@ -239,7 +246,7 @@ def list_versions_page(
             page.next_key_marker, page.next_version_id_marker = item, None
         else:
             page.versions.append(item)
-            page.next_key_marker = item.info.key
+            page.next_key_marker = item.key
             page.next_version_id_marker = item.version_id
     if not page.is_truncated:
         page.next_key_marker = page.next_version_id_marker = None

@@ -14,19 +14,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pys3local.errors import NoSuchKey
-from pys3local.providers.base import (
-    DeleteOutcome,
-    ObjectInfo,
-    ObjectReader,
-    RangeRequest,
-    VersionListing,
-)
+from pys3local.providers.base import ObjectInfo, ObjectReader, RangeRequest
+from pys3local.providers.versioning import DeleteOutcome, VersionListing
 
 from .bucket_config import BucketConfigs
+from .commit import remove_object
 from .files import ensure_dir
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex
+from .locks import StripedLocks
 from .version_listing import list_versions_page
 from .versions import VersionStore, marker_headers
 
@@ -40,6 +37,7 @@ class VersionedObjects:
     _versions: VersionStore
     _directories: DirectoryIndex
     _cache_index: LocalIndex
+    _locks: StripedLocks
 
     if TYPE_CHECKING:  # provided by LocalStorageProvider
 
@@ -102,6 +100,24 @@ class VersionedObjects:
             return self._reader_for(fd, info, byte_range)
 
         return await self._run(open_sync)
+
+    async def delete_object(self, bucket: str, key: str) -> DeleteOutcome | None:
+        self.check_writable()
+
+        def delete_sync() -> DeleteOutcome | None:
+            self._bucket_or_raise(bucket)
+            paths = self.layout.object_paths(bucket, key)
+            if self._configs.versioning(bucket) is not None:
+                outcome: DeleteOutcome | None = self._versions.add_marker(bucket, key, paths)
+            else:
+                stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
+                remove_object(self._locks, bucket, key, paths, stops)
+                outcome = None
+            self._forget_directories(bucket, paths)
+            self._cache_index.forget(bucket, key)
+            return outcome
+
+        return await self._run(delete_sync)
 
     async def delete_object_version(self, bucket: str, key: str, version_id: str) -> DeleteOutcome:
         self.check_writable()

@@ -45,7 +45,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pys3local.errors import InvalidArgument, MethodNotAllowed, NoSuchKey, NoSuchVersion
-from pys3local.providers.base import NULL_VERSION, DeleteOutcome, ObjectInfo
+from pys3local.providers.base import ObjectInfo
+from pys3local.providers.versioning import NULL_VERSION, DeleteOutcome
 
 from .bucket_config import BucketConfigs
 from .commit import Commit
