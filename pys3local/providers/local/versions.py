@@ -44,7 +44,13 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pys3local.errors import InvalidArgument, MethodNotAllowed, NoSuchKey, NoSuchVersion
+from pys3local.errors import (
+    InvalidArgument,
+    MethodNotAllowed,
+    NoSuchKey,
+    NoSuchVersion,
+    S3Error,
+)
 from pys3local.providers.base import ObjectInfo
 from pys3local.providers.versioning import NULL_VERSION, DeleteOutcome
 
@@ -279,8 +285,11 @@ class VersionStore:
     def latest_marker(self, bucket: str, key: str, paths: ObjectPaths) -> str | None:
         """The id of the delete marker that is the key's latest version, if it is one
         (for the 404 of a GET of a deleted key)."""
-        directory = self.layout.key_versions_dir(bucket, key)
-        if not directory.is_dir():
+        try:
+            directory = self.layout.key_versions_dir(bucket, key)
+            if not os.path.isdir(directory):  # an unversioned key: one failed stat
+                return None
+        except (OSError, S3Error):  # a name the versions tree cannot hold
             return None
         with self._locks.hold(bucket, key, exclusive=False):
             if self._current(paths) is not None:
