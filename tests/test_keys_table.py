@@ -49,6 +49,13 @@ CALLS: dict[Operation | str, Call] = {
     _O.HEAD_BUCKET: Call("HEAD", "/tbl-b"),
     _O.GET_BUCKET_LOCATION: Call("GET", "/tbl-b", "location"),
     _O.GET_BUCKET_VERSIONING: Call("GET", "/tbl-b", "versioning"),
+    _O.PUT_BUCKET_VERSIONING: Call(
+        "PUT",
+        "/tbl-b",
+        "versioning",
+        body=b"<VersioningConfiguration><Status>Enabled</Status></VersioningConfiguration>",
+    ),
+    _O.LIST_OBJECT_VERSIONS: Call("GET", "/tbl-b", "versions"),
     _O.GET_BUCKET_ACL: Call("GET", "/tbl-b", "acl"),
     _O.GET_OBJECT_ACL: Call("GET", "/tbl-b/obj", "acl"),
     _O.PUT_BUCKET_ACL: Call("PUT", "/tbl-b", "acl", {"x-amz-acl": "private"}),

@@ -12,7 +12,6 @@ replaced version, renaming the new one in, writing a marker) at random points.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import random
 import threading
@@ -216,14 +215,14 @@ def test_500_versions_with_markers_survive_a_restart(make_server, tmp_path: Path
         if n % 7 == 0:
             response = HTTP.delete(url(server, key))
             done.markers[response.headers["x-amz-version-id"]] = key
-        if n % 11 == 0:
-            version_id = next(iter(done.versions))
-            with contextlib.suppress(KeyError):
-                if version_id not in done.removed:
-                    HTTP.delete(
-                        url(server, done.versions[version_id][0]), params={"versionId": version_id}
-                    )
-                    done.removed.add(version_id)
+        if n % 11 == 0:  # remove the oldest version still there
+            version_id = next(v for v in done.versions if v not in done.removed)
+            response = HTTP.delete(
+                url(server, done.versions[version_id][0]), params={"versionId": version_id}
+            )
+            assert response.status_code == 204
+            done.removed.add(version_id)
+            done.removing.add(version_id)
     before = list_versions(server)
     kill9(server)
     server = start(make_server, data_dir)
