@@ -13,6 +13,7 @@ replaced version, renaming the new one in, writing a marker) at random points.
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -231,3 +232,48 @@ def test_500_versions_with_markers_survive_a_restart(make_server, tmp_path: Path
     assert len(after) == 500 - len(done.removed) + len(done.markers)
     check_disk(data_dir)
     check_versions(server, done)
+
+
+def test_ListObjectVersions_after_a_crash_between_the_steps_of_a_versioned_write(
+    make_server, tmp_path: Path
+) -> None:
+    """The states a kill -9 can leave between the steps (the replaced version linked
+    but the new one not yet renamed in; a delete marker written but the object not yet
+    moved; a version's data removed but not its metadata) read as whole versions: no
+    version twice, one latest per key, nothing without its data."""
+    data_dir = tmp_path / "data"
+    server = start(make_server, data_dir)
+    enable_versioning(server)
+    put = [HTTP.put(url(server, "k"), content=f"v{n}".encode()) for n in (1, 2)]
+    v1, v2 = (r.headers["x-amz-version-id"] for r in put)
+    gone = HTTP.put(url(server, "g"), content=b"g1").headers["x-amz-version-id"]
+    HTTP.put(url(server, "g"), content=b"g2")
+    kill9(server)
+    layout = StoreLayout(data_dir)
+    paths = layout.object_paths(BUCKET, "k")
+    versions = layout.key_versions_dir(BUCKET, "k")
+    # Killed after keeping v2 for a write that never got renamed in.
+    os.link(paths.metadata, versions / f"{v2}.json")
+    os.link(paths.data, versions / v2)
+    # Killed after writing a delete marker, before moving v2 out of objects/.
+    marker = "0" * 24  # sorts before (is newer than) every real id
+    (versions / f"{marker}.json").write_text(
+        json.dumps({"delete_marker": True, "last_modified": "2030-01-01T00:00:00+00:00"})
+    )
+    # Killed between the two unlinks of a removal: metadata without data.
+    os.unlink(layout.key_versions_dir(BUCKET, "g") / gone)
+    server = start(make_server, data_dir)
+    listed = [(e[0], e[1], e[2], e[3]) for e in list_versions(server)]
+    assert listed == [
+        ("g", listed[0][1], True, False),
+        ("k", v2, True, False),
+        ("k", marker, False, True),
+        ("k", v1, False, False),
+    ]
+    assert HTTP.get(url(server, "k")).content == b"v2"
+    assert HTTP.get(url(server, "k"), params={"versionId": v2}).content == b"v2"
+    missing = HTTP.get(url(server, "g"), params={"versionId": gone})
+    assert missing.status_code == 404 and b"NoSuchVersion" in missing.content
+    # The next write keeps v2 once more (over the leftover link) and all reads agree.
+    v3 = HTTP.put(url(server, "k"), content=b"v3").headers["x-amz-version-id"]
+    assert [e[1] for e in list_versions(server) if e[0] == "k"] == [v3, marker, v2, v1]
