@@ -224,6 +224,20 @@ def bucket(s3: object) -> str:
     return name
 
 
+@pytest.fixture
+def drime(tmp_path: Path) -> Iterator[RunningServer]:
+    """A server on the Drime backend (our fake Drime server), default mode."""
+    from fake_drime import FakeDrime  # imported here: these modules import conftest
+    from test_drime_e2e import start_drime_server
+
+    with FakeDrime() as fake:
+        server = start_drime_server(fake, tmp_path, cache_db=tmp_path / "cache.db")
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
 def require_binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:

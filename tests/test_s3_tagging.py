@@ -5,7 +5,6 @@ tagging directive, x-amz-tagging-count, AWS's limits; NotImplemented on Drime.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -13,8 +12,6 @@ import pytest
 from botocore.exceptions import ClientError
 from clients import aws, aws_env, upload_in_one_part
 from conftest import RunningServer
-from fake_drime import FakeDrime
-from test_drime_e2e import start_drime_server
 
 TAGS = {"project": "blue sky", "owner": "Zoë", "empty": "", "path": "a/b+c=d&e"}
 
@@ -173,16 +170,6 @@ def test_PutObjectTagging_aws_cli(server: RunningServer, s3, bucket: str, tmp_pa
 
 
 # --------------------------------------------------------------------------- Drime
-
-
-@pytest.fixture
-def drime(tmp_path: Path) -> Iterator[RunningServer]:
-    with FakeDrime() as fake:
-        server = start_drime_server(fake, tmp_path, cache_db=tmp_path / "cache.db")
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 def test_ObjectTagging_on_Drime_is_NotImplemented(drime: RunningServer) -> None:

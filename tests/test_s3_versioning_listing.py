@@ -5,14 +5,9 @@ Drime backend's NotImplemented."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from botocore.exceptions import ClientError
 from conftest import RunningServer
-from fake_drime import FakeDrime
-from test_drime_e2e import start_drime_server
 
 
 def enable(s3, bucket: str) -> None:
@@ -155,16 +150,6 @@ def test_PutBucketVersioning_on_the_default_bucket(make_server) -> None:
     first = s3.put_object(Bucket="default", Key="k", Body=b"1")["VersionId"]
     s3.put_object(Bucket="default", Key="k", Body=b"2")
     assert s3.get_object(Bucket="default", Key="k", VersionId=first)["Body"].read() == b"1"
-
-
-@pytest.fixture
-def drime(tmp_path: Path) -> Iterator[RunningServer]:
-    with FakeDrime() as fake:
-        server = start_drime_server(fake, tmp_path, cache_db=tmp_path / "cache.db")
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 def test_versioning_on_Drime_is_NotImplemented(drime: RunningServer) -> None:

@@ -164,6 +164,25 @@ class Commit:
         if self.after_publish is not None:
             self.after_publish()
 
+    @classmethod
+    def of_key(
+        cls,
+        layout: StoreLayout,
+        locks: StripedLocks,
+        bucket: str,
+        key: str,
+        paths: ObjectPaths,
+        staged_data: Path,
+        durable: bool,
+        **options: Any,
+    ) -> Commit:
+        """A commit of ``staged_data`` as ``bucket``/``key`` in the store ``layout``
+        (``options``: create_only, before_publish, after_publish)."""
+        objects_dir, metadata_dir = layout.objects_dir(bucket), layout.metadata_dir(bucket)
+        return cls(
+            locks, objects_dir, metadata_dir, bucket, key, paths, staged_data, durable, **options
+        )
+
     @property
     def parent_dirs(self) -> tuple[Path, Path]:
         """The directories whose fsync makes the renames of :meth:`publish` durable."""

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pys3local.errors import KeyTooLongError
 from pys3local.providers.base import ObjectInfo
-from pys3local.providers.ordering import common_prefix, first_entry_to_list, local_part
+from pys3local.providers.ordering import common_prefix
 from pys3local.providers.versioning import NULL_VERSION, ObjectVersion, VersionListing
 
 from .layout import StoreLayout, decode_segment
@@ -67,34 +67,6 @@ class _Item:
     is_prefix: bool = False
 
 
-def _walk_versions(
-    directory: str, dir_prefix: str, *, prefix: str, start_after: str, roll_up: bool
-) -> Iterator[_Item]:
-    listing = _VERSION_DIRECTORIES.entries(directory)
-    if listing is None:
-        return
-    names = listing.names
-    start = first_entry_to_list(names, dir_prefix, prefix, start_after)
-    if start is None:
-        return
-    local_prefix = local_part(dir_prefix, prefix)
-    for i in range(start, len(names)):
-        name = names[i]
-        if local_prefix and not name.startswith(local_prefix):
-            return
-        key = dir_prefix + name
-        path = directory + "/" + listing.fs_names[i]
-        if not name.endswith("/"):
-            if key > start_after:
-                yield _Item(key, versions=path)
-            continue
-        if roll_up:
-            if key > start_after and any(f for _r, _d, f in os.walk(path)):
-                yield _Item(key, is_prefix=True)
-            continue
-        yield from _walk_versions(path, key, prefix=prefix, start_after=start_after, roll_up=False)
-
-
 def _merged(
     layout: StoreLayout,
     directories: DirectoryIndex,
@@ -124,8 +96,19 @@ def _merged(
     versions_path = layout.versions_dir(bucket) / relative
     older: Iterator[_Item] = iter(())
     if versions_path.is_dir():
-        older = _walk_versions(
-            str(versions_path), dir_prefix, prefix=prefix, start_after=start_after, roll_up=roll_up
+        # The same walk over the versions tree, whose index names a key's directory
+        # as a leaf: each leaf found is that key's versions directory.
+        older = (
+            _Item(e.key, versions=e.data_path, is_prefix=e.data_path is None)
+            for e in walk_keys(
+                _VERSION_DIRECTORIES,
+                str(versions_path),
+                "",
+                dir_prefix,
+                prefix=prefix,
+                start_after=start_after,
+                roll_up_directories=roll_up,
+            )
         )
     a, b = next(live, None), next(older, None)
     while a is not None or b is not None:

@@ -374,16 +374,7 @@ class VersionStore:
         the versions directory."""
         staged = self._staging.new_name()
         os.link(directory / entry.name, staged)
-        pending = Commit(
-            self._locks,
-            self.layout.objects_dir(bucket),
-            self.layout.metadata_dir(bucket),
-            bucket,
-            key,
-            paths,
-            staged,
-            self.durable,
-        )
+        pending = Commit.of_key(self.layout, self._locks, bucket, key, paths, staged, self.durable)
         try:
             fd = pending.write_journal(dict(entry.document))
             if self.durable:

@@ -260,18 +260,17 @@ class ObjectWrites:
         before = after = None
         if version_id is not None:  # a versioned bucket: keep what the commit replaces
             before, after = self._versions.publish_hooks(bucket, key, paths, version_id)
-        return Commit(
+        return Commit.of_key(
+            self.layout,
             self._locks,
-            self.layout.objects_dir(bucket),
-            self.layout.metadata_dir(bucket),
             bucket,
             key,
             paths,
             staged,
             self.durable,
-            create_only,
-            before,
-            after,
+            create_only=create_only,
+            before_publish=before,
+            after_publish=after,
         )
 
     def _commit(
