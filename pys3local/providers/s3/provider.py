@@ -38,6 +38,7 @@ from pys3local.providers.base import (
     RangeRequest,
     StorageProvider,
 )
+from pys3local.providers.versioning import NULL_VERSION
 
 from . import documents
 from .client import CHUNK_SIZE, Connection, UpstreamClient, UpstreamError, s3_error
@@ -60,6 +61,7 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
     """A :class:`StorageProvider` over an upstream S3 endpoint."""
 
     keeps_tags = False
+    backend_name = "s3"
 
     def __init__(
         self,
@@ -361,9 +363,12 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         metadata: ObjectMetadata | None = None,
         *,
         create_only: bool = False,
+        src_version_id: str | None = None,
     ) -> ObjectInfo:
         """A server-side copy: the bytes never pass through the gateway."""
         self.check_writable()
+        if src_version_id not in (None, NULL_VERSION):
+            raise self._no_versioning()
         headers = {"x-amz-copy-source": self.copy_source(src_bucket, src_key)}
         headers.update(self.create_only_headers(create_only))
         if metadata is not None:
