@@ -308,3 +308,36 @@ def test_GetObject_after_volume_server_stopped(
         deadline = time.monotonic() + 30
         while _volume_servers(seaweed.master_port) < 2 and time.monotonic() < deadline:
             time.sleep(0.3)
+
+
+def _peak_rss(pid: int) -> int:
+    """The process's peak resident set size (VmHWM), in bytes."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmHWM")
+
+
+def test_PutObject_GetObject_memory_flat(
+    gateway: Callable[..., RunningServer], tmp_path: Path
+) -> None:
+    """A 96 MiB object goes up in one PUT and comes back through the gateway while
+    its peak memory grows by far less than the object: bodies stream both ways."""
+    server = gateway()
+    s3 = server.client()
+    s3.create_bucket(Bucket="memory")
+    s3.put_object(Bucket="memory", Key="warm", Body=os.urandom(MiB))
+    s3.get_object(Bucket="memory", Key="warm")["Body"].read()
+    before = _peak_rss(server.process.pid)
+    source = tmp_path / "big.bin"
+    with source.open("wb") as out:
+        for _ in range(96):
+            out.write(os.urandom(MiB))
+    with source.open("rb") as body:
+        s3.put_object(Bucket="memory", Key="big", Body=body)
+    digest = hashlib.md5()
+    for chunk in s3.get_object(Bucket="memory", Key="big")["Body"].iter_chunks(MiB):
+        digest.update(chunk)
+    assert digest.hexdigest() == hashlib.md5(source.read_bytes()).hexdigest()
+    grown = _peak_rss(server.process.pid) - before
+    assert grown < 32 * MiB, f"peak RSS grew by {grown / MiB:.0f} MiB for a 96 MiB object"
