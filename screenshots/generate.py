@@ -36,14 +36,14 @@ import boto3  # noqa: E402
 import cairosvg  # noqa: E402
 from botocore.config import Config  # noqa: E402
 from botocore.exceptions import ClientError  # noqa: E402
+from pys3local_tui.app import AdminApp  # noqa: E402
+from pys3local_tui.server_worker import ServerState  # noqa: E402
 
 from pys3local.cache import CacheEntry, MetadataCache  # noqa: E402
 from pys3local.config import ConfigStore  # noqa: E402
 from pys3local.config.keys import KeysFile  # noqa: E402
 from pys3local.providers.local import LocalStorageProvider  # noqa: E402
 from pys3local.s3.rights import Right  # noqa: E402
-from tui.app import AdminApp  # noqa: E402
-from tui.server_worker import ServerState  # noqa: E402
 
 SIZE = (110, 32)
 PNG_WIDTH = 1400

@@ -14,9 +14,10 @@ KNOWN: set[tuple[str, str]] = set()
 
 def _modules() -> dict[str, Path]:
     found: dict[str, Path] = {}
-    for package in ("pys3local", "tui"):
-        for path in (ROOT / package).rglob("*.py"):
-            parts = path.relative_to(ROOT).with_suffix("").parts
+    # The console's folder tui/ installs as the package pys3local_tui.
+    for package, folder in (("pys3local", "pys3local"), ("pys3local_tui", "tui")):
+        for path in (ROOT / folder).rglob("*.py"):
+            parts = (package, *path.relative_to(ROOT / folder).with_suffix("").parts)
             found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
     return found
 

@@ -10,6 +10,8 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 from processes import run_command
+from pys3local_tui.screens.confirm import ConfirmDialog
+from pys3local_tui.server_worker import ServerState
 from textual.widgets import Input, Static
 from tui_support import (
     SIZE,
@@ -24,8 +26,6 @@ from tui_support import (
 
 from pys3local.cache import MetadataCache, local_store
 from pys3local.config import ConfigStore
-from tui.screens.confirm import ConfirmDialog
-from tui.server_worker import ServerState
 
 
 def port_is_free(port: int) -> bool:

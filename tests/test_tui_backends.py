@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from fake_drime import FakeDrime
 from fake_drime.testing import files_named, path_of
+from pys3local_tui.screens.backend_form import BackendForm
+from pys3local_tui.screens.confirm import ConfirmDialog
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 from tui_support import (
     SIZE,
@@ -21,8 +23,6 @@ from tui_support import (
 )
 
 from pys3local.config import MASK, ConfigStore, reveal_secret
-from tui.screens.backend_form import BackendForm
-from tui.screens.confirm import ConfirmDialog
 
 if sys.version_info >= (3, 11):
     import tomllib

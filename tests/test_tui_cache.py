@@ -9,6 +9,10 @@ import threading
 from datetime import datetime, timezone
 
 import pytest
+from pys3local_tui import cache_jobs
+from pys3local_tui.panes import cache as cache_pane
+from pys3local_tui.screens.cache_dialogs import CleanupDialog, MigrateDialog
+from pys3local_tui.screens.confirm import ConfirmDialog
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 from tui_support import SIZE, call, make_app, s3_client, start_server, stop_server, wait_for
 
@@ -16,10 +20,6 @@ from pys3local.cache import CacheEntry, MetadataCache, local_store
 from pys3local.config import ConfigStore
 from pys3local.providers.base import ObjectMetadata
 from pys3local.providers.local import LocalStorageProvider
-from tui import cache_jobs
-from tui.panes import cache as cache_pane
-from tui.screens.cache_dialogs import CleanupDialog, MigrateDialog
-from tui.screens.confirm import ConfirmDialog
 
 WHEN = datetime(2025, 12, 16, 16, 38, 11, tzinfo=timezone.utc)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
+from pys3local_tui.screens.help import HelpScreen
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Footer
 from textual.widgets._footer import FooterKey
@@ -12,7 +13,6 @@ from tui_support import make_app, start_server, stop_server, wait_for
 
 from pys3local.cache import CacheEntry, MetadataCache
 from pys3local.config import ConfigStore
-from tui.screens.help import HelpScreen
 
 #: The smallest terminal the console is made for, and the screenshots' size.
 SIZES = [(80, 24), (110, 32)]

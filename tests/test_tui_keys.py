@@ -7,14 +7,14 @@ from pathlib import Path
 
 from keys_support import Key, add_key, error_code, key_client, keys_command
 from processes import run_command
+from pys3local_tui.screens.confirm import ConfirmDialog
+from pys3local_tui.screens.key_form import KeyForm
+from pys3local_tui.screens.key_secret import KeySecretScreen
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 from tui_support import SIZE, call, make_app, s3_client, start_server, stop_server, wait_for
 
 from pys3local.config import ConfigStore
 from pys3local.config.keys import KeysFile
-from tui.screens.confirm import ConfirmDialog
-from tui.screens.key_form import KeyForm
-from tui.screens.key_secret import KeySecretScreen
 
 
 def stored(tmp_path: Path) -> dict[str, object]:

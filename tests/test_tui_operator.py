@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from botocore.exceptions import ClientError
+from pys3local_tui.screens.confirm import ConfirmDialog
+from pys3local_tui.screens.request_detail import RequestDetail
+from pys3local_tui.server_worker import ServerState
 from textual.widgets import Button, DataTable, Select, Static
 from tui_support import call, log_text, make_app, s3_client, start_server, stop_server, wait_for
 
 from pys3local.config import ConfigStore
-from tui.screens.confirm import ConfirmDialog
-from tui.screens.request_detail import RequestDetail
-from tui.server_worker import ServerState
 
 #: The smallest terminal the console is made for, and a roomy one.
 SIZES = [(80, 24), (130, 40)]

@@ -7,12 +7,12 @@ import itertools
 import threading
 import time
 
+from pys3local_tui.screens.help import HelpScreen
 from rich.text import Text
 from textual.widgets import Input, Log
 from tui_support import SIZE, log_text, make_app, wait_for
 
 from pys3local.access_log import AccessRecord, log_access
-from tui.screens.help import HelpScreen
 
 
 def record(method: str, status: int, key: str) -> AccessRecord:

@@ -11,13 +11,13 @@ import httpx
 import pytest
 from botocore.config import Config
 from processes import run_command
+from pys3local_tui import remembered
+from pys3local_tui.screens.password import PasswordScreen
 from test_tls import make_certificate
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
 from tui_support import call, make_app, start_server, stop_server, wait_for
 
 from pys3local.config import PASSWORD_ENV, ConfigStore
-from tui import remembered
-from tui.screens.password import PasswordScreen
 
 #: The smallest terminal the console is made for, and a roomy one.
 SIZES = [(80, 24), (130, 40)]

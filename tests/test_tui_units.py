@@ -9,16 +9,16 @@ import time
 
 import pytest
 from click.testing import CliRunner
+from pys3local_tui import server_worker
+from pys3local_tui.figures import RateSeries, directory_size, format_uptime, short_size
+from pys3local_tui.log_bridge import LogBridge, ServerNote, Throttle
+from pys3local_tui.rclone_conf import RemoteExists, append_remote, remote_names
+from pys3local_tui.server_worker import ServerController, ServerOptions, ServerState, StartError
 
 from pys3local.access_log import AccessRecord, access_logger, flush_access_log, log_access
 from pys3local.cli import tui_cmd
 from pys3local.cli.tui_cmd import tui
 from pys3local.config import LocalBackendSettings
-from tui import server_worker
-from tui.figures import RateSeries, directory_size, format_uptime, short_size
-from tui.log_bridge import LogBridge, ServerNote, Throttle
-from tui.rclone_conf import RemoteExists, append_remote, remote_names
-from tui.server_worker import ServerController, ServerOptions, ServerState, StartError
 
 
 def record(status: int = 200, key: str = "k") -> AccessRecord:
@@ -213,7 +213,7 @@ def test_directory_size(tmp_path):
 
 def test_tui_command_passes_paths_to_the_app(tmp_path, monkeypatch):
     """`pys3local tui --config-dir D` opens the console on D (cache next to it)."""
-    from tui import app as app_module
+    from pys3local_tui import app as app_module
 
     seen = {}
 

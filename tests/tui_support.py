@@ -14,11 +14,10 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
+from pys3local_tui.app import AdminApp
+from pys3local_tui.server_worker import ServerState
 from textual.pilot import Pilot
 from textual.widgets import Log
-
-from tui.app import AdminApp
-from tui.server_worker import ServerState
 
 SIZE = (100, 30)
 

@@ -63,7 +63,7 @@ def tui(
             "use pys3local serve, config and cache for scripts"
         )
     try:
-        from tui.app import AdminApp
+        from pys3local_tui.app import AdminApp
     except ImportError as exc:  # textual is a dependency, but the console is optional
         raise click.ClickException(f"the admin console is not available: {exc}") from None
     if cache_db is None and config_dir is not None and not os.environ.get(paths.CACHE_DB_ENV):
