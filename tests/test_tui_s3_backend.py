@@ -3,13 +3,13 @@ connection test against the SeaweedFS cluster of the tests (tests/seaweed.py).""
 
 from __future__ import annotations
 
+from pys3local_tui.screens.backend_form import BackendForm
 from seaweed import SeaweedCluster
 from test_tui_backends import form_message, open_form, saved
 from textual.widgets import Input, Select
 from tui_support import SIZE, make_app, wait_for
 
 from pys3local.config import reveal_secret
-from tui.screens.backend_form import BackendForm
 
 
 async def test_s3_backend_form_tests_connection(tmp_path, seaweed: SeaweedCluster) -> None:
