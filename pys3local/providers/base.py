@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -405,6 +405,19 @@ class StorageProvider(VersioningDefaults, ABC):
         raise NotImplementedOperation("This backend cannot keep object tags.")
 
     # Versions (optional; see :mod:`.versioning` for the bucket-level ones) -------
+
+    async def delete_object_if_match(
+        self, bucket: str, key: str, etag_matches: Callable[[str], bool]
+    ) -> DeleteOutcome | None:
+        """DeleteObject with If-Match: delete (as :meth:`delete_object`) only if the
+        current ETag satisfies ``etag_matches``, checked atomically with the delete.
+
+        Raises NoSuchKey (no current object), PreconditionFailed; NotImplemented on a
+        backend that cannot check and delete in one step.
+        """
+        raise NotImplementedOperation(
+            f"Conditional deletes are not supported by the {self.backend_name} backend."
+        )
 
     async def head_object_version(self, bucket: str, key: str, version_id: str) -> ObjectInfo:
         """One version's info. Raises NoSuchBucket, NoSuchKey, NoSuchVersion,

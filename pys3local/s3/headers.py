@@ -131,7 +131,8 @@ def byte_position(digits: str) -> int:
     return int(significant) if len(significant) <= 18 else 10**18
 
 
-def _etag_matches(header: str, etag: str) -> bool:
+def etag_matches(header: str, etag: str) -> bool:
+    """Whether an If-Match/If-None-Match value (``*`` or a list of ETags) names ``etag``."""
     candidates = [c.strip() for c in header.split(",")]
     return any(c == "*" or c.removeprefix("W/").strip('"') == etag for c in candidates)
 
@@ -146,7 +147,7 @@ def check_preconditions(headers: Mapping[str, str], info: ObjectInfo, *, prefix:
     modified = info.last_modified.replace(microsecond=0)
     if_match = headers.get(prefix + "if-match")
     if if_match is not None:
-        if not _etag_matches(if_match, info.etag):
+        if not etag_matches(if_match, info.etag):
             raise PreconditionFailed(Condition=prefix + "If-Match")
     else:
         since = parse_http_date(headers.get(prefix + "if-unmodified-since"))
@@ -154,7 +155,7 @@ def check_preconditions(headers: Mapping[str, str], info: ObjectInfo, *, prefix:
             raise PreconditionFailed(Condition=prefix + "If-Unmodified-Since")
     if_none_match = headers.get(prefix + "if-none-match")
     if if_none_match is not None:
-        if _etag_matches(if_none_match, info.etag):
+        if etag_matches(if_none_match, info.etag):
             if prefix:
                 raise PreconditionFailed(Condition=prefix + "If-None-Match")
             raise NotModified(f'"{info.etag}"', http_date(info.last_modified))

@@ -25,6 +25,7 @@ from .buckets import xml_response
 from .headers import (
     RESPONSE_OVERRIDES,
     check_preconditions,
+    etag_matches,
     metadata_from_headers,
     object_headers,
     parse_range,
@@ -194,8 +195,16 @@ def write_headers(
 
 
 async def _delete(
-    service: S3Service, bucket: str, key: str, version_id: str | None
+    service: S3Service, bucket: str, key: str, version_id: str | None, if_match: str | None = None
 ) -> DeleteOutcome | None:
+    if if_match is not None:
+        if version_id is not None:
+            raise NotImplementedOperation("If-Match with a versionId is not supported.")
+        # The provider compares the current ETag under the key's lock, atomically
+        # with the delete (a separate HEAD first could race an overwrite).
+        return await service.provider.delete_object_if_match(
+            bucket, key, lambda etag: etag_matches(if_match, etag)
+        )
     if version_id is None:
         return await service.provider.delete_object(bucket, key)
     if not version_id:
@@ -206,7 +215,9 @@ async def _delete(
 async def delete_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
-    outcome = await _delete(service, bucket, request.key, requested_version(request))
+    outcome = await _delete(
+        service, bucket, request.key, requested_version(request), request.header("if-match")
+    )
     headers = {}
     if outcome is not None:
         if outcome.version_id is not None:

@@ -264,11 +264,22 @@ def object_exists(paths: ObjectPaths) -> bool:
 
 
 def remove_object(
-    locks: StripedLocks, bucket: str, key: str, paths: ObjectPaths, stops: tuple[Path, Path]
+    locks: StripedLocks,
+    bucket: str,
+    key: str,
+    paths: ObjectPaths,
+    stops: tuple[Path, Path],
+    check: Callable[[], None] | None = None,
 ) -> bool:
-    """Delete one object: data first, then its sidecar, then empty parents."""
+    """Delete one object: data first, then its sidecar, then empty parents.
+
+    ``check`` runs first under the key's lock and may refuse (raise), so a condition
+    and the delete are one step (a conditional delete).
+    """
     removed = None
     with locks.hold(bucket, key, exclusive=True):
+        if check is not None:
+            check()
         try:
             removed = hold_for_release(paths.data)
             os.unlink(paths.data)

@@ -9,11 +9,12 @@ this except :meth:`VersionedObjects._missing`, one failed ``stat`` on a 404.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pys3local.errors import NoSuchKey
+from pys3local.errors import NoSuchKey, PreconditionFailed
 from pys3local.providers.base import ObjectInfo, ObjectReader, RangeRequest
 from pys3local.providers.versioning import DeleteOutcome, VersionListing
 
@@ -24,6 +25,7 @@ from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex
 from .locks import StripedLocks
+from .sidecar import object_info, read_sidecar
 from .version_listing import list_versions_page
 from .versions import VersionStore, marker_headers
 
@@ -45,6 +47,7 @@ class VersionedObjects:
         def _bucket_or_raise(self, bucket: str) -> Path: ...
         def _run(self, fn: Callable[..., Any], *args: object) -> Awaitable[Any]: ...
         def _forget_directories(self, bucket: str, paths: ObjectPaths) -> None: ...
+        def _migrated(self, bucket: str, key: str) -> Callable[[str], str | None]: ...
         def _reader_for(
             self, fd: int, info: ObjectInfo, byte_range: RangeRequest | None
         ) -> ObjectReader: ...
@@ -103,21 +106,42 @@ class VersionedObjects:
 
     async def delete_object(self, bucket: str, key: str) -> DeleteOutcome | None:
         self.check_writable()
+        return await self._run(self._delete, bucket, key, None)
 
-        def delete_sync() -> DeleteOutcome | None:
-            self._bucket_or_raise(bucket)
-            paths = self.layout.object_paths(bucket, key)
-            if self._configs.versioning(bucket) is not None:
-                outcome: DeleteOutcome | None = self._versions.add_marker(bucket, key, paths)
-            else:
-                stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
-                remove_object(self._locks, bucket, key, paths, stops)
-                outcome = None
-            self._forget_directories(bucket, paths)
-            self._cache_index.forget(bucket, key)
-            return outcome
+    async def delete_object_if_match(
+        self, bucket: str, key: str, etag_matches: Callable[[str], bool]
+    ) -> DeleteOutcome | None:
+        self.check_writable()
+        paths = self.layout.object_paths(bucket, key)
 
-        return await self._run(delete_sync)
+        def check() -> None:  # under the key's lock: nothing can come in between
+            try:
+                st = os.stat(paths.data)
+            except (FileNotFoundError, NotADirectoryError):
+                raise NoSuchKey(Key=key) from None
+            if not stat.S_ISREG(st.st_mode):
+                raise NoSuchKey(Key=key)
+            info = object_info(key, st, read_sidecar(paths.metadata), self._migrated(bucket, key))
+            if not etag_matches(info.etag):
+                raise PreconditionFailed(Condition="If-Match")
+
+        return await self._run(self._delete, bucket, key, check)
+
+    def _delete(
+        self, bucket: str, key: str, check: Callable[[], None] | None
+    ) -> DeleteOutcome | None:
+        """DeleteObject: a delete marker in a versioned bucket, else the object goes."""
+        self._bucket_or_raise(bucket)
+        paths = self.layout.object_paths(bucket, key)
+        if self._configs.versioning(bucket) is not None:
+            outcome: DeleteOutcome | None = self._versions.add_marker(bucket, key, paths, check)
+        else:
+            stops = (self.layout.objects_dir(bucket), self.layout.metadata_dir(bucket))
+            remove_object(self._locks, bucket, key, paths, stops, check)
+            outcome = None
+        self._forget_directories(bucket, paths)
+        self._cache_index.forget(bucket, key)
+        return outcome
 
     async def delete_object_version(self, bucket: str, key: str, version_id: str) -> DeleteOutcome:
         self.check_writable()

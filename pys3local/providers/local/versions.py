@@ -180,14 +180,23 @@ class VersionStore:
 
         return before, after if suspended else None
 
-    def add_marker(self, bucket: str, key: str, paths: ObjectPaths) -> DeleteOutcome:
-        """DeleteObject without a version id in a versioned bucket."""
+    def add_marker(
+        self,
+        bucket: str,
+        key: str,
+        paths: ObjectPaths,
+        check: Callable[[], None] | None = None,
+    ) -> DeleteOutcome:
+        """DeleteObject without a version id in a versioned bucket (``check`` runs
+        first under the key's lock and may refuse)."""
         version_id = self.write_version_id(bucket) or NULL_VERSION
         now = datetime.now(timezone.utc)
         name = version_id if version_id != NULL_VERSION else _null_name(now)
         directory = self.layout.key_versions_dir(bucket, key)
         marker = {"delete_marker": True, "last_modified": now.isoformat()}
         with self._locks.hold(bucket, key, exclusive=True):
+            if check is not None:
+                check()
             self._make_dir(bucket, directory)
             self._place(directory, name + ".json", json_bytes(marker))
             self._sync(directory)
