@@ -154,7 +154,8 @@ async def test_GetObject_Range(upstream: S3UpstreamProvider) -> None:
 
 
 async def test_GetObject_missing(upstream: S3UpstreamProvider) -> None:
-    """A missing key is NoSuchKey, a missing bucket NoSuchBucket (GET, HEAD and list)."""
+    """A missing key is NoSuchKey, a missing bucket NoSuchBucket (GET, HEAD, list and
+    writes into it, in both layouts)."""
     with pytest.raises(NoSuchKey):
         await upstream.get_object("b", "nope")
     with pytest.raises(NoSuchKey):
@@ -164,6 +165,12 @@ async def test_GetObject_missing(upstream: S3UpstreamProvider) -> None:
     with pytest.raises(NoSuchBucket):
         await upstream.list_objects("nobucket")
     await upstream.delete_object("b", "nope")  # not an error
+    with pytest.raises(NoSuchBucket):
+        await upstream.put_object("nobucket", "k", Declared(b"x"), ObjectMetadata())
+    with pytest.raises(NoSuchBucket):
+        await upstream.create_multipart_upload("nobucket", "k", ObjectMetadata())
+    with pytest.raises(NoSuchBucket):
+        await upstream.copy_object("b", "nope", "nobucket", "k")
 
 
 async def test_CopyObject_server_side(upstream: S3UpstreamProvider) -> None:
@@ -291,7 +298,8 @@ async def test_PutObject_create_only(seaweed: SeaweedCluster) -> None:
 
 
 class _Failing(http.server.BaseHTTPRequestHandler):
-    """An upstream that answers every request with one S3 error, and counts them."""
+    """An upstream whose buckets exist (HEAD answers 200) and that answers every
+    other request with one S3 error, counting them."""
 
     status = 503
     code = "SlowDown"
@@ -302,12 +310,17 @@ class _Failing(http.server.BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length") or 0)
         if length:
             self.rfile.read(length)
+        if self.command == "HEAD":
+            self.send_response(200)
+            self.send_header("last-modified", "Mon, 01 Jan 2024 00:00:00 GMT")
+            self.send_header("content-length", "0")
+            self.end_headers()
+            return
         body = f"<Error><Code>{self.code}</Code><Message>busy here</Message></Error>".encode()
         self.send_response(self.status)
-        self.send_header("content-length", str(len(body)) if self.command != "HEAD" else "0")
+        self.send_header("content-length", str(len(body)))
         self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
+        self.wfile.write(body)
 
     do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _answer
 
@@ -317,7 +330,7 @@ class _Failing(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def failing_upstream() -> Iterator[str]:
-    """A loopback HTTP server that answers 503 SlowDown to everything."""
+    """A loopback HTTP server that answers 503 SlowDown to all but HEAD."""
     _Failing.calls = []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Failing)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -338,5 +351,5 @@ async def test_GetObject_retries_idempotent_calls_only(failing_upstream: str) ->
     _Failing.calls.clear()
     with pytest.raises(SlowDown):
         await provider.put_object("b", "k", Declared(b"body"), ObjectMetadata())
-    assert _Failing.calls == ["PUT"]
+    assert _Failing.calls == ["HEAD", "PUT"]  # the bucket's check, then the PUT once
     await provider.close()

@@ -39,6 +39,7 @@ class MultipartMixin:
         self: S3UpstreamProvider, bucket: str, key: str, metadata: ObjectMetadata
     ) -> MultipartUpload:
         self.check_writable()
+        await self.require_bucket(bucket)
         response = await self._key_call(
             "POST",
             bucket,

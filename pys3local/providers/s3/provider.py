@@ -125,6 +125,16 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
                 raise not_found() from None
             raise s3_error(failure) from None
 
+    async def require_bucket(self, bucket: str) -> None:
+        """Raise NoSuchBucket before a write into a bucket that does not exist. The
+        upstream cannot be left to say so: in the prefix layout its one bucket always
+        exists, and some stores (SeaweedFS by default) create a missing bucket on the
+        first write into it."""
+        if self.layout.shared:
+            await self.get_bucket(bucket)
+        else:
+            await self._call("HEAD", self.layout.upstream_bucket(bucket), not_found=NoSuchBucket)
+
     async def _bucket_missing(self, bucket: str) -> bool:
         try:
             await self.get_bucket(bucket)
@@ -337,6 +347,7 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         create_only: bool = False,
     ) -> ObjectInfo:
         self.check_writable()
+        await self.require_bucket(bucket)
         headers = metadata_headers(metadata) | self.create_only_headers(create_only)
         if content_md5 is not None:
             headers["content-md5"] = base64.b64encode(content_md5).decode()
@@ -367,6 +378,7 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
     ) -> ObjectInfo:
         """A server-side copy: the bytes never pass through the gateway."""
         self.check_writable()
+        await self.require_bucket(dst_bucket)
         if src_version_id not in (None, NULL_VERSION):
             raise self._no_versioning()
         headers = {"x-amz-copy-source": self.copy_source(src_bucket, src_key)}
