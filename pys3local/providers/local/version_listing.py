@@ -125,25 +125,38 @@ def _merged(
             a, b = next(live, None), next(older, None)
 
 
+def _current(item: _Item) -> ObjectVersion | None:
+    """The key's version in ``objects/``, if it has one."""
+    if item.live is None or item.live.metadata_path is None:
+        return None
+    try:
+        st = os.stat(item.live.data_path or "")
+    except FileNotFoundError:
+        return None
+    document = read_sidecar(item.live.metadata_path)
+    info = object_info(item.key, st, document, with_metadata=False)
+    return _listed(info, info.version_id or NULL_VERSION, True, False)
+
+
 def _key_versions(
-    layout: StoreLayout, store: VersionStore, bucket: str, item: _Item
+    layout: StoreLayout, store: VersionStore, bucket: str, item: _Item, after: str | None = None
 ) -> Iterator[ObjectVersion]:
-    """A key's versions and markers, newest first, the latest marked."""
+    """A key's versions and markers, newest first, the latest marked; with ``after``
+    only those after that version (a page that ends inside a key's versions)."""
     key = item.key
-    current_id = None
-    if item.live is not None and item.live.metadata_path is not None:
-        try:
-            st = os.stat(item.live.data_path or "")
-        except FileNotFoundError:
-            st = None
-        if st is not None:
-            document = read_sidecar(item.live.metadata_path)
-            info = object_info(key, st, document, with_metadata=False)
-            current_id = info.version_id or NULL_VERSION
-            yield _listed(info, current_id, True, False)
+    current = _current(item)
+    current_id = current.version_id if current is not None else None
     directory = Path(item.versions) if item.versions else layout.key_versions_dir(bucket, key)
-    latest = current_id is None
-    for entry in store.entries(directory, current_id):
+    if after is None:
+        if current is not None:
+            yield current
+        entries = store.entries(directory, current_id)
+    elif after == current_id:
+        entries = store.entries(directory, current_id)
+    else:
+        entries = store.entries(directory, current_id, after=after)
+    latest = current is None and after is None
+    for entry in entries:
         try:
             info = entry.info(key, directory)
         except FileNotFoundError:
@@ -173,11 +186,8 @@ def _page_items(
     if key_marker and version_id_marker and key_marker.startswith(prefix):
         paths = layout.object_paths(bucket, key_marker)
         live = ListedEntry(key_marker, str(paths.data), str(paths.metadata))
-        versions = iter(_key_versions(layout, store, bucket, _Item(key_marker, live)))
-        for version in versions:
-            if version.version_id == version_id_marker:
-                yield from versions
-                break
+        item = _Item(key_marker, live)
+        yield from _key_versions(layout, store, bucket, item, after=version_id_marker)
     roll_slash = delimiter == "/"
     last_prefix = None
     for item in _merged(layout, directories, bucket, prefix, roll_slash, key_marker):

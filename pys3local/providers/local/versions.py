@@ -33,6 +33,7 @@ the two unlinks); it is skipped.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
@@ -306,10 +307,14 @@ class VersionStore:
             latest = next(self._entries(directory, None), None)
         return latest.version_id if latest is not None and latest.delete_marker else None
 
-    def entries(self, directory: Path, current_id: str | None) -> Iterator[Entry]:
+    def entries(
+        self, directory: Path, current_id: str | None, *, after: str | None = None
+    ) -> Iterator[Entry]:
         """A key's non-current versions and markers, newest first, without copies of
-        ``current_id`` or of an id seen already, nor data-less sidecars."""
-        return self._entries(directory, current_id)
+        ``current_id`` or of an id seen already, nor data-less sidecars; with
+        ``after``, only those after that version (found by name: the ones before it
+        are not read), nothing if it is not there."""
+        return self._entries(directory, current_id, after)
 
     def current_version_id(self, paths: ObjectPaths) -> str | None:
         current = self._current(paths)
@@ -317,13 +322,26 @@ class VersionStore:
 
     # Internals -------------------------------------------------------------------
 
-    def _entries(self, directory: Path, current_id: str | None) -> Iterator[Entry]:
+    def _entries(
+        self, directory: Path, current_id: str | None, after: str | None = None
+    ) -> Iterator[Entry]:
         try:
             files = os.listdir(directory)
         except (FileNotFoundError, NotADirectoryError):
             return
         names = sorted(f[:-5] for f in files if f.endswith(".json") and not f.startswith("."))
         seen = {current_id} if current_id is not None else set()
+        if after is not None:
+            if after == NULL_VERSION:
+                found = next((i for i, n in enumerate(names) if n.endswith(_NULL_SUFFIX)), None)
+            else:
+                found = bisect.bisect_left(names, after)
+                found = found if found < len(names) and names[found] == after else None
+            if found is None:
+                return
+            if any(n.endswith(_NULL_SUFFIX) for n in names[: found + 1]):
+                seen.add(NULL_VERSION)  # a null version listed already
+            names = names[found + 1 :]
         for name in names:
             version_id = version_id_of(name)
             if version_id in seen:
