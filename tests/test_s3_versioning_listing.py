@@ -182,3 +182,33 @@ def test_versioning_on_Drime_is_NotImplemented(drime: RunningServer) -> None:
     assert "Status" not in s3.get_bucket_versioning(Bucket="default")
     assert s3.get_object(Bucket="default", Key="k", VersionId="null")["Body"].read() == b"x"
     assert s3.get_object(Bucket="default", Key="k")["Body"].read() == b"x"
+
+
+def test_ListObjectVersions_pages_one_at_a_time_through_null_versions(s3, bucket) -> None:
+    """max-keys=1 pages through a key whose null version is the oldest (written before
+    versioning) and one whose null version is current (written while suspended)."""
+    s3.put_object(Bucket=bucket, Key="a", Body=b"legacy")
+    enable(s3, bucket)
+    a_ids = [s3.put_object(Bucket=bucket, Key="a", Body=b"x")["VersionId"] for _ in range(2)]
+    b_ids = [s3.put_object(Bucket=bucket, Key="b", Body=b"x")["VersionId"] for _ in range(2)]
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    s3.put_object(Bucket=bucket, Key="b", Body=b"suspended")
+    seen = []
+    kwargs: dict[str, str] = {}
+    while True:
+        page = s3.list_object_versions(Bucket=bucket, MaxKeys=1, **kwargs)
+        seen += [e[:3] for e in entries(page)]
+        if not page["IsTruncated"]:
+            break
+        kwargs = {
+            "KeyMarker": page["NextKeyMarker"],
+            "VersionIdMarker": page["NextVersionIdMarker"],
+        }
+    assert seen == [
+        ("a", a_ids[1], True),
+        ("a", a_ids[0], False),
+        ("a", "null", False),
+        ("b", "null", True),
+        ("b", b_ids[1], False),
+        ("b", b_ids[0], False),
+    ]
