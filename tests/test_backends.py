@@ -12,6 +12,7 @@ from pys3local.backends import (
     BACKENDS,
     DrimeBackendSettings,
     LocalBackendSettings,
+    S3BackendSettings,
     backend_type,
     type_of,
 )
@@ -22,6 +23,15 @@ from pys3local.settings import ServerSettings
 EXAMPLES = {
     "local": LocalBackendSettings(Path("/srv/s3"), readonly=True),
     "drime": DrimeBackendSettings("key", 1465, root_folder="backups/s3", api_url="http://x"),
+    "s3": S3BackendSettings(
+        "https://s3.example.net",
+        "AKID",
+        "secret",
+        region="eu-west-1",
+        bucket="all",
+        prefix="gw/",
+        ca_bundle=Path("/etc/ca.pem"),
+    ),
 }
 
 

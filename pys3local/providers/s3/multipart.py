@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 from collections.abc import AsyncIterable
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 from xml.sax.saxutils import escape
 
 from pys3local.errors import InternalError, NoSuchUpload
@@ -27,16 +27,45 @@ from pys3local.providers.base import (
 from . import documents
 from .client import UpstreamError, s3_error
 from .mapping import metadata_headers
+from .spool import sized_body
 
 if TYPE_CHECKING:
-    from .provider import S3UpstreamProvider
+    import httpx
+
+    from pys3local.providers.base import Bucket
+
+    from .client import UpstreamClient
+    from .mapping import BucketMap
+
+
+class Upstream(Protocol):
+    """What the multipart half uses of the provider it is mixed into."""
+
+    layout: BucketMap
+
+    @property
+    def client(self) -> UpstreamClient: ...
+
+    def check_writable(self) -> None: ...
+    async def require_bucket(self, bucket: str) -> None: ...
+    async def get_bucket(self, bucket: str) -> Bucket: ...
+    async def _bucket_missing(self, bucket: str) -> bool: ...
+    async def _call(
+        self, method: str, bucket: str | None, key: str | None = None, **options: object
+    ) -> httpx.Response: ...
+    async def _key_call(
+        self, method: str, bucket: str, key: str, **options: object
+    ) -> httpx.Response: ...
+    async def _upload_call(
+        self, method: str, bucket: str, key: str, upload_id: str, **options: object
+    ) -> httpx.Response: ...
 
 
 class MultipartMixin:
     """The multipart half of :class:`~.provider.S3UpstreamProvider`."""
 
     async def create_multipart_upload(
-        self: S3UpstreamProvider, bucket: str, key: str, metadata: ObjectMetadata
+        self: Upstream, bucket: str, key: str, metadata: ObjectMetadata
     ) -> MultipartUpload:
         self.check_writable()
         await self.require_bucket(bucket)
@@ -54,7 +83,7 @@ class MultipartMixin:
         return MultipartUpload(upload_id, bucket, key, datetime.now(timezone.utc), metadata)
 
     async def _upload_call(
-        self: S3UpstreamProvider, method: str, bucket: str, key: str, upload_id: str, **options
+        self: Upstream, method: str, bucket: str, key: str, upload_id: str, **options
     ):  # type: ignore[no-untyped-def]
         """A request on an upload: an empty or unknown id is NoSuchUpload."""
         if not upload_id:
@@ -78,7 +107,7 @@ class MultipartMixin:
             raise s3_error(failure) from None
 
     async def upload_part(
-        self: S3UpstreamProvider,
+        self: Upstream,
         bucket: str,
         key: str,
         upload_id: str,
@@ -88,13 +117,11 @@ class MultipartMixin:
         content_md5: bytes | None = None,
         size: int | None = None,
     ) -> UploadedPart:
-        from .provider import _sized
-
         self.check_writable()
         headers = {}
         if content_md5 is not None:
             headers["content-md5"] = base64.b64encode(content_md5).decode()
-        async with _sized(body) as (length, content):
+        async with sized_body(body) as (length, content):
             headers["content-length"] = str(length if size is None else size)
             response = await self._upload_call(
                 "PUT",
@@ -111,7 +138,7 @@ class MultipartMixin:
         return UploadedPart(part_number, length, etag, datetime.now(timezone.utc), checksums)
 
     async def upload_part_copy(
-        self: S3UpstreamProvider,
+        self: Upstream,
         bucket: str,
         key: str,
         upload_id: str,
@@ -143,7 +170,7 @@ class MultipartMixin:
         return UploadedPart(part_number, span.length if span else 0, etag, modified)
 
     async def list_parts(
-        self: S3UpstreamProvider, bucket: str, key: str, upload_id: str
+        self: Upstream, bucket: str, key: str, upload_id: str
     ) -> tuple[MultipartUpload, list[UploadedPart]]:
         parts: list[UploadedPart] = []
         marker = 0
@@ -162,13 +189,13 @@ class MultipartMixin:
         return upload, sorted(parts, key=lambda p: p.part_number)
 
     async def get_multipart_upload(
-        self: S3UpstreamProvider, bucket: str, key: str, upload_id: str
+        self: Upstream, bucket: str, key: str, upload_id: str
     ) -> MultipartUpload:
         await self._upload_call("GET", bucket, key, upload_id, query={"max-parts": "1"})
         return MultipartUpload(upload_id, bucket, key, datetime.now(timezone.utc))
 
     async def complete_multipart_upload(
-        self: S3UpstreamProvider,
+        self: Upstream,
         bucket: str,
         key: str,
         upload_id: str,
@@ -202,14 +229,12 @@ class MultipartMixin:
             )
         return await self.head_object(bucket, key)
 
-    async def abort_multipart_upload(
-        self: S3UpstreamProvider, bucket: str, key: str, upload_id: str
-    ) -> None:
+    async def abort_multipart_upload(self: Upstream, bucket: str, key: str, upload_id: str) -> None:
         self.check_writable()
         await self._upload_call("DELETE", bucket, key, upload_id)
 
     async def list_multipart_uploads(
-        self: S3UpstreamProvider, bucket: str, prefix: str = ""
+        self: Upstream, bucket: str, prefix: str = ""
     ) -> list[MultipartUpload]:
         await self.get_bucket(bucket)
         base = self.layout.key_base(bucket)

@@ -8,11 +8,8 @@ another (upload ids are the upstream's). Bodies stream both ways in chunks.
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import contextlib
 import re
-import tempfile
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime, timezone
 from urllib.parse import quote
@@ -44,6 +41,7 @@ from . import documents
 from .client import CHUNK_SIZE, Connection, UpstreamClient, UpstreamError, s3_error
 from .mapping import BucketMap, metadata_headers, object_info
 from .multipart import MultipartMixin
+from .spool import sized_body
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _UNSATISFIED = re.compile(r"bytes \*/(\d+)")
@@ -351,7 +349,7 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         headers = metadata_headers(metadata) | self.create_only_headers(create_only)
         if content_md5 is not None:
             headers["content-md5"] = base64.b64encode(content_md5).decode()
-        async with _sized(body) as (size, content):
+        async with sized_body(body) as (size, content):
             headers["content-length"] = str(size)
             response = await self._key_call(
                 "PUT", bucket, key, headers=headers, content=content, idempotent=False
@@ -415,35 +413,3 @@ async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
             yield chunk
     finally:
         await response.aclose()
-
-
-@contextlib.asynccontextmanager
-async def _sized(
-    body: AsyncIterable[bytes],
-) -> AsyncIterator[tuple[int, AsyncIterable[bytes]]]:
-    """The body's length and a stream of it.
-
-    S3 needs a length before the body. The protocol layer's request payload
-    declares one (PutObject and UploadPart require it); any other stream (a generic
-    copy) is spooled to a temporary file first, so memory stays flat either way.
-    """
-    declared = getattr(body, "declared_length", None)
-    if isinstance(declared, int):
-        yield declared, body
-        return
-    with tempfile.TemporaryFile(prefix="pys3local-spool-") as spool:
-        size = 0
-        async for chunk in body:
-            await _in_thread(spool.write, chunk)
-            size += len(chunk)
-        spool.seek(0)
-
-        async def replay() -> AsyncIterator[bytes]:
-            while chunk := await _in_thread(spool.read, CHUNK_SIZE):
-                yield chunk
-
-        yield size, replay()
-
-
-async def _in_thread(function: object, *args: object) -> object:
-    return await asyncio.to_thread(function, *args)  # type: ignore[arg-type]
