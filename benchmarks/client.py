@@ -7,9 +7,10 @@ This client signs each request with one SHA-256 and one HMAC (the signing key is
 derived once per day), sends bodies with ``sendfile`` (bulk) or one ``write``
 (small objects), and discards downloaded bytes without copying them.
 
-Every PUT carries a real ``x-amz-content-sha256`` digest (as boto3 does over plain
-HTTP) and a ``Content-MD5``, both computed before the timed section. The servers
-verify them; nothing is ``UNSIGNED-PAYLOAD``.
+A PUT carries either a real ``x-amz-content-sha256`` digest (as boto3 does over plain
+HTTP) and a ``Content-MD5``, both computed before the timed section and verified by
+the servers, or (:meth:`Payload.unsigned`) ``UNSIGNED-PAYLOAD`` and no Content-MD5,
+as boto3 over HTTPS, the Go and JS SDKs and many tools send it.
 
 Two connection types:
 
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 EMPTY_SHA256 = hashlib.sha256(b"").hexdigest()
+UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
 _RECV_SIZE = 1024 * 1024
 
 
@@ -65,6 +67,11 @@ class Payload:
     def of(cls, data: bytes, *, md5: bool = True) -> Payload:
         md5_b64 = base64.b64encode(hashlib.md5(data).digest()).decode() if md5 else None
         return cls(len(data), hashlib.sha256(data).hexdigest(), md5_b64)
+
+    @classmethod
+    def unsigned(cls, data: bytes) -> Payload:
+        """``x-amz-content-sha256: UNSIGNED-PAYLOAD`` and no Content-MD5."""
+        return cls(len(data), UNSIGNED_PAYLOAD)
 
     @classmethod
     def of_file(cls, path: str, offset: int = 0, length: int | None = None) -> Payload:

@@ -314,7 +314,8 @@ async def _small_phase(
     extra_headers: dict[str, str] | None,
     key_prefix: str,
 ) -> SmallResult:
-    payload = Payload.of(body)
+    # "PUT_UNSIGNED": UNSIGNED-PAYLOAD and no Content-MD5 (boto3 over HTTPS, Go/JS SDKs).
+    payload = Payload.unsigned(body) if op == "PUT_UNSIGNED" else Payload.of(body)
     recorder = LatencyRecorder()
     written: list[str] = []
     conns = [AsyncConnection(servers.HOST, port, signer) for _ in range(settings.connections)]
@@ -333,7 +334,7 @@ async def _small_phase(
             t0 = perf()
             if t0 >= window_end:
                 return
-            if op == "PUT":
+            if op.startswith("PUT"):
                 key = f"{key_prefix}c{index:02d}-{n:07d}"
                 path = f"/{BUCKET}/{key}"
                 response = await conn.request("PUT", path, body=body, payload=payload)
@@ -354,7 +355,7 @@ async def _small_phase(
                         f"{op} {key}: HTTP {response.status} {response.body[:200]!r}"
                     )
                 continue
-            if op == "PUT":
+            if op.startswith("PUT"):
                 written.append(key)
             if window_start <= t1 <= window_end:
                 counted += 1
@@ -593,9 +594,9 @@ class ServerBench:
             self.small_keys,
             self.body,
             self.settings,
-            key_prefix=f"small/r{round_index}",
+            key_prefix=f"small/r{round_index}{'u' if op == 'PUT_UNSIGNED' else ''}",
         )
-        if op == "PUT":
+        if op.startswith("PUT"):
             self.small_keys.extend(result.keys_written)
             random.Random(11).shuffle(self.small_keys)
         lat = result.latencies
@@ -741,7 +742,7 @@ def bench_trivial(workdir: Path, settings: Settings, src: SourceObject) -> dict:
         out["get_large_mb_per_s"] = src.size / get_time / 1e6
         short = Settings(**{**asdict(settings), "duration": min(settings.duration, 5.0)})
         body = b"\x5a" * settings.small_size
-        for op in ("PUT", "GET", "HEAD"):
+        for op in ("PUT", "PUT_UNSIGNED", "GET", "HEAD"):
             result = small_phase(server.port, signer, op, ["k"], body, short, verify_body=False)
             out[f"small_{op.lower()}_ops_per_s"] = result.ops_per_second
             out[f"small_{op.lower()}_client_cpu_pct"] = (
@@ -826,13 +827,18 @@ def start_bench(
 
 def phases(settings: Settings) -> list[str]:
     if settings.only_phases is not None:
-        return list(settings.only_phases)
+        chosen = list(settings.only_phases)
+        # The 4 KiB PUT is always measured with both payload styles.
+        if "small_put" in chosen and "small_put_unsigned" not in chosen:
+            chosen.insert(chosen.index("small_put") + 1, "small_put_unsigned")
+        return chosen
     return [
         "put_large",
         "get_large",
         "range_get",
         "multipart_put",
         "small_put",
+        "small_put_unsigned",
         "small_get",
         "small_head",
         *(f"list_{n}" for n in settings.list_sizes),
@@ -1020,7 +1026,8 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_at_start": os.getloadavg()[0],
             "settings": {k: v for k, v in asdict(settings).items() if not k.startswith("profile")},
             "client": "benchmarks/client.py: raw HTTP/1.1 keep-alive, own SigV4 signer, "
-            "signed SHA-256 payload + Content-MD5 on every PUT",
+            "4 KiB PUT both with a signed SHA-256 payload + Content-MD5 and with "
+            "UNSIGNED-PAYLOAD without Content-MD5; signed + Content-MD5 on every other PUT",
         },
         "servers": {},
     }

@@ -9,6 +9,11 @@ How an object version becomes visible (the commit protocol):
 3. Under the key's exclusive lock: ``<id>.data`` is renamed onto the object path,
    then ``<id>.meta`` onto the sidecar path; both parent directories are fsynced.
 
+Small writes from the event loop share these fsyncs with each other (group commit,
+:mod:`.group_sync`): one ``syncfs`` round makes the staged files of every write that
+is ready durable (steps 1 and 2), the renames follow, and a second round makes them
+durable (step 3). The order, and so what a crash can leave, stays the same.
+
 Readers take the key's shared lock while they open the data file and read the
 sidecar, so they never see the data of one version with the metadata of another.
 A crash between the two renames leaves ``<id>.meta`` without ``<id>.data``: recovery
@@ -51,6 +56,7 @@ from .files import (
     rename_into_place,
     sync_and_close,
 )
+from .group_sync import GroupSync
 from .layout import UPLOAD_ID, ObjectPaths, StoreLayout
 from .locks import LockBusy, StripedLocks
 from .staging import StagedFile
@@ -208,6 +214,8 @@ async def commit_from_loop(
     metadata_document: dict[str, object],
     staged: StagedFile,
     run: Callable[..., Awaitable[Any]],
+    group: GroupSync | None = None,
+    errors_before: int = 0,
 ) -> None:
     """Steps 1's fsync, 2 and 3 from the event loop, for a small staged file still
     open and not yet fsynced.
@@ -216,19 +224,37 @@ async def commit_from_loop(
     cheaper on the event loop than in a pool thread where every system call has to
     win the GIL back from the loop; only what waits for the disk (the fsyncs, a busy
     key lock) goes to ``run`` (the pool), side by side where the protocol allows.
+
+    With ``group`` (available), the fsyncs are shared with every other write ready at
+    the same time: one round of ``group`` in place of the fsyncs of step 1 and 2,
+    another in place of the directory fsyncs of step 3, in the same order, so a
+    crash leaves exactly what it left before. ``errors_before`` is ``group.errors``
+    from before the staged file was created: if a round has seen a writeback error
+    since, this write's own files are fsynced too, to learn whether the error was
+    theirs.
     """
+    durable = pending.durable
+    shared = durable and group is not None and group.available
+    fds: tuple[int, ...] = ()
     try:
         meta_fd = pending.write_journal(metadata_document)
         fds = (staged.detach(), meta_fd)
-        if pending.durable:
+        if shared:
+            assert group is not None
+            await group.sync(run)
+            if group.errors != errors_before:
+                own, fds = fds, ()
+                await run(sync_and_close, *own)
+        elif durable:
             # Side by side, the two fsyncs can share one journal commit.
-            await asyncio.gather(*(run(sync_and_close, fd) for fd in fds))
-        else:
-            _close_durably(False, *fds)
+            own, fds = fds, ()
+            await asyncio.gather(*(run(sync_and_close, fd) for fd in own))
     except BaseException:
+        _close_durably(False, *fds)
         staged.discard()
         pending.abandon()
         raise
+    _close_durably(False, *fds)
     try:
         try:
             if pending.before_publish is not None:
@@ -241,7 +267,12 @@ async def commit_from_loop(
     except PreconditionFailed:
         discard_staged(pending.staged_data)
         raise
-    if pending.durable:
+    if shared:
+        assert group is not None
+        await group.sync(run)
+        if group.errors == errors_before:
+            return
+    if durable:
         await asyncio.gather(*(run(fsync_dir, d) for d in pending.parent_dirs))
 
 

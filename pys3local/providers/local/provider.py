@@ -50,6 +50,7 @@ from pys3local.providers.streams import batched
 from .bucket_config import BucketConfigs
 from .commit import recover
 from .files import DIR_MODE, ensure_dir, fsync_dir, wait_for_releases
+from .group_sync import GroupSync
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex, list_page
@@ -113,6 +114,7 @@ class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
         self.layout = StoreLayout(self.base_path)
         self._locks = StripedLocks(self.layout)
         self._staging = StagingArea(self.layout)
+        self._group_sync = GroupSync(self.base_path)
         self._directories = DirectoryIndex()
         self._multipart = LocalMultipartStore(self.layout, self._staging, durable=durable)
         self._configs = BucketConfigs(self.layout, self._locks, self._staging)
@@ -140,6 +142,8 @@ class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
                 recover(self.layout)
                 self._locks.create_files()
                 self._staging.open()
+                if self.durable:
+                    self._group_sync.open()
                 ensure_dir(self.layout.uploads)
                 self._multipart.remove_completed()
             self._opened = True
@@ -150,6 +154,7 @@ class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
     async def close(self) -> None:
         if self._opened:
             self._staging.close()
+            self._group_sync.close()
             self._opened = False
         if self._executor is not None:
             self._executor.shutdown(wait=False)

@@ -3,7 +3,8 @@ ending in the one commit protocol of :mod:`.commit`.
 
 * **inline small**: a body of at most :data:`INLINE_WRITE` bytes, already in memory,
   written and committed from the event loop; only the fsyncs (and a busy key lock)
-  go to the pool (:func:`.commit.commit_from_loop`).
+  go to the pool (:func:`.commit.commit_from_loop`), and the fsyncs are shared with
+  the other small writes ready at the same time (group commit, :mod:`.group_sync`).
 * **one hop**: a larger body that still arrived as one piece, written, finished and
   committed in a single pool task (:func:`.commit.commit`).
 * **streamed**: a body of several pieces, written piece by piece in the pool while
@@ -32,6 +33,7 @@ from pys3local.providers.base import ObjectInfo, ObjectMetadata, verified_checks
 from pys3local.providers.streams import batched
 
 from .commit import Commit, commit, commit_from_loop
+from .group_sync import GroupSync
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .locks import StripedLocks
@@ -98,6 +100,7 @@ class ObjectWrites:
     _staging: StagingArea
     _cache_index: LocalIndex
     _versions: VersionStore
+    _group_sync: GroupSync
     _opened: bool
 
     if TYPE_CHECKING:  # provided by LocalStorageProvider
@@ -164,6 +167,7 @@ class ObjectWrites:
     async def _put_inline(self, version: NewVersion, data: bytearray) -> ObjectInfo:
         """The inline small path: see :func:`.commit.commit_from_loop`."""
         self._bucket_or_raise(version.bucket)
+        errors_before = self._group_sync.errors  # before the file exists: see commit_from_loop
         staged = StagedFile(self._staging.new_name(), durable=self.durable)
         try:
             staged.write(data)
@@ -181,7 +185,14 @@ class ObjectWrites:
             version.version_id,
         )
         try:
-            await commit_from_loop(pending, metadata_document(info, st.st_ino), staged, self._run)
+            await commit_from_loop(
+                pending,
+                metadata_document(info, st.st_ino),
+                staged,
+                self._run,
+                self._group_sync,
+                errors_before,
+            )
         finally:
             self._forget_directories(version.bucket, version.paths)
         self._cache_index.record(version.bucket, info, version.paths.data, st)

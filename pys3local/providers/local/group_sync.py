@@ -1,0 +1,135 @@
+"""Group commit for small writes: one flush of the data directory's filesystem makes
+every write that was ready before it started durable at once.
+
+A durable small PUT used to wait for its own four fsyncs (data file, journal entry,
+two directories), i.e. two journal commits of the filesystem per object, one after
+the other for every request. Here all the writes that are ready share one
+``syncfs(2)`` of the data directory's filesystem: it writes back every dirty file
+and directory and commits the filesystem's journal once (16 staged 4 KiB objects:
+~2 ms for one syncfs, ~26 ms for their 32 fsyncs, measured on ext4 here).
+
+:class:`GroupSync` runs rounds back to back: a writer that asks while no round runs
+starts one at once (no added latency when idle); a writer that asks while a round
+runs waits for the next one, which starts as soon as the running one ends and serves
+everyone who asked in between. A round only counts for writes finished before it
+started, which is why a writer never joins a round already running.
+
+Errors: ``syncfs`` reports a writeback error of any file of the filesystem once per
+open descriptor (Linux >= 5.8), not which file failed. So a round that sees an error
+does not fail its writers: it counts the error, and every writer whose files were
+created before that count changed checks its own files with ``fsync``, which reports
+the error of exactly that file (see :func:`.commit.commit_from_loop`).
+
+Only Linux has ``syncfs``; elsewhere :attr:`GroupSync.available` is False and the
+writers fsync their own files as before.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import ctypes.util
+import logging
+import os
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("pys3local.local")
+
+
+def _load_syncfs() -> Callable[[int], int] | None:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+        function = libc.syncfs
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int]
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNCFS = _load_syncfs()
+
+
+class GroupSync:
+    """Shared flushes of the filesystem holding ``path`` (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fd = -1
+        #: Rounds whose syncfs reported an error (or failed) so far.
+        self.errors = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._running: asyncio.Future[None] | None = None
+        self._next: asyncio.Future[None] | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def available(self) -> bool:
+        return self._fd >= 0
+
+    def open(self) -> None:
+        """Open the descriptor the rounds sync through, once, for the provider's life:
+        syncfs reports an error to each descriptor that was open when it happened, so
+        a descriptor opened per round could miss one that happened in between."""
+        if _SYNCFS is not None and self._fd < 0:
+            self._fd = os.open(self._path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    async def sync(self, run: Callable[..., Awaitable[Any]]) -> None:
+        """Return once a syncfs that started after this call has ended.
+
+        ``run`` runs a blocking call in the pool. The caller compares :attr:`errors`
+        with its value from before its files were created to learn whether it has to
+        check them itself.
+        """
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # a provider may serve one event loop after another
+            self._loop, self._running, self._next, self._task = loop, None, None, None
+        if self._running is None:
+            self._running = loop.create_future()
+            waited = self._running
+            self._task = loop.create_task(self._rounds(self._running, run))
+        else:
+            if self._next is None:
+                self._next = loop.create_future()
+            waited = self._next
+        # Shielded: a writer that gives up must not cancel the round of the others.
+        await asyncio.shield(waited)
+
+    async def _rounds(
+        self, round_done: asyncio.Future[None], run: Callable[..., Awaitable[Any]]
+    ) -> None:
+        """Run rounds until nobody waits for the next one."""
+        while True:
+            try:
+                await run(self._syncfs_once)
+            except BaseException as exc:  # the pool is gone (shutdown): nobody is served
+                following, self._running, self._next = self._next, None, None
+                for future in (round_done, following):
+                    if future is not None and not future.done():
+                        future.set_exception(exc)
+                        future.exception()  # retrieved here: waiters may be gone
+                raise
+            round_done.set_result(None)
+            following, self._next = self._next, None
+            if following is None:
+                self._running = None
+                return
+            self._running = round_done = following
+
+    def _syncfs_once(self) -> None:
+        assert _SYNCFS is not None
+        if _SYNCFS(self._fd) != 0:
+            error = ctypes.get_errno()
+            self.errors += 1
+            log.warning(
+                "syncfs of %s failed (%s); the writers check their own files",
+                self._path,
+                os.strerror(error),
+            )
