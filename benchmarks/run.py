@@ -594,7 +594,9 @@ class ServerBench:
             self.small_keys,
             self.body,
             self.settings,
-            key_prefix=f"small/r{round_index}{'u' if op == 'PUT_UNSIGNED' else ''}",
+            # Each PUT phase starts in a directory of its own: rclone's PUT slows down
+            # as the directory it writes into grows.
+            key_prefix=f"small/{'unsigned/' if op == 'PUT_UNSIGNED' else ''}r{round_index}",
         )
         if op.startswith("PUT"):
             self.small_keys.extend(result.keys_written)

@@ -31,6 +31,7 @@ import ctypes
 import ctypes.util
 import logging
 import os
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -51,19 +52,29 @@ def _load_syncfs() -> Callable[[int], int] | None:
 
 _SYNCFS = _load_syncfs()
 
+#: Rounds that may run at once. One: the writers that arrive while a round runs all
+#: wait for the next one. Two rounds side by side (the second writing files back while
+#: the first one's journal commit runs) showed no clear gain here (in-process, 16
+#: writers: 1,000-1,900 PUTs/s either way, from run to run), with twice the commits.
+ROUNDS_IN_FLIGHT = 1
+
 
 class GroupSync:
     """Shared flushes of the filesystem holding ``path`` (see the module docstring)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, rounds_in_flight: int = ROUNDS_IN_FLIGHT) -> None:
         self._path = path
         self._fd = -1
-        #: Rounds whose syncfs reported an error (or failed) so far.
+        #: Rounds run so far, and those whose syncfs reported an error.
+        self.rounds = 0
         self.errors = 0
+        self._errors_lock = threading.Lock()
+        self._rounds_in_flight = rounds_in_flight
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._running: asyncio.Future[None] | None = None
-        self._next: asyncio.Future[None] | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._in_flight = 0
+        #: The next round, gathering writers until it starts.
+        self._pending: asyncio.Future[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
 
     @property
     def available(self) -> bool:
@@ -90,44 +101,50 @@ class GroupSync:
         """
         loop = asyncio.get_running_loop()
         if self._loop is not loop:  # a provider may serve one event loop after another
-            self._loop, self._running, self._next, self._task = loop, None, None, None
-        if self._running is None:
-            self._running = loop.create_future()
-            waited = self._running
-            self._task = loop.create_task(self._rounds(self._running, run))
-        else:
-            if self._next is None:
-                self._next = loop.create_future()
-            waited = self._next
+            self._loop, self._in_flight, self._pending = loop, 0, None
+        if self._pending is None:
+            self._pending = loop.create_future()
+        waited = self._pending
+        if self._in_flight < self._rounds_in_flight:
+            self._start(run)
         # Shielded: a writer that gives up must not cancel the round of the others.
         await asyncio.shield(waited)
 
-    async def _rounds(
-        self, round_done: asyncio.Future[None], run: Callable[..., Awaitable[Any]]
-    ) -> None:
-        """Run rounds until nobody waits for the next one."""
-        while True:
-            try:
-                await run(self._syncfs_once)
-            except BaseException as exc:  # the pool is gone (shutdown): nobody is served
-                following, self._running, self._next = self._next, None, None
-                for future in (round_done, following):
-                    if future is not None and not future.done():
-                        future.set_exception(exc)
-                        future.exception()  # retrieved here: waiters may be gone
-                raise
-            round_done.set_result(None)
-            following, self._next = self._next, None
-            if following is None:
-                self._running = None
-                return
-            self._running = round_done = following
+    def _start(self, run: Callable[..., Awaitable[Any]]) -> None:
+        """Start the pending round: from now on, new writers gather for the next one."""
+        assert self._loop is not None and self._pending is not None
+        done, self._pending = self._pending, None
+        self._in_flight += 1
+        task = self._loop.create_task(self._round(done, run))
+        self._tasks.add(task)  # a strong reference while it runs
+        task.add_done_callback(self._tasks.discard)
+
+    async def _round(self, done: asyncio.Future[None], run: Callable[..., Awaitable[Any]]) -> None:
+        loop = self._loop
+        try:
+            await run(self._syncfs_once)
+        except asyncio.CancelledError:  # the loop is shutting down
+            done.cancel()
+            raise
+        except BaseException as exc:  # e.g. the pool is shut down: these writers fail
+            if not done.done():
+                done.set_exception(exc)
+                done.exception()  # retrieved here: its writers may be gone
+        else:
+            done.set_result(None)
+        finally:
+            if self._loop is loop:  # not a round of an event loop served before
+                self._in_flight -= 1
+                if self._pending is not None and self._in_flight < self._rounds_in_flight:
+                    self._start(run)
 
     def _syncfs_once(self) -> None:
         assert _SYNCFS is not None
+        self.rounds += 1
         if _SYNCFS(self._fd) != 0:
             error = ctypes.get_errno()
-            self.errors += 1
+            with self._errors_lock:  # rounds may run side by side
+                self.errors += 1
             log.warning(
                 "syncfs of %s failed (%s); the writers check their own files",
                 self._path,
