@@ -311,13 +311,21 @@ class MetadataCache:
 
     # Figures and maintenance -------------------------------------------------
 
-    def stats(self, workspace_id: int | None = None, *, store: str | None = None) -> CacheStats:
-        """Figures over every entry, one workspace's, or one store's of it."""
+    def stats(
+        self,
+        workspace_id: int | None = None,
+        *,
+        store: str | None = None,
+        bucket: str | None = None,
+    ) -> CacheStats:
+        """Figures over every entry, one workspace's, or one store's of it; ``bucket``
+        narrows a workspace or store to that bucket (what a cleanup would remove)."""
         where, params = "", ()
         if workspace_id is not None:
             where, params = "WHERE workspace_id = ?", (workspace_id,)
-            if store is not None:
-                where, params = f"{where} AND store = ?", (*params, store)
+            for column, value in (("store", store), ("bucket", bucket)):
+                if value is not None:
+                    where, params = f"{where} AND {column} = ?", (*params, value)
         rows = self._read(
             "SELECT workspace_id, store, count(*), coalesce(sum(size), 0), count(md5), "
             f"min(updated_at), max(updated_at) FROM objects {where} "

@@ -20,12 +20,20 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, DataTable, Label, ProgressBar, Static
 
 from pys3local.backends import type_of
-from pys3local.cache import CacheError, CacheStats, MetadataCache, acquire_cache, release_cache
+from pys3local.cache import (
+    CacheError,
+    CacheStats,
+    MetadataCache,
+    acquire_cache,
+    release_cache,
+    store_label,
+)
 from pys3local.config import ConfigStore
 
 from ..cache_jobs import MigrationOutcome, MigrationRequest, run_migration
 from ..figures import format_size
 from ..list_table import ListTable
+from ..log_format import shorten_middle
 from ..messages import MigrationFinished, MigrationProgress
 from ..screens.cache_dialogs import CleanupDialog, CleanupScope, MigrateDialog
 from ..screens.confirm import ConfirmDialog
@@ -34,15 +42,66 @@ from ..screens.confirm import ConfirmDialog
 PROGRESS_INTERVAL = 0.1
 
 
-def _when(moment: datetime | None, seconds: bool = True) -> str:
+#: The table's columns: dates with their year while the store label keeps at least
+#: ``MIN_LABEL`` cells, else (80 columns) without it, which also makes the titles short.
+COLUMNS = ("Store", "Files", "Size", "With MD5", "Oldest (UTC)", "Newest (UTC)")
+NARROW_COLUMNS = (*COLUMNS[:4], "Oldest", "Newest")
+MIN_LABEL = 24
+LAYOUTS = ((COLUMNS, "%Y-%m-%d %H:%M"), (NARROW_COLUMNS, "%m-%d %H:%M"))
+
+
+def _when(moment: datetime | None, form: str = "%Y-%m-%d %H:%M:%S") -> str:
     if moment is None:
         return "-"
-    # The table leaves out the seconds, so all six columns fit in 80 columns.
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M" + (":%S" if seconds else ""))
+    return moment.astimezone(timezone.utc).strftime(form)
+
+
+def short_label(label: str, width: int) -> str:
+    """A store label in ``width`` cells: its kind and workspace (``drime:1465``,
+    ``local:``) kept whole, the folder shortened in the middle."""
+    head, slash, rest = label.partition("/")
+    if len(label) <= width or len(head) + 4 > width:
+        return shorten_middle(label, width)
+    return head + shorten_middle(slash + rest, width - len(head))
+
+
+def store_table(
+    stats: CacheStats, width: int, reserve: int = 0
+) -> tuple[tuple[str, ...], list[tuple[str, ...]]]:
+    """The table's titles and rows, one row per store, for a table ``width`` cells wide
+    (less ``reserve``, a vertical scrollbar's).
+
+    The store label takes what the figures leave, shortened in the middle.
+    """
+    titles: tuple[str, ...] = COLUMNS
+    rows: list[tuple[str, ...]] = []
+    room = 0
+    for titles, form in LAYOUTS:
+        rows = [
+            (
+                store_label(*store),
+                f"{figures.files:,}",
+                format_size(figures.size),
+                f"{figures.with_md5:,}",
+                _when(figures.oldest, form),
+                _when(figures.newest, form),
+            )
+            for store, figures in stats.stores.items()
+        ]
+        # Each column is as wide as its widest cell or title, plus one cell each side.
+        taken = sum(
+            max([len(title)] + [len(row[i]) for row in rows]) + 2
+            for i, title in enumerate(titles)
+            if i
+        )
+        room = width - reserve - taken - 2
+        if room >= MIN_LABEL:
+            break
+    return titles, [(short_label(row[0], max(room, 5)), *row[1:]) for row in rows]
 
 
 class CachePane(Vertical):
-    """Statistics overall and per workspace, and the maintenance actions."""
+    """Statistics overall and per store, and the maintenance actions."""
 
     BINDINGS = [
         Binding("r", "refresh", "Refresh"),
@@ -60,6 +119,7 @@ class CachePane(Vertical):
         self.store = store
         self.default_path = default_path
         self.stats: CacheStats | None = None
+        self._file_size = 0
         self._cancel: threading.Event | None = None
 
     def compose(self) -> ComposeResult:
@@ -78,9 +138,7 @@ class CachePane(Vertical):
         yield Static("", id="cache-result", markup=False)
 
     def on_mount(self) -> None:
-        self.query_one("#cache-table", DataTable).add_columns(
-            "Workspace", "Files", "Size", "With MD5", "Oldest (UTC)", "Newest (UTC)"
-        )
+        self.query_one("#cache-table", DataTable).add_columns(*COLUMNS)
         self.query_one("#migration-row").display = False
         self.action_refresh()
 
@@ -123,8 +181,22 @@ class CachePane(Vertical):
         except CacheError as exc:
             self.show_result(f"Cannot read the cache: {exc}", error=True)
             return
-        self.stats = stats
+        self.stats, self._file_size = stats, size
         self._show_stats(stats, size)
+
+    def on_resize(self) -> None:
+        # Store labels are shortened to the table's width: lay them out again.
+        if self.stats is not None:
+            self._show_stats(self.stats, self._file_size)
+
+    @property
+    def selected_store(self) -> tuple[int, str] | None:
+        """The store of the row under the table's cursor, if any."""
+        table = self.query_one("#cache-table", DataTable)
+        if self.stats is None or not table.row_count:
+            return None
+        stores = list(self.stats.stores)
+        return stores[table.cursor_row] if table.cursor_row < len(stores) else None
 
     def _show_stats(self, stats: CacheStats, size: int) -> None:
         overall = stats.overall
@@ -132,7 +204,7 @@ class CachePane(Vertical):
             text = (
                 f"Overall: {overall.files:,} files, {format_size(overall.size)}, "
                 f"{overall.with_md5:,} with MD5; oldest {_when(overall.oldest)}, "
-                f"newest {_when(overall.newest)}. Database file: {format_size(size)}"
+                f"newest {_when(overall.newest)} UTC. Database file: {format_size(size)}"
             )
         else:
             text = f"Cache is empty. Database file: {format_size(size)}"
@@ -140,17 +212,15 @@ class CachePane(Vertical):
         table = self.query_one("#cache-table", DataTable)
         # Refreshed on a timer too: keep the cursor on the row it was on.
         selected = table.cursor_row
-        table.clear()
-        for workspace, figures in stats.workspaces.items():
-            table.add_row(
-                str(workspace),
-                f"{figures.files:,}",
-                format_size(figures.size),
-                f"{figures.with_md5:,}",
-                _when(figures.oldest, seconds=False),
-                _when(figures.newest, seconds=False),
-                key=str(workspace),
-            )
+        # Before the first layout the table has no width yet: the pane's is close.
+        width = table.size.width or self.size.width or self.app.size.width
+        reserve = 1 if len(stats.stores) > max(table.size.height - 1, 0) else 0
+        titles, rows = store_table(stats, width, reserve)
+        # Columns too: a column keeps the width of the widest cell it ever held.
+        table.clear(columns=True)
+        table.add_columns(*titles)
+        for row in rows:
+            table.add_row(*row)
         if table.row_count:
             table.move_cursor(row=min(selected, table.row_count - 1), animate=False)
 
@@ -158,24 +228,28 @@ class CachePane(Vertical):
 
     @work(exclusive=True, group="cache-action", exit_on_error=False)
     async def action_cleanup(self) -> None:
-        workspaces = list(self.stats.workspaces) if self.stats else []
-        scope: CleanupScope | None = await self.app.push_screen_wait(CleanupDialog(workspaces))
+        stores = list(self.stats.stores) if self.stats else []
+        dialog = CleanupDialog(stores, self.selected_store)
+        scope: CleanupScope | None = await self.app.push_screen_wait(dialog)
         if scope is None:
             return
         try:
-            if scope.bucket is None:
-                workspace = None if scope.everything else scope.workspace
-                count = (await self._call(MetadataCache.stats, workspace)).overall.files
-                if not count:
-                    self.show_result(f"No entries found for {scope.describe()}.")
-                    return
-                what = (
-                    f"all {count:,} entries"
-                    if scope.everything
-                    else (f"{count:,} entries of workspace {scope.workspace}")
-                )
+            if scope.everything:
+                count = (await self._call(MetadataCache.stats)).overall.files
             else:
-                what = f"the entries of {scope.describe()}"
+                workspace, store = scope.store  # type: ignore[misc]
+                figures = await self._call(
+                    MetadataCache.stats, workspace, store=store, bucket=scope.bucket
+                )
+                count = figures.overall.files
+            if not count:
+                self.show_result(f"No entries found for {scope.describe()}.")
+                return
+            what = (
+                f"all {count:,} entries"
+                if scope.everything
+                else f"{count:,} entries of {scope.describe()}"
+            )
         except CacheError as exc:
             self.show_result(str(exc), error=True)
             return
@@ -187,7 +261,10 @@ class CachePane(Vertical):
             if scope.everything:
                 removed = await self._call(MetadataCache.cleanup, all=True)
             else:
-                removed = await self._call(MetadataCache.cleanup, scope.workspace, scope.bucket)
+                workspace, store = scope.store  # type: ignore[misc]
+                removed = await self._call(
+                    MetadataCache.cleanup, workspace, scope.bucket, store=store
+                )
         except CacheError as exc:
             self.show_result(str(exc), error=True)
             return

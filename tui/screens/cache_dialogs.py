@@ -11,27 +11,38 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
+from pys3local.cache import store_label
 from pys3local.config import BackendConfigError, ConfigStore, LocalBackendSettings
 
 from ..cache_jobs import MigrationRequest
+from ..log_format import shorten_middle
 
 AD_HOC = "\0ad-hoc"
 
 
+#: A store of the cache: (workspace id, store string), as ``CacheStats.stores`` keys it.
+Store = tuple[int, str]
+
+
 @dataclass(frozen=True)
 class CleanupScope:
-    """Which cache entries to forget."""
+    """Which cache entries to forget: one store (maybe one bucket of it) or everything."""
 
-    workspace: int | None = None
+    store: Store | None = None
     bucket: str | None = None
     everything: bool = False
+
+    @property
+    def label(self) -> str:
+        """The store as ``cache stats`` names it (``local:/srv/s3``, ``drime:1465/s3``)."""
+        return store_label(*self.store) if self.store is not None else ""
 
     def describe(self) -> str:
         if self.everything:
             return "every entry"
         if self.bucket is not None:
-            return f"bucket '{self.bucket}' in workspace {self.workspace}"
-        return f"workspace {self.workspace}"
+            return f"bucket '{self.bucket}' of store {self.label}"
+        return f"store {self.label}"
 
 
 class _Dialog(ModalScreen):
@@ -63,29 +74,47 @@ class _Dialog(ModalScreen):
 
 
 class CleanupDialog(_Dialog):
-    """Choose a workspace (and maybe one bucket of it) or everything; dismisses with a
+    """Choose a store (and maybe one bucket of it) or everything; dismisses with a
     CleanupScope.
 
-    One way to scope: a typed bucket narrows the workspace to that bucket, an empty one
-    means the whole workspace; "Everything" greys both fields out, so nothing typed is
+    A store, never a workspace number: workspace 0 holds every local data directory
+    and Drime's personal workspace, whose MD5s only a full re-download brings back.
+    One way to scope: a typed bucket narrows the store to that bucket, an empty one
+    means the whole store; "Everything" greys both fields out, so nothing typed is
     ever silently ignored.
     """
 
-    def __init__(self, workspaces: list[int]) -> None:
+    #: Cells a store label may take in the choice (the dialog is 64 wide).
+    LABEL_WIDTH = 44
+
+    def __init__(self, stores: list[Store], selected: Store | None = None) -> None:
+        """``stores``: the cache's stores; ``selected``: the one offered first (the
+        table row under the cursor), else the first."""
         super().__init__()
-        self.workspaces = workspaces
+        self.stores = stores
+        self.selected = selected if selected in stores else (stores[0] if stores else None)
 
     def compose(self) -> ComposeResult:
+        choices = [
+            (shorten_middle(store_label(*store), self.LABEL_WIDTH), store) for store in self.stores
+        ]
         with Vertical(classes="dialog"):
             yield Label("Clean up the metadata cache", classes="dialog-title")
             with Grid(classes="form"):
-                yield Label("Workspace")
-                first = str(self.workspaces[0]) if self.workspaces else "0"
-                yield Input(first, type="integer", id="cl-workspace", compact=True)
+                yield Label("Store")
+                yield Select(
+                    choices,
+                    value=self.selected if self.selected is not None else Select.NULL,
+                    allow_blank=not choices,
+                    prompt="the cache is empty",
+                    id="cl-store",
+                    compact=True,
+                    disabled=not choices,
+                )
                 yield Label("Bucket")
-                yield Input(placeholder="empty: the whole workspace", id="cl-bucket", compact=True)
+                yield Input(placeholder="empty: the whole store", id="cl-bucket", compact=True)
             with Horizontal(classes="switches"):
-                yield Checkbox("Everything (every workspace)", id="cl-everything", compact=True)
+                yield Checkbox("Everything (every store)", id="cl-everything", compact=True)
             yield Static(
                 "Only cached figures are removed, never stored objects.",
                 classes="dialog-message",
@@ -96,19 +125,19 @@ class CleanupDialog(_Dialog):
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         if event.checkbox.id == "cl-everything":
-            for field in ("#cl-workspace", "#cl-bucket"):
-                self.query_one(field, Input).disabled = event.value
+            self.query_one("#cl-store", Select).disabled = event.value or not self.stores
+            self.query_one("#cl-bucket", Input).disabled = event.value
 
     def action_submit(self) -> None:
         if self.query_one("#cl-everything", Checkbox).value:
             self.dismiss(CleanupScope(everything=True))
             return
-        text = self.query_one("#cl-workspace", Input).value.strip()
-        if not text.isdigit():
-            self.show_error("Enter a workspace number (0 = local backend).")
+        store = self.query_one("#cl-store", Select).value
+        if store is Select.NULL:
+            self.show_error("The cache holds no store: there is nothing to clean up.")
             return
         bucket = self.query_one("#cl-bucket", Input).value.strip() or None
-        self.dismiss(CleanupScope(int(text), bucket))
+        self.dismiss(CleanupScope(store, bucket))  # type: ignore[arg-type]
 
 
 class MigrateDialog(_Dialog):
