@@ -39,7 +39,7 @@ from botocore.exceptions import ClientError  # noqa: E402
 from pys3local_tui.app import AdminApp  # noqa: E402
 from pys3local_tui.server_worker import ServerState  # noqa: E402
 
-from pys3local.cache import CacheEntry, MetadataCache  # noqa: E402
+from pys3local.cache import CacheEntry, MetadataCache, drime_store  # noqa: E402
 from pys3local.config import ConfigStore  # noqa: E402
 from pys3local.config.keys import KeysFile  # noqa: E402
 from pys3local.providers.local import LocalStorageProvider  # noqa: E402
@@ -110,12 +110,18 @@ def prepare(base: Path) -> None:
     # backend cannot yet read a directory it never prepared (no lock files).
     asyncio.run(_open_once(base / "archive"))
     now = datetime(2025, 12, 16, 16, 38, 11, tzinfo=timezone.utc)
-    buckets = ((1465, "photos", 180), (1465, "docs", 60), (2001, "vm", 25))
+    # Drime MD5s: workspace 1465 under its root folder (the mydrime config), and the
+    # personal workspace (0, like every local data directory) served whole.
+    buckets = (
+        (1465, drime_store("backups/s3"), "photos", 180),
+        (1465, drime_store("backups/s3"), "docs", 60),
+        (0, drime_store(None), "vm", 25),
+    )
     entries = [
         CacheEntry(workspace, bucket, f"{bucket}/file-{i:04d}", None if i % 7 else "0" * 32,
                    random.randint(10_000, 2_000_000), f"etag-{i}", None,
-                   now, now + timedelta(minutes=i), "")
-        for workspace, bucket, count in buckets
+                   now, now + timedelta(minutes=i), store)
+        for workspace, store, bucket, count in buckets
         for i in range(count)
     ]  # fmt: skip
     with MetadataCache(base / "config" / "metadata.db") as db:

@@ -84,8 +84,8 @@ class CleanupDialog(_Dialog):
     ever silently ignored.
     """
 
-    #: Cells a store label may take in the choice (the dialog is 64 wide).
-    LABEL_WIDTH = 44
+    #: Cells a store label may take in the choice (what a 64-cell dialog leaves it).
+    LABEL_WIDTH = 40
 
     def __init__(self, stores: list[Store], selected: Store | None = None) -> None:
         """``stores``: the cache's stores; ``selected``: the one offered first (the
