@@ -1,0 +1,35 @@
+"""Versioning with ``serve --workers 2``: the bucket's versioning state and its
+versions are shared by every worker process through the store."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+from conftest import RunningServer
+
+
+def test_PutObject_versions_from_concurrent_writers_on_two_workers(make_server) -> None:
+    """Versioning enabled through one worker holds on the other; concurrent PUTs to one
+    key through both keep every version, each readable by its id, one of them latest."""
+    server: RunningServer = make_server("--workers", "2")
+    server.client().put_bucket_versioning(
+        Bucket="default", VersioningConfiguration={"Status": "Enabled"}
+    )
+    bodies = [bytes([65 + i]) * (1000 + i) for i in range(16)]
+
+    def put(body: bytes) -> tuple[str, bytes]:
+        answer = server.client().put_object(Bucket="default", Key="race", Body=body)
+        return answer["VersionId"], body
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        made = dict(pool.map(put, bodies))
+    assert len(made) == 16
+    s3 = server.client()
+    listed = s3.list_object_versions(Bucket="default")["Versions"]
+    assert {v["VersionId"] for v in listed} == set(made)
+    assert sum(v["IsLatest"] for v in listed) == 1
+    for version_id, body in made.items():
+        got = s3.get_object(Bucket="default", Key="race", VersionId=version_id)
+        assert got["Body"].read() == body
+    latest = next(v["VersionId"] for v in listed if v["IsLatest"])
+    assert s3.get_object(Bucket="default", Key="race")["Body"].read() == made[latest]
