@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 
+from pys3local.backends.registry import backend_type
 from tests.clients import upload_in_one_part
 
 VERSION_ID = re.compile(r"[0-9a-f]{24}")
@@ -307,3 +308,11 @@ def test_unversioned_bucket_keeps_its_layout(server, s3, bucket) -> None:
     assert "DeleteMarker" not in answer
     directory = Path(server.data_dir) / bucket
     assert sorted(os.listdir(directory)) == [".metadata", "objects"]
+
+
+def test_backend_records_say_which_backends_keep_versions() -> None:
+    """The registry's capabilities say what the providers do: the local backend keeps
+    versions, Drime and the s3 backend do not."""
+    assert backend_type("local").capabilities.versioning is True
+    assert backend_type("drime").capabilities.versioning is False
+    assert backend_type("s3").capabilities.versioning is False
