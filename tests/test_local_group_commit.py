@@ -95,3 +95,23 @@ async def test_PutObject_no_fsync_takes_no_flush(tmp_path: Path) -> None:
         assert await read_all(store, "k/7") == body(7)
     finally:
         await store.close()
+
+
+async def test_PutObject_under_load_waits_for_two_rounds(provider: LocalStorageProvider) -> None:
+    """Under steady load (16 writers, one PUT after another) a small PUT waits for two
+    rounds, its files' and its renames': a writer served by one round renames its
+    files in time to be served by the very next one."""
+    group = provider._group_sync
+    if not group.available:
+        pytest.skip("no syncfs on this system: small PUTs fsync their own files")
+    seen: list[int] = []
+
+    async def writer(w: int) -> None:
+        for n in range(12):
+            started = group.rounds
+            data = body(w * 100 + n)
+            await provider.put_object("b", f"w{w}/{n}", one_piece(data), ObjectMetadata())
+            seen.append(group.rounds - started)
+
+    await asyncio.gather(*(writer(w) for w in range(16)))
+    assert sum(seen) / len(seen) < 2.5, sorted(seen)

@@ -58,6 +58,9 @@ _SYNCFS = _load_syncfs()
 #: writers: 1,000-1,900 PUTs/s either way, from run to run), with twice the commits.
 ROUNDS_IN_FLIGHT = 1
 
+#: Event-loop iterations a finished round waits before the next one starts.
+SETTLE_HOPS = 4
+
 
 class GroupSync:
     """Shared flushes of the filesystem holding ``path`` (see the module docstring)."""
@@ -132,6 +135,12 @@ class GroupSync:
                 done.exception()  # retrieved here: its writers may be gone
         else:
             done.set_result(None)
+            # Let the writers just served run before the next round starts: those that
+            # had waited for their files rename them on the event loop and ask again
+            # at once, and the next round can still take them (a wake-up is a chain of
+            # a few callbacks). Starting it right away left them for the round after.
+            for _ in range(SETTLE_HOPS):
+                await asyncio.sleep(0)
         finally:
             if self._loop is loop:  # not a round of an event loop served before
                 self._in_flight -= 1
