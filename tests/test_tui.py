@@ -9,7 +9,6 @@ import time
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from processes import run_command
 from pys3local_tui.screens.confirm import ConfirmDialog
 from pys3local_tui.server_worker import ServerState
 from textual.widgets import Input, Static
@@ -18,6 +17,7 @@ from tui_support import (
     call,
     log_text,
     make_app,
+    rclone_lists_buckets,
     s3_client,
     start_server,
     stop_server,
@@ -185,17 +185,7 @@ async def test_rclone_copy_out_works_with_rclone(tmp_path):
         assert "force_path_style = true" in block
         assert f"endpoint = {app.server.status.endpoint}" in block
 
-        config = tmp_path / "copied.conf"
-        config.write_text(block)
-        result = await call(
-            run_command,
-            ["rclone", "--config", str(config), "lsd", "pys3local:"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "default" in result.stdout
+        assert "default" in await rclone_lists_buckets(block, tmp_path)
         await wait_for(lambda: "ListBuckets" in log_text(app), pilot, what="rclone in the log")
 
         await pilot.press("w")

@@ -6,12 +6,20 @@ from __future__ import annotations
 from pathlib import Path
 
 from keys_support import Key, add_key, error_code, key_client, keys_command
-from processes import run_command
 from pys3local_tui.screens.confirm import ConfirmDialog
 from pys3local_tui.screens.key_form import KeyForm
 from pys3local_tui.screens.key_secret import KeySecretScreen
 from textual.widgets import Checkbox, DataTable, Input, Select, Static
-from tui_support import SIZE, call, make_app, s3_client, start_server, stop_server, wait_for
+from tui_support import (
+    SIZE,
+    call,
+    make_app,
+    rclone_lists_buckets,
+    s3_client,
+    start_server,
+    stop_server,
+    wait_for,
+)
 
 from pys3local.config import ConfigStore
 from pys3local.config.keys import KeysFile
@@ -176,15 +184,5 @@ async def test_rclone_tab_copies_out_the_remote_of_any_key(tmp_path: Path) -> No
         block = app.clipboard
         assert f"access_key_id = {reader.access_key_id}" in block
         assert f"secret_access_key = {reader.secret}" in block
-        rclone_config = tmp_path / "reader.conf"
-        rclone_config.write_text(block)
-        result = await call(
-            run_command,
-            ["rclone", "--config", str(rclone_config), "lsd", "pys3local:"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stderr
-        assert "default" in result.stdout
+        assert "default" in await rclone_lists_buckets(block, tmp_path)
         await stop_server(app, pilot)

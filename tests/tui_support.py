@@ -81,3 +81,21 @@ async def call(fn: Callable[..., object], *args: object, **kwargs: object) -> ob
 def log_text(app: AdminApp) -> str:
     """What the request log widget shows, as plain text."""
     return "\n".join(app.query_one("#log-lines", Log).lines)
+
+
+async def rclone_lists_buckets(block: str, directory: Path) -> str:
+    """Write a copied rclone remote block to a config file in ``directory`` and run
+    ``rclone lsd`` with it (off the app's loop); asserts it worked, returns the listing."""
+    from processes import run_command
+
+    config = directory / "copied-remote.conf"
+    config.write_text(block)
+    result = await call(
+        run_command,
+        ["rclone", "--config", str(config), "lsd", "pys3local:"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr  # type: ignore[attr-defined]
+    return str(result.stdout)  # type: ignore[attr-defined]
