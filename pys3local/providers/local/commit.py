@@ -326,16 +326,20 @@ def remove_object(
     return existed
 
 
-def recover(layout: StoreLayout) -> None:
-    """Finish or undo the commits of writers that died, and remove their temp files."""
+def recover(layout: StoreLayout) -> bool:
+    """Finish or undo the commits of writers that died, and remove their temp files.
+
+    Returns whether no other writer is alive (none holds its staging lock)."""
     if not layout.staging.is_dir():
-        return
+        return True
+    alone = True
     for lock_path in layout.staging.glob("*.lock"):
         fd = os.open(lock_path, os.O_RDWR)
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                alone = False
                 continue  # its owner is alive
             _recover_writer(layout, lock_path.with_suffix(""))
             os.unlink(lock_path)
@@ -345,6 +349,7 @@ def recover(layout: StoreLayout) -> None:
     for entry in layout.staging.iterdir():
         if entry.is_dir() and not entry.with_suffix(".lock").exists():
             _recover_writer(layout, entry)
+    return alone
 
 
 def _recover_writer(layout: StoreLayout, staging_dir: Path) -> None:
@@ -358,6 +363,12 @@ def _recover_writer(layout: StoreLayout, staging_dir: Path) -> None:
             document = json.loads(meta.read_bytes())
             bucket, key = document["bucket"], document["key"]
             paths = layout.object_paths(bucket, key)
+            if not _journal_describes(document, paths.data):
+                # Its data was replaced or removed since (the key's lock went to
+                # another writer while this journal's owner could not be recovered):
+                # its sidecar would now describe the wrong file.
+                log.warning("dropped a stale journal entry of %s/%s", bucket, key)
+                continue
             rename_into_place(meta, paths.metadata, layout.metadata_dir(bucket))
             log.warning("recovered an interrupted write of %s/%s", bucket, key)
         except Exception:
@@ -370,3 +381,13 @@ def _recover_writer(layout: StoreLayout, staging_dir: Path) -> None:
             with contextlib.suppress(OSError):
                 os.rename(data, upload_dir / "data")
     shutil.rmtree(staging_dir, ignore_errors=True)
+
+
+def _journal_describes(document: dict[str, Any], data: Path) -> bool:
+    """Whether the object file ``data`` is the one a journal entry describes (its
+    inode and size; an entry without an inode is taken as it is)."""
+    try:
+        st = os.stat(data)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return document.get("ino", st.st_ino) == st.st_ino and document.get("size") == st.st_size

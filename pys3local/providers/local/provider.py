@@ -65,6 +65,7 @@ from .sidecar import (
 )
 from .staging import StagingArea
 from .tags import replace_tags
+from .version_repair import remove_temporaries
 from .versioned import VersionedObjects
 from .versions import VersionStore
 from .writes import ObjectWrites, check_content_md5
@@ -139,7 +140,10 @@ class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
             ensure_dir(self.base_path)
             if not self.readonly:
                 ensure_dir(self.layout.internal)
-                recover(self.layout)
+                if recover(self.layout):
+                    # No other writer is alive: a temporary file in a versions
+                    # directory is a leftover of one that was killed mid-link.
+                    remove_temporaries(self.layout)
                 self._locks.create_files()
                 self._staging.open()
                 if self.durable:

@@ -125,7 +125,7 @@ def _merged(
             a, b = next(live, None), next(older, None)
 
 
-def _current(item: _Item) -> ObjectVersion | None:
+def _current(store: VersionStore, bucket: str, item: _Item) -> ObjectVersion | None:
     """The key's version in ``objects/``, if it has one."""
     if item.live is None or item.live.metadata_path is None:
         return None
@@ -133,7 +133,7 @@ def _current(item: _Item) -> ObjectVersion | None:
         st = os.stat(item.live.data_path or "")
     except FileNotFoundError:
         return None
-    document = read_sidecar(item.live.metadata_path)
+    document = store.describe(bucket, item.key, st, read_sidecar(item.live.metadata_path))
     info = object_info(item.key, st, document, with_metadata=False)
     return _listed(info, info.version_id or NULL_VERSION, True, False)
 
@@ -144,7 +144,7 @@ def _key_versions(
     """A key's versions and markers, newest first, the latest marked; with ``after``
     only those after that version (a page that ends inside a key's versions)."""
     key = item.key
-    current = _current(item)
+    current = _current(store, bucket, item)
     current_id = current.version_id if current is not None else None
     directory = Path(item.versions) if item.versions else layout.key_versions_dir(bucket, key)
     if after is None:

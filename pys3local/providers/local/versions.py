@@ -70,6 +70,7 @@ from .layout import ObjectPaths, StoreLayout
 from .locks import StripedLocks
 from .sidecar import metadata_document, object_info, read_sidecar
 from .staging import StagingArea
+from .version_repair import TEMPORARY, describes, journal_entry, linked_entry
 
 VERSION_ID = re.compile(r"[0-9a-f]{24}")
 _NULL_SUFFIX = "-null"
@@ -134,6 +135,9 @@ class Current:
     st: os.stat_result
     document: dict[str, object] | None
     version_id: str
+    #: Whether the sidecar in ``objects/`` is ``document`` (else it describes
+    #: another version, or there is none).
+    sidecar_is_document: bool = True
 
 
 class VersionStore:
@@ -172,7 +176,7 @@ class VersionStore:
         suspended = version_id == NULL_VERSION
 
         def before() -> None:
-            current = self._current(paths)
+            current = self._current(bucket, key, paths)
             if current is not None and not (suspended and current.version_id == NULL_VERSION):
                 self._keep(bucket, key, paths, current, move=False)
 
@@ -201,7 +205,7 @@ class VersionStore:
             self._make_dir(bucket, directory)
             self._place(directory, name + ".json", json_bytes(marker))
             self._sync(directory)
-            current = self._current(paths)
+            current = self._current(bucket, key, paths)
             if current is not None:
                 if version_id == NULL_VERSION and current.version_id == NULL_VERSION:
                     self._unlink_current(paths)  # the null marker replaces it
@@ -209,7 +213,7 @@ class VersionStore:
                     self._keep(bucket, key, paths, current, move=True)
             if version_id == NULL_VERSION:
                 self._drop_nulls(directory, keep=name)
-        self._prune(bucket, key, paths)
+            self._prune(bucket, key, paths)
         return DeleteOutcome(version_id, delete_marker=True)
 
     def remove_version(
@@ -224,7 +228,7 @@ class VersionStore:
         check_version_id(version_id)
         directory = self.layout.key_versions_dir(bucket, key)
         with self._locks.hold(bucket, key, exclusive=True):
-            current = self._current(paths)
+            current = self._current(bucket, key, paths)
             if current is not None and current.version_id == version_id:
                 self._remove_named(directory, version_id)
                 successor = next(self._entries(directory, None), None)
@@ -247,7 +251,7 @@ class VersionStore:
                         self._remove_named(directory, version_id)
                         break
                     latest = False
-        self._prune(bucket, key, paths)
+            self._prune(bucket, key, paths)
         return outcome
 
     # Reads -----------------------------------------------------------------------
@@ -266,7 +270,7 @@ class VersionStore:
                 fd = -1
             if fd >= 0:
                 st = os.fstat(fd)
-                document = read_sidecar(paths.metadata)
+                document = self.describe(bucket, key, st, read_sidecar(paths.metadata))
                 current_id = _id_in(document)
                 if current_id == version_id and stat.S_ISREG(st.st_mode):
                     info = object_info(key, st, document)
@@ -302,7 +306,7 @@ class VersionStore:
         except (OSError, S3Error):  # a name the versions tree cannot hold
             return None
         with self._locks.hold(bucket, key, exclusive=False):
-            if self._current(paths) is not None:
+            if self._current(bucket, key, paths) is not None:
                 return None
             latest = next(self._entries(directory, None), None)
         return latest.version_id if latest is not None and latest.delete_marker else None
@@ -315,10 +319,6 @@ class VersionStore:
         ``after``, only those after that version (found by name: the ones before it
         are not read), nothing if it is not there."""
         return self._entries(directory, current_id, after)
-
-    def current_version_id(self, paths: ObjectPaths) -> str | None:
-        current = self._current(paths)
-        return current.version_id if current is not None else None
 
     # Internals -------------------------------------------------------------------
 
@@ -354,19 +354,35 @@ class VersionStore:
             seen.add(version_id)
             yield Entry(name, document)
 
-    def _current(self, paths: ObjectPaths) -> Current | None:
+    def _current(self, bucket: str, key: str, paths: ObjectPaths) -> Current | None:
         try:
             st = os.lstat(paths.data)
         except (FileNotFoundError, NotADirectoryError):
             return None
         if not stat.S_ISREG(st.st_mode):
             return None
-        document = read_sidecar(paths.metadata)
-        if document is not None and (
-            document.get("ino") != st.st_ino or document.get("size") != st.st_size
-        ):
-            document = None
-        return Current(st, document, _id_in(document))
+        sidecar = read_sidecar(paths.metadata)
+        document = self.describe(bucket, key, st, sidecar)
+        return Current(st, document, _id_in(document), document is sidecar)
+
+    def describe(
+        self, bucket: str, key: str, st: os.stat_result, document: dict[str, object] | None
+    ) -> dict[str, object] | None:
+        """The metadata of the data file ``st`` in ``objects/``: its sidecar
+        ``document`` if that describes it, else None (a file put there by other means).
+
+        Between a commit's data rename and its sidecar rename (or after a crash there,
+        until recovery rolls the commit forward, which a live owner of the journal
+        prevents), the sidecar still describes the version before. The data's own
+        metadata is then the journal entry of that commit, or, for a version committed
+        back from the versions directory, that entry (it is a hard link of its data):
+        a version is never taken for a nameless ``null`` one.
+        """
+        if describes(document, st):
+            return document
+        directory = self.layout.key_versions_dir(bucket, key)
+        found = linked_entry(directory, st)
+        return found if found is not None else journal_entry(self.layout, bucket, key, st)
 
     def _keep(
         self, bucket: str, key: str, paths: ObjectPaths, current: Current, *, move: bool
@@ -381,7 +397,7 @@ class VersionStore:
             document = metadata_document(info, current.st.st_ino)
         moment = datetime.fromisoformat(str(document["last_modified"]))
         name = current.version_id if current.version_id != NULL_VERSION else _null_name(moment)
-        if current.document is not None:
+        if current.document is not None and current.sidecar_is_document:
             self._link(paths.metadata, directory, name + ".json")
         else:
             self._place(directory, name + ".json", json_bytes(document))
@@ -442,12 +458,12 @@ class VersionStore:
     def _link(self, source: Path, directory: Path, name: str) -> None:
         """Hard-link ``source`` as ``directory/name``, replacing an earlier link (a
         retry after a crash)."""
-        temporary = directory / f".{secrets.token_hex(6)}"
+        temporary = directory / TEMPORARY.format(secrets.token_hex(6))
         os.link(source, temporary)
         os.rename(temporary, directory / name)
 
     def _place(self, directory: Path, name: str, data: bytes) -> None:
-        temporary = directory / f".{secrets.token_hex(6)}"
+        temporary = directory / TEMPORARY.format(secrets.token_hex(6))
         fd = create_file(temporary, data)
         if self.durable:
             sync_and_close(fd)
@@ -473,6 +489,9 @@ class VersionStore:
             fsync_dir(directory)
 
     def _prune(self, bucket: str, key: str, paths: ObjectPaths) -> None:
+        """Remove the key's directories left empty. Called with the key's lock held:
+        the key's versions directory is created (and then written into) only under
+        that lock, so pruning it cannot come between a writer's mkdir and its link."""
         prune_empty_dirs(paths.data.parent, self.layout.objects_dir(bucket))
         prune_empty_dirs(paths.metadata.parent, self.layout.metadata_dir(bucket))
         prune_empty_dirs(
