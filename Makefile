@@ -2,7 +2,7 @@
 PYTHON ?= python3
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: serve install setup test test-fast lint format screenshots
+.PHONY: serve install setup test test-slow test-all lint format screenshots
 
 install:
 	$(PYTHON) -m pip install -e .
@@ -16,12 +16,17 @@ setup:
 	$(PYTHON) -m pip install -e ".[dev,drime]"
 	command -v restic >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq restic; }
 
+# Everything but the long runs (marked "slow"): about 8 minutes on 2 cores.
 test: setup
-	$(PYTHON) -m pytest
-
-# The quick loop while developing: skips the long end-to-end client runs.
-test-fast:
 	$(PYTHON) -m pytest -m "not slow"
+
+# The long end-to-end runs: real restic/rclone/aws cli sessions, the soak, the
+# graceful-shutdown bound, Drime end to end. CI runs them after `make test`.
+test-slow: setup
+	$(PYTHON) -m pytest -m slow
+
+test-all: setup
+	$(PYTHON) -m pytest
 
 lint:
 	ruff check .
