@@ -37,6 +37,19 @@ class Bucket:
     creation_date: datetime
 
 
+#: The standard headers an object keeps (:class:`ObjectMetadata`), by the attribute
+#: that holds each: what a client sets on a PUT and gets back on GET and HEAD, and
+#: what an upstream S3 store is sent and answers.
+STORED_HEADERS = {
+    "content-type": "content_type",
+    "content-encoding": "content_encoding",
+    "content-disposition": "content_disposition",
+    "content-language": "content_language",
+    "cache-control": "cache_control",
+    "expires": "expires",
+}
+
+
 @dataclass(slots=True)
 class ObjectMetadata:
     """What a client sets on an object and gets back on GET and HEAD."""

@@ -11,7 +11,7 @@ from pys3local.errors import (
     NotModified,
     PreconditionFailed,
 )
-from pys3local.providers.base import ObjectInfo, ObjectMetadata, RangeRequest
+from pys3local.providers.base import STORED_HEADERS, ObjectInfo, ObjectMetadata, RangeRequest
 
 from .body import stored_content_encoding
 from .dates import http_date, parse_http_date
@@ -24,15 +24,6 @@ _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
 _MULTIPART_ETAG = re.compile(r"[0-9a-f]{32}-(\d+)")
 
 # Request header -> ObjectMetadata field, for the headers stored with an object.
-_STORED_HEADERS = {
-    "content-type": "content_type",
-    "content-encoding": "content_encoding",
-    "content-disposition": "content_disposition",
-    "content-language": "content_language",
-    "cache-control": "cache_control",
-    "expires": "expires",
-}
-
 # GetObject query overrides (used by presigned links) -> response header.
 RESPONSE_OVERRIDES = {
     "response-content-type": "content-type",
@@ -47,7 +38,7 @@ RESPONSE_OVERRIDES = {
 def metadata_from_headers(headers: Mapping[str, str]) -> ObjectMetadata:
     """The metadata a PutObject, CopyObject (REPLACE) or CreateMultipartUpload sets."""
     metadata = ObjectMetadata()
-    for header, attribute in _STORED_HEADERS.items():
+    for header, attribute in STORED_HEADERS.items():
         value = headers.get(header)
         if value is not None:
             setattr(metadata, attribute, value)
@@ -77,7 +68,7 @@ def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[st
         "content-type": metadata.content_type,
         "accept-ranges": "bytes",
     }
-    for header, attribute in _STORED_HEADERS.items():
+    for header, attribute in STORED_HEADERS.items():
         value = getattr(metadata, attribute)
         if value is not None and header != "content-type":
             headers[header] = value

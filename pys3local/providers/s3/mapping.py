@@ -24,20 +24,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
-from pys3local.providers.base import ObjectInfo, ObjectMetadata
+from pys3local.providers.base import STORED_HEADERS, ObjectInfo, ObjectMetadata
 
 #: The user-metadata name (``x-amz-meta-<name>``) carrying pys3local's own facts.
 FACTS_META = "pys3local-facts"
 BUCKET_MARKERS = ".buckets/"
-
-_STORED = {
-    "content-type": "content_type",
-    "content-encoding": "content_encoding",
-    "content-disposition": "content_disposition",
-    "content-language": "content_language",
-    "cache-control": "cache_control",
-    "expires": "expires",
-}
 
 
 @dataclass(frozen=True)
@@ -83,7 +74,7 @@ class BucketMap:
 def metadata_headers(metadata: ObjectMetadata) -> dict[str, str]:
     """The upstream request headers that store ``metadata``."""
     headers: dict[str, str] = {}
-    for header, attribute in _STORED.items():
+    for header, attribute in STORED_HEADERS.items():
         value = getattr(metadata, attribute)
         if value is not None:
             headers[header] = value
@@ -105,7 +96,7 @@ def metadata_headers(metadata: ObjectMetadata) -> dict[str, str]:
 def metadata_from(headers: Mapping[str, str]) -> ObjectMetadata:
     """The metadata an upstream GET or HEAD answer describes."""
     metadata = ObjectMetadata()
-    for header, attribute in _STORED.items():
+    for header, attribute in STORED_HEADERS.items():
         value = headers.get(header)
         if value is not None:
             setattr(metadata, attribute, value)
