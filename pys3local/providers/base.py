@@ -18,6 +18,7 @@ from datetime import datetime
 
 from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
 
+from .object_lock import ObjectLockDefaults
 from .parts import PartsRecord
 from .ranges import ByteRange, RangeRequest
 from .versioning import NULL_VERSION, DeleteOutcome, VersioningDefaults
@@ -249,7 +250,7 @@ def multipart_etag(part_md5_hex: list[str]) -> str:
     return f"{digest.hexdigest()}-{len(part_md5_hex)}"
 
 
-class StorageProvider(VersioningDefaults, ABC):
+class StorageProvider(VersioningDefaults, ObjectLockDefaults, ABC):
     """A place to keep buckets and objects.
 
     Keys arrive already validated by the protocol layer: valid UTF-8, at most
