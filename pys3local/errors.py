@@ -289,6 +289,18 @@ class ObjectLockConfigurationNotFoundError(S3Error):
     default_message = "Object Lock configuration does not exist for this bucket."
 
 
+class NoSuchObjectLockConfiguration(S3Error):
+    code = "NoSuchObjectLockConfiguration"
+    status = 404
+    default_message = "The specified object does not have a ObjectLock configuration"
+
+
+class InvalidBucketState(S3Error):
+    code = "InvalidBucketState"
+    status = 409
+    default_message = "The request is not valid with the current state of the bucket."
+
+
 class MethodNotAllowed(S3Error):
     code = "MethodNotAllowed"
     status = 405

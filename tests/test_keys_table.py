@@ -77,6 +77,19 @@ CALLS: dict[Operation | str, Call] = {
     _O.GET_BUCKET_TAGGING: Call("GET", "/tbl-b", "tagging"),
     _O.GET_BUCKET_ENCRYPTION: Call("GET", "/tbl-b", "encryption"),
     _O.GET_OBJECT_LOCK_CONFIGURATION: Call("GET", "/tbl-b", "object-lock"),
+    _O.PUT_OBJECT_LOCK_CONFIGURATION: Call(
+        "PUT",
+        "/tbl-b",
+        "object-lock",
+        body=b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+        b"</ObjectLockConfiguration>",
+    ),
+    _O.GET_OBJECT_RETENTION: Call("GET", "/tbl-b/obj", "retention"),
+    _O.PUT_OBJECT_RETENTION: Call("PUT", "/tbl-b/obj", "retention", body=b"<Retention/>"),
+    _O.GET_OBJECT_LEGAL_HOLD: Call("GET", "/tbl-b/obj", "legal-hold"),
+    _O.PUT_OBJECT_LEGAL_HOLD: Call(
+        "PUT", "/tbl-b/obj", "legal-hold", body=b"<LegalHold><Status>ON</Status></LegalHold>"
+    ),
     _O.LIST_OBJECTS: Call("GET", "/tbl-b"),
     _O.LIST_OBJECTS_V2: Call("GET", "/tbl-b", "list-type=2"),
     _O.GET_OBJECT: Call("GET", "/tbl-b/obj"),

@@ -36,6 +36,8 @@ _PARAMETERS = (
         "tagging",
         "encryption",
         "object-lock",
+        "retention",
+        "legal-hold",
         "delete",
         "uploadId",
         "partNumber",

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
 
-from .object_lock import ObjectLockDefaults
+from .object_lock import ObjectLockDefaults, VersionProtection
 from .parts import PartsRecord
 from .ranges import ByteRange, RangeRequest
 from .versioning import NULL_VERSION, DeleteOutcome, VersioningDefaults
@@ -77,6 +77,9 @@ class ObjectMetadata:
     #: Object tags (key to value, in the order set); only a provider whose
     #: ``keeps_tags`` is true is ever given any.
     tags: dict[str, str] = field(default_factory=dict)
+    #: Object Lock: the retention and legal hold of the version (asked for on a
+    #: write, kept with the version); only a backend that supports lock gets any.
+    protection: VersionProtection | None = None
 
     def to_dict(self) -> dict[str, object]:
         # Multipart facts only where there are some: most objects have none.
@@ -89,6 +92,8 @@ class ObjectMetadata:
             extra["parts"] = self.parts.to_dict()
         if self.tags:
             extra["tags"] = dict(self.tags)
+        if self.protection is not None:
+            extra["protection"] = self.protection.to_dict()
         return {
             "content_type": self.content_type,
             "content_encoding": self.content_encoding,
@@ -106,6 +111,8 @@ class ObjectMetadata:
         known = {name: data[name] for name in cls.__slots__ if name in data}  # type: ignore[attr-defined]
         if "parts" in known:
             known["parts"] = PartsRecord.from_dict(known["parts"])
+        if "protection" in known:
+            known["protection"] = VersionProtection.from_dict(known["protection"])
         return cls(**known)  # type: ignore[arg-type]
 
 
@@ -453,9 +460,13 @@ class StorageProvider(VersioningDefaults, ObjectLockDefaults, ABC):
             return await self.get_object(bucket, key, byte_range)
         raise self._no_versioning()
 
-    async def delete_object_version(self, bucket: str, key: str, version_id: str) -> DeleteOutcome:
+    async def delete_object_version(
+        self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+    ) -> DeleteOutcome:
         """Remove one version for good (a missing version is not an error); removing
-        the latest makes the next one latest. Raises NoSuchBucket, InvalidArgument."""
+        the latest makes the next one latest. Raises NoSuchBucket, InvalidArgument,
+        AccessDenied (Object Lock protects the version; ``bypass_governance`` lifts
+        a GOVERNANCE retention)."""
         if version_id == NULL_VERSION:
             await self.delete_object(bucket, key)
             return DeleteOutcome(NULL_VERSION)

@@ -26,7 +26,8 @@ class Permit:
 
     #: The key that signed the request; None when authentication is off.
     key: AccessKey | None = None
-    #: Writes must not replace an existing object (the key has append-only, not write).
+    #: Writes must not replace an existing object, nor retention changes weaken a
+    #: protection (the key has append-only, not write).
     create_only: bool = False
 
     def check_read(self, bucket: str) -> None:
@@ -51,6 +52,7 @@ _RIGHTS_FOR: dict[Need, frozenset[Right]] = {
     Need.READ: frozenset({Right.READ}),
     Need.WRITE: frozenset({Right.WRITE, Right.APPEND_ONLY}),
     Need.MODIFY: frozenset({Right.WRITE}),
+    Need.RETAIN: frozenset({Right.WRITE, Right.APPEND_ONLY}),
     Need.STAGE: frozenset({Right.WRITE, Right.APPEND_ONLY}),
     Need.DELETE: frozenset({Right.DELETE}),
     Need.DELETE_OBJECT: frozenset({Right.DELETE}),
@@ -73,7 +75,8 @@ def authorize(
         raise AccessDenied(_DENIED)
     if key.rights.isdisjoint(_RIGHTS_FOR[need]) and not _restic_lock(key, need, object_key):
         raise AccessDenied(_DENIED)
-    create_only = need is Need.WRITE and Right.WRITE not in key.rights
+    # An append-only key's writes are create-only, its retention changes extend-only.
+    create_only = need in (Need.WRITE, Need.RETAIN) and Right.WRITE not in key.rights
     return Permit(key, create_only)
 
 

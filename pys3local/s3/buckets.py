@@ -9,7 +9,15 @@ there), CreateBucket of any other name is refused with TooManyBuckets; DeleteBuc
 
 from __future__ import annotations
 
-from pys3local.errors import BucketNotEmpty, NoSuchBucket, S3Error, TooManyBuckets
+from pys3local.errors import (
+    BucketAlreadyOwnedByYou,
+    BucketNotEmpty,
+    NoSuchBucket,
+    NotImplementedOperation,
+    S3Error,
+    TooManyBuckets,
+)
+from pys3local.providers.object_lock import ObjectLockConfiguration
 
 from . import xml
 from .acl import check_acl_headers
@@ -34,8 +42,16 @@ async def create_bucket(
     check_acl_headers(request.http.headers, creating_bucket=True)
     bucket = request.bucket or ""
     headers = {"location": f"/{bucket}"}
+    lock = (request.header("x-amz-bucket-object-lock-enabled") or "").strip().lower() == "true"
     if not service.settings.allow_bucket_creation:
         if bucket == DEFAULT_BUCKET:
+            if lock:
+                # Answering 200 would claim a lock that is not there.
+                raise BucketAlreadyOwnedByYou(
+                    "The default bucket exists: enable Object Lock on it with "
+                    "PutObjectLockConfiguration.",
+                    BucketName=bucket,
+                )
             # Backup tools "create" their bucket before use; "default" is always
             # there, and AWS answers 200 to re-creating an owned bucket in us-east-1.
             return HttpResponse(200, headers)
@@ -47,7 +63,15 @@ async def create_bucket(
         # problem. The message says what to do.
         raise TooManyBuckets(DEFAULT_MODE_HINT, BucketName=bucket)
     validate_new_bucket_name(bucket)
-    await service.provider.create_bucket(bucket)
+    provider = service.provider
+    if lock and not provider.supports_object_lock:
+        raise NotImplementedOperation(
+            f"Object Lock is not supported by the {provider.backend_name} backend."
+        )
+    await provider.create_bucket(bucket)
+    if lock:  # lock needs versioning, and neither can be turned off again
+        await provider.put_bucket_versioning(bucket, "Enabled")
+        await provider.put_object_lock_configuration(bucket, ObjectLockConfiguration())
     return HttpResponse(200, headers)
 
 

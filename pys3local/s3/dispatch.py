@@ -16,7 +16,6 @@ from pys3local.errors import (
     NoSuchCORSConfiguration,
     NoSuchLifecycleConfiguration,
     NoSuchTagSet,
-    ObjectLockConfigurationNotFoundError,
     ServerSideEncryptionConfigurationNotFoundError,
 )
 
@@ -27,6 +26,7 @@ from . import (
     listing,
     multipart,
     object_attributes,
+    object_lock,
     objects,
     tagging,
     veeam,
@@ -75,7 +75,10 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
             buckets.absent_configuration(ServerSideEncryptionConfigurationNotFoundError), N.READ
         ),
         _O.GET_OBJECT_LOCK_CONFIGURATION: OperationSpec(
-            buckets.absent_configuration(ObjectLockConfigurationNotFoundError), N.READ
+            object_lock.get_object_lock_configuration, N.READ
+        ),
+        _O.PUT_OBJECT_LOCK_CONFIGURATION: OperationSpec(
+            object_lock.put_object_lock_configuration, N.ADMIN, Body.DOCUMENT, writes=True
         ),
         # Listing
         _O.LIST_OBJECTS: OperationSpec(listing.list_objects, N.READ),
@@ -92,6 +95,14 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
         _O.DELETE_OBJECT: OperationSpec(objects.delete_object, N.DELETE_OBJECT, writes=True),
         _O.DELETE_OBJECTS: OperationSpec(
             objects.delete_objects, N.DELETE, Body.DOCUMENT, writes=True
+        ),
+        _O.GET_OBJECT_RETENTION: OperationSpec(object_lock.get_object_retention, N.READ),
+        _O.PUT_OBJECT_RETENTION: OperationSpec(
+            object_lock.put_object_retention, N.RETAIN, Body.DOCUMENT, writes=True
+        ),
+        _O.GET_OBJECT_LEGAL_HOLD: OperationSpec(object_lock.get_object_legal_hold, N.READ),
+        _O.PUT_OBJECT_LEGAL_HOLD: OperationSpec(
+            object_lock.put_object_legal_hold, N.RETAIN, Body.DOCUMENT, writes=True
         ),
         # Multipart uploads
         _O.CREATE_MULTIPART_UPLOAD: OperationSpec(

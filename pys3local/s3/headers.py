@@ -15,8 +15,14 @@ from pys3local.providers.base import STORED_HEADERS, ObjectInfo, ObjectMetadata,
 
 from .body import stored_content_encoding
 from .dates import http_date, parse_http_date
+from .xml import iso8601
 
 USER_METADATA_PREFIX = "x-amz-meta-"
+#: Object Lock: a version's retention and legal hold, asked for on writes and
+#: answered on GET and HEAD.
+MODE_HEADER = "x-amz-object-lock-mode"
+UNTIL_HEADER = "x-amz-object-lock-retain-until-date"
+HOLD_HEADER = "x-amz-object-lock-legal-hold"
 #: S3 allows 2 KB of user metadata per object.
 MAX_USER_METADATA_BYTES = 2048
 _RANGE = re.compile(r"bytes=(\d*)-(\d*)")
@@ -78,6 +84,13 @@ def object_headers(info: ObjectInfo, *, with_checksums: bool = False) -> dict[st
         headers["x-amz-tagging-count"] = str(len(metadata.tags))
     if info.version_id is not None:
         headers["x-amz-version-id"] = info.version_id
+    protection = metadata.protection
+    if protection is not None:
+        if protection.retention is not None:
+            headers[MODE_HEADER] = protection.retention.mode
+            headers[UNTIL_HEADER] = iso8601(protection.retention.retain_until)
+        if protection.legal_hold is not None:
+            headers[HOLD_HEADER] = "ON" if protection.legal_hold else "OFF"
     multipart = _MULTIPART_ETAG.fullmatch(info.etag)
     if multipart is not None:
         headers["x-amz-mp-parts-count"] = multipart[1]

@@ -21,7 +21,7 @@ from pys3local.providers.base import (
     UploadedPart,
 )
 
-from . import completed, multipart_checksums, xml
+from . import completed, multipart_checksums, object_lock, xml
 from .acl import check_acl_headers
 from .buckets import xml_response
 from .headers import (
@@ -68,6 +68,8 @@ async def create_multipart_upload(
     apply_header_tags(service, request.http.headers, metadata)
     options = multipart_checksums.creation_options(request.http.headers)
     metadata.checksum_algorithm, metadata.checksum_type = options
+    # Kept with the upload, applied to the version CompleteMultipartUpload makes.
+    metadata.protection = await object_lock.protect_write(service, request, bucket, with_body=False)
     upload = await service.provider.create_multipart_upload(bucket, request.key, metadata)
     response = xml_response(xml.initiate_multipart_upload_result(upload))
     response.headers.update(multipart_checksums.creation_headers(upload))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from pys3local.errors import (
 from pys3local.providers.base import ObjectInfo, ObjectReader
 from pys3local.providers.versioning import DeleteOutcome
 
-from . import completed, xml
+from . import completed, object_lock, xml
 from .acl import check_acl_headers
 from .buckets import xml_response
 from .headers import (
@@ -135,6 +136,7 @@ async def put_object(
     check_acl_headers(headers)
     metadata = metadata_from_headers(headers)
     apply_header_tags(service, headers, metadata)
+    metadata.protection = await object_lock.protect_write(service, request, bucket, with_body=True)
     # The provider reads the verified checksums from the payload once it is consumed.
     with create_only_refusal(request, asked):
         info = await service.provider.put_object(
@@ -195,7 +197,13 @@ def write_headers(
 
 
 async def _delete(
-    service: S3Service, bucket: str, key: str, version_id: str | None, if_match: str | None = None
+    service: S3Service,
+    bucket: str,
+    key: str,
+    version_id: str | None,
+    if_match: str | None = None,
+    *,
+    bypass_governance: bool = False,
 ) -> DeleteOutcome | None:
     if if_match is not None:
         if version_id is not None:
@@ -209,14 +217,21 @@ async def _delete(
         return await service.provider.delete_object(bucket, key)
     if not version_id:
         raise InvalidArgument("Version id cannot be the empty string", ArgumentName="versionId")
-    return await service.provider.delete_object_version(bucket, key, version_id)
+    return await service.provider.delete_object_version(
+        bucket, key, version_id, bypass_governance=bypass_governance
+    )
 
 
 async def delete_object(service: S3Service, request: S3Request) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
     outcome = await _delete(
-        service, bucket, request.key, requested_version(request), request.header("if-match")
+        service,
+        bucket,
+        request.key,
+        requested_version(request),
+        request.header("if-match"),
+        bypass_governance=object_lock.governance_bypass(request, bucket),
     )
     headers = {}
     if outcome is not None:
@@ -237,12 +252,13 @@ async def delete_objects(
     delete = await asyncio.to_thread(xml.parse_delete, body)
     deleted: list[xml.Deleted] = []
     errors: list[tuple[str, S3Error]] = []
+    bypass = object_lock.governance_bypass(request, bucket)
     for key, version_id in zip(delete.keys, delete.version_ids, strict=True):
         try:
             if not key:
                 raise InvalidArgument("A key must be specified.")
             validate_key(key)
-            outcome = await _delete(service, bucket, key, version_id)
+            outcome = await _delete(service, bucket, key, version_id, bypass_governance=bypass)
         except S3Error as error:
             errors.append((key, error))
         else:
@@ -338,6 +354,13 @@ async def copy_object(
                 "redirect location or encryption attributes."
             )
     metadata = copy_metadata(service, request.http.headers, source, metadata)
+    # A copy is a new version: it gets the protection its own headers ask for (or the
+    # bucket's default), never the source's.
+    protection = await object_lock.protect_write(service, request, bucket, with_body=False)
+    if metadata is not None:
+        metadata.protection = protection
+    elif protection is not None or source.metadata.protection is not None:
+        metadata = dataclasses.replace(source.metadata, protection=protection)
     asked = if_none_match_star(request)
     try:
         with create_only_refusal(request, asked):

@@ -56,6 +56,7 @@ class Operation(_Named):
     GET_BUCKET_TAGGING = "GetBucketTagging"
     GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
     GET_OBJECT_LOCK_CONFIGURATION = "GetObjectLockConfiguration"
+    PUT_OBJECT_LOCK_CONFIGURATION = "PutObjectLockConfiguration"
     # Listing
     LIST_OBJECTS = "ListObjects"
     LIST_OBJECTS_V2 = "ListObjectsV2"
@@ -68,6 +69,10 @@ class Operation(_Named):
     COPY_OBJECT = "CopyObject"
     DELETE_OBJECT = "DeleteObject"
     DELETE_OBJECTS = "DeleteObjects"
+    GET_OBJECT_RETENTION = "GetObjectRetention"
+    PUT_OBJECT_RETENTION = "PutObjectRetention"
+    GET_OBJECT_LEGAL_HOLD = "GetObjectLegalHold"
+    PUT_OBJECT_LEGAL_HOLD = "PutObjectLegalHold"
     # Multipart uploads
     CREATE_MULTIPART_UPLOAD = "CreateMultipartUpload"
     UPLOAD_PART = "UploadPart"

@@ -86,6 +86,11 @@ class Need(enum.Enum):
     #: A change to an existing object that is not a new version of it (its tags,
     #: its ACL): ``write`` only; append-only keys never change what exists.
     MODIFY = "modify"
+    #: PutObjectRetention, PutObjectLegalHold: ``write``, or ``append-only``, which
+    #: may then only make a protection stronger (a later date, a hold set), never
+    #: weaker; lifting GOVERNANCE retention also needs ``admin`` (checked by the
+    #: handler, as it depends on ``x-amz-bypass-governance-retention``).
+    RETAIN = "retain"
     #: A write that adds nothing visible (multipart staging: create, upload a part):
     #: ``write`` or ``append-only``, unchanged.
     STAGE = "stage"

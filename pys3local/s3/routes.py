@@ -36,7 +36,6 @@ UNSUPPORTED_SUBRESOURCES = frozenset(
         "attributes",
         "intelligent-tiering",
         "inventory",
-        "legal-hold",
         "logging",
         "metrics",
         "notification",
@@ -45,7 +44,6 @@ UNSUPPORTED_SUBRESOURCES = frozenset(
         "replication",
         "requestPayment",
         "restore",
-        "retention",
         "select",
         "torrent",
         "website",
@@ -88,7 +86,22 @@ def resolve_operation(
 
 
 #: The operations that act on the version ``?versionId=`` names.
-_VERSIONED = frozenset({Operation.GET_OBJECT, Operation.HEAD_OBJECT, Operation.DELETE_OBJECT})
+_VERSIONED = frozenset(
+    {
+        Operation.GET_OBJECT,
+        Operation.HEAD_OBJECT,
+        Operation.DELETE_OBJECT,
+        Operation.GET_OBJECT_RETENTION,
+        Operation.PUT_OBJECT_RETENTION,
+        Operation.GET_OBJECT_LEGAL_HOLD,
+        Operation.PUT_OBJECT_LEGAL_HOLD,
+    }
+)
+#: Object sub-resources of Object Lock: GET and PUT, by name.
+_OBJECT_LOCK = {
+    "retention": (Operation.GET_OBJECT_RETENTION, Operation.PUT_OBJECT_RETENTION),
+    "legal-hold": (Operation.GET_OBJECT_LEGAL_HOLD, Operation.PUT_OBJECT_LEGAL_HOLD),
+}
 
 
 def _bucket_operation(method: str, query: Mapping[str, str]) -> Operation | Unrouted:
@@ -106,6 +119,8 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> Operation | Unro
             return Operation.PUT_BUCKET_ACL
         if "versioning" in query:
             return Operation.PUT_BUCKET_VERSIONING
+        if "object-lock" in query:
+            return Operation.PUT_OBJECT_LOCK_CONFIGURATION
         return NOT_IMPLEMENTED if _has_subresource(query) else Operation.CREATE_BUCKET
     if method == "DELETE":
         return NOT_IMPLEMENTED if _has_subresource(query) else Operation.DELETE_BUCKET
@@ -117,6 +132,9 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> Operation | Unro
 def _object_operation(
     method: str, query: Mapping[str, str], headers: Mapping[str, str]
 ) -> Operation | Unrouted:
+    for name, (get, put) in _OBJECT_LOCK.items():
+        if name in query:
+            return {"GET": get, "PUT": put}.get(method, METHOD_NOT_ALLOWED)
     if method in ("GET", "HEAD"):
         if "uploadId" in query and method == "GET":
             return Operation.LIST_PARTS

@@ -18,7 +18,10 @@ import contextlib
 import json
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
+
+from pys3local.providers.object_lock import DefaultRetention, ObjectLockConfiguration
 
 from .files import fsync_dir, write_json
 from .layout import StoreLayout
@@ -68,13 +71,28 @@ class BucketConfigs:
         state = self.read(bucket).get("versioning")
         return state if isinstance(state, str) else None
 
-    def update(self, bucket: str, changes: dict[str, object], *, durable: bool) -> None:
-        """Merge ``changes`` into the bucket's settings, atomically and durably."""
+    def object_lock(self, bucket: str) -> ObjectLockConfiguration | None:
+        """The bucket's Object Lock configuration; None when lock was never enabled."""
+        return lock_configuration(self.read(bucket).get("object_lock"))
+
+    def update(
+        self,
+        bucket: str,
+        changes: dict[str, object],
+        *,
+        durable: bool,
+        check: Callable[[dict[str, object]], None] | None = None,
+    ) -> None:
+        """Merge ``changes`` into the bucket's settings, atomically and durably;
+        ``check`` sees the settings first, under the same lock, and may refuse (so
+        that, say, suspending versioning and enabling lock cannot both succeed)."""
         path = self._layout.bucket_config(bucket)
         temporary = self._staging.new_name().with_suffix(".bucket")
         try:
             with self._locks.hold(bucket, _SETTINGS_LOCK_KEY, exclusive=True):
                 document = dict(self.read(bucket))
+                if check is not None:
+                    check(document)
                 document.update(changes)
                 write_json(temporary, document, durable=durable)
                 os.rename(temporary, path)
@@ -90,3 +108,30 @@ class BucketConfigs:
             os.unlink(self._layout.bucket_config(bucket))
         with self._cache_lock:
             self._cache.pop(bucket, None)
+
+
+def lock_document(configuration: ObjectLockConfiguration) -> dict[str, object]:
+    """How ``.bucket.json`` keeps a lock configuration (``object_lock``)."""
+    document: dict[str, object] = {"enabled": True}
+    default = configuration.default_retention
+    if default is not None:
+        period = {"days": default.days} if default.days is not None else {"years": default.years}
+        document["default_retention"] = {"mode": default.mode, **period}
+    return document
+
+
+def lock_configuration(document: object) -> ObjectLockConfiguration | None:
+    """The configuration :func:`lock_document` wrote; None when there is none."""
+    if not isinstance(document, dict) or document.get("enabled") is not True:
+        return None
+    default = document.get("default_retention")
+    if not isinstance(default, dict):
+        return ObjectLockConfiguration()
+    days, years = default.get("days"), default.get("years")
+    return ObjectLockConfiguration(
+        default_retention=DefaultRetention(
+            str(default.get("mode")),
+            days if isinstance(days, int) else None,
+            years if isinstance(years, int) else None,
+        )
+    )

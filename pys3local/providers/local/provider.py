@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import os
 import shutil
@@ -56,6 +57,7 @@ from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex, list_page
 from .locks import StripedLocks
 from .multipart import LocalMultipartStore
+from .object_lock import LockedObjects, lock_new_version
 from .sidecar import (
     cached_object_info,
     cached_small_reader,
@@ -82,7 +84,7 @@ SMALL_READ = 256 * 1024
 READ_CHUNK = 4 * 1024 * 1024
 
 
-class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
+class LocalStorageProvider(VersionedObjects, LockedObjects, ObjectWrites, StorageProvider):
     """Buckets and objects as files under ``base_path`` (see :mod:`.layout`).
 
     Args:
@@ -441,12 +443,19 @@ class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
             try:
                 staged.copy_from(fd, source.size)
                 staged.finish()
+                now = datetime.now(timezone.utc)
+                # A copy is a new version: it keeps none of the source's Object Lock.
+                chosen = (
+                    metadata
+                    if metadata is not None
+                    else dataclasses.replace(source.metadata, protection=None)
+                )
                 info = ObjectInfo(
                     dst_key,
                     source.size,
                     source.etag,
-                    datetime.now(timezone.utc),
-                    metadata if metadata is not None else source.metadata,
+                    now,
+                    lock_new_version(chosen, self._lock_of(dst_bucket), now),
                     self._versions.write_version_id(dst_bucket),
                 )
                 self._commit(dst_bucket, dst_key, dst_paths, staged.path, info, create_only)
@@ -561,15 +570,18 @@ class LocalStorageProvider(VersionedObjects, ObjectWrites, StorageProvider):
         def complete_sync() -> ObjectInfo:
             self._bucket_or_raise(bucket)
             assembled = self._multipart.assemble(bucket, key, upload_id, parts)
-            info = ObjectInfo(
-                key,
-                assembled.size,
-                assembled.etag,
-                datetime.now(timezone.utc),
-                completed_metadata(assembled.upload.metadata, assembled.record, checksums),
-                self._versions.write_version_id(bucket),
-            )
             try:
+                now = datetime.now(timezone.utc)
+                upload_metadata = assembled.upload.metadata
+                metadata = completed_metadata(upload_metadata, assembled.record, checksums)
+                info = ObjectInfo(
+                    key,
+                    assembled.size,
+                    assembled.etag,
+                    now,
+                    lock_new_version(metadata, self._lock_of(bucket), now),
+                    self._versions.write_version_id(bucket),
+                )
                 self._commit(bucket, key, paths, assembled.path, info, create_only)
             except BaseException:
                 if assembled.taken_over:

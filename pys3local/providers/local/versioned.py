@@ -14,11 +14,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pys3local.errors import NoSuchKey, PreconditionFailed
+from pys3local.errors import InvalidBucketState, NoSuchKey, PreconditionFailed
 from pys3local.providers.base import ObjectInfo, ObjectReader, RangeRequest
 from pys3local.providers.versioning import DeleteOutcome, VersionListing
 
-from .bucket_config import BucketConfigs
+from .bucket_config import BucketConfigs, lock_configuration
 from .commit import remove_object
 from .files import ensure_dir
 from .index import LocalIndex
@@ -79,7 +79,12 @@ class VersionedObjects:
         def put_sync() -> None:
             self._bucket_or_raise(bucket)
             ensure_dir(self.layout.versions_dir(bucket))
-            self._configs.update(bucket, {"versioning": status}, durable=self.durable)
+            self._configs.update(
+                bucket,
+                {"versioning": status},
+                durable=self.durable,
+                check=None if status == "Enabled" else _refuse_with_lock,
+            )
 
         await self._run(put_sync)
 
@@ -143,14 +148,18 @@ class VersionedObjects:
         self._cache_index.forget(bucket, key)
         return outcome
 
-    async def delete_object_version(self, bucket: str, key: str, version_id: str) -> DeleteOutcome:
+    async def delete_object_version(
+        self, bucket: str, key: str, version_id: str, *, bypass_governance: bool = False
+    ) -> DeleteOutcome:
         self.check_writable()
 
         def delete_sync() -> DeleteOutcome:
             self._bucket_or_raise(bucket)
             paths = self.layout.object_paths(bucket, key)
             try:
-                return self._versions.remove_version(bucket, key, paths, version_id)
+                return self._versions.remove_version(
+                    bucket, key, paths, version_id, bypass_governance=bypass_governance
+                )
             finally:
                 self._forget_directories(bucket, paths)
                 self._cache_index.forget(bucket, key)
@@ -182,3 +191,12 @@ class VersionedObjects:
             )
 
         return await self._run(list_sync)
+
+
+def _refuse_with_lock(settings: dict[str, object]) -> None:
+    """Versioning stays Enabled once Object Lock is (checked under the settings lock)."""
+    if lock_configuration(settings.get("object_lock")) is not None:
+        raise InvalidBucketState(
+            "An Object Lock configuration is present on this bucket, so the versioning "
+            "state cannot be changed."
+        )

@@ -68,6 +68,7 @@ from .files import (
 )
 from .layout import ObjectPaths, StoreLayout
 from .locks import StripedLocks
+from .protection import guard_removal
 from .sidecar import metadata_document, object_info, read_sidecar
 from .staging import StagingArea
 from .version_repair import TEMPORARY, describes, journal_entry, linked_entry
@@ -177,6 +178,10 @@ class VersionStore:
 
         def before() -> None:
             current = self._current(bucket, key, paths)
+            if suspended:  # the null version is replaced in place: Object Lock may refuse
+                if current is not None and current.version_id == NULL_VERSION:
+                    guard_removal(current.document)
+                self._guard_nulls(self.layout.key_versions_dir(bucket, key), keep=None)
             if current is not None and not (suspended and current.version_id == NULL_VERSION):
                 self._keep(bucket, key, paths, current, move=False)
 
@@ -202,10 +207,14 @@ class VersionStore:
         with self._locks.hold(bucket, key, exclusive=True):
             if check is not None:
                 check()
+            current = self._current(bucket, key, paths)
+            if version_id == NULL_VERSION:  # a null marker replaces the null version
+                if current is not None and current.version_id == NULL_VERSION:
+                    guard_removal(current.document)
+                self._guard_nulls(directory, keep=None)
             self._make_dir(bucket, directory)
             self._place(directory, name + ".json", json_bytes(marker))
             self._sync(directory)
-            current = self._current(bucket, key, paths)
             if current is not None:
                 if version_id == NULL_VERSION and current.version_id == NULL_VERSION:
                     self._unlink_current(paths)  # the null marker replaces it
@@ -217,19 +226,28 @@ class VersionStore:
         return DeleteOutcome(version_id, delete_marker=True)
 
     def remove_version(
-        self, bucket: str, key: str, paths: ObjectPaths, version_id: str
+        self,
+        bucket: str,
+        key: str,
+        paths: ObjectPaths,
+        version_id: str,
+        *,
+        bypass_governance: bool = False,
     ) -> DeleteOutcome:
         """Remove one version or delete marker for good: the one way a version goes.
 
         Removing the latest version makes the next one latest (a version is committed
         back into ``objects/``; a marker simply stays latest). A version that is not
-        there is not an error.
+        there is not an error. A version Object Lock protects is AccessDenied
+        (``bypass_governance`` lifts a GOVERNANCE retention), checked under the key's
+        lock, so no change of its retention can come in between.
         """
         check_version_id(version_id)
         directory = self.layout.key_versions_dir(bucket, key)
         with self._locks.hold(bucket, key, exclusive=True):
             current = self._current(bucket, key, paths)
             if current is not None and current.version_id == version_id:
+                guard_removal(current.document, bypass=bypass_governance)
                 self._remove_named(directory, version_id)
                 successor = next(self._entries(directory, None), None)
                 if successor is not None and not successor.delete_marker:
@@ -243,6 +261,7 @@ class VersionStore:
                 outcome = DeleteOutcome(version_id)
                 for entry in entries:
                     if entry.version_id == version_id:
+                        guard_removal(entry.document, bypass=bypass_governance)
                         outcome = DeleteOutcome(version_id, delete_marker=entry.delete_marker)
                         if latest:
                             successor = next(entries, None)
@@ -255,6 +274,10 @@ class VersionStore:
         return outcome
 
     # Reads -----------------------------------------------------------------------
+
+    def current(self, bucket: str, key: str, paths: ObjectPaths) -> Current | None:
+        """The version in ``objects/`` (call with the key's lock held)."""
+        return self._current(bucket, key, paths)
 
     def open_version(
         self, bucket: str, key: str, paths: ObjectPaths, version_id: str
@@ -450,6 +473,12 @@ class VersionStore:
             if name.endswith(_NULL_SUFFIX) and name != keep:
                 _unlink(directory / name)
                 _unlink(directory / (name + ".json"))
+
+    def _guard_nulls(self, directory: Path, *, keep: str | None) -> None:
+        """AccessDenied if :meth:`_drop_nulls` would drop a protected version."""
+        for name in _names_in(directory):
+            if name.endswith(_NULL_SUFFIX) and name != keep:
+                guard_removal(read_sidecar(directory / (name + ".json")))
 
     def _unlink_current(self, paths: ObjectPaths) -> None:
         _unlink(paths.data)

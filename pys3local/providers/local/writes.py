@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pys3local.errors import BadDigest
 from pys3local.providers.base import ObjectInfo, ObjectMetadata, verified_checksums
+from pys3local.providers.object_lock import ObjectLockConfiguration
 from pys3local.providers.streams import batched
 
 from .commit import Commit, commit, commit_from_loop
@@ -37,6 +38,7 @@ from .group_sync import GroupSync
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .locks import StripedLocks
+from .object_lock import lock_new_version
 from .sidecar import metadata_document
 from .staging import StagedFile, StagingArea, StreamedWrite
 from .versions import VersionStore
@@ -82,13 +84,16 @@ class NewVersion:
     create_only: bool = False
     #: Its id in a versioned bucket (see :mod:`.versions`), else None.
     version_id: str | None = None
+    #: The bucket's Object Lock configuration (its default retention applies).
+    lock: ObjectLockConfiguration | None = None
 
     def info(self, written: StagedFile) -> ObjectInfo:
         """The new version's ObjectInfo, once its body is checked against Content-MD5."""
         check_content_md5(written, self.content_md5)
         now = datetime.now(timezone.utc)
         md5 = written.md5.hexdigest()
-        return ObjectInfo(self.key, written.size, md5, now, self.metadata, self.version_id)
+        metadata = lock_new_version(self.metadata, self.lock, now)
+        return ObjectInfo(self.key, written.size, md5, now, metadata, self.version_id)
 
 
 class ObjectWrites:
@@ -111,6 +116,7 @@ class ObjectWrites:
         def _pool(self) -> ThreadPoolExecutor: ...
         def _run(self, fn: Callable[..., Any], *args: object) -> Awaitable[Any]: ...
         def _forget_directories(self, bucket: str, paths: ObjectPaths) -> None: ...
+        def _lock_of(self, bucket: str) -> ObjectLockConfiguration | None: ...
 
     def _new_staged_file(self, bucket: str | None = None) -> StagedFile:
         """A new staging file; with ``bucket``, first check that the bucket exists."""
@@ -159,6 +165,7 @@ class ObjectWrites:
             content_md5,
             create_only,
             self._versions.write_version_id(bucket),
+            self._lock_of(bucket),
         )
         if len(first) <= INLINE_WRITE and self._opened:
             return await self._put_inline(version, first)
@@ -226,7 +233,10 @@ class ObjectWrites:
         try:
             metadata = _with_checksums(metadata, body)
             version_id = self._versions.write_version_id(bucket)
-            version = NewVersion(bucket, key, paths, metadata, content_md5, create_only, version_id)
+            lock = self._lock_of(bucket)
+            version = NewVersion(
+                bucket, key, paths, metadata, content_md5, create_only, version_id, lock
+            )
             return await self._run(self._finish_and_commit, version, staged)
         except BaseException:
             staged.discard()
