@@ -311,7 +311,7 @@ def test_GetObjectAcl_and_unsupported_operations(s3, bucket) -> None:
     acl = s3.get_object_acl(Bucket=bucket, Key="k")
     assert acl["Grants"][0]["Permission"] == "FULL_CONTROL"
     with pytest.raises(ClientError) as exc:
-        s3.put_object_legal_hold(Bucket=bucket, Key="k", LegalHold={"Status": "ON"})
+        s3.restore_object(Bucket=bucket, Key="k", RestoreRequest={"Days": 1})
     assert error_code(exc) == "NotImplemented"
     assert status(exc) == 501
 
