@@ -10,6 +10,7 @@ import pytest
 
 from pys3local.errors import PreconditionFailed
 from pys3local.providers.base import CompletedPart, ObjectMetadata
+from pys3local.providers.conditions import CREATE_ONLY
 from pys3local.providers.local import LocalStorageProvider
 
 
@@ -36,7 +37,7 @@ async def test_PutObject_create_only_one_winner(tmp_path: Path, size: int) -> No
             provider = first if i % 2 else second
             try:
                 await provider.put_object(
-                    "b", "k", _body(bodies[i], 3), ObjectMetadata(), create_only=True
+                    "b", "k", _body(bodies[i], 3), ObjectMetadata(), condition=CREATE_ONLY
                 )
             except PreconditionFailed:
                 return False
@@ -61,19 +62,19 @@ async def test_CopyObject_and_Complete_create_only(provider: LocalStorageProvide
     await provider.put_object("b", "existing", _body(b"keep"), ObjectMetadata())
     await provider.put_object("b", "src", _body(b"other"), ObjectMetadata())
     with pytest.raises(PreconditionFailed):
-        await provider.copy_object("b", "src", "b", "existing", create_only=True)
+        await provider.copy_object("b", "src", "b", "existing", condition=CREATE_ONLY)
     upload = await provider.create_multipart_upload("b", "existing", ObjectMetadata())
     part = await provider.upload_part("b", "existing", upload.upload_id, 1, _body(b"part"))
     parts = [CompletedPart(1, part.etag)]
     with pytest.raises(PreconditionFailed):
         await provider.complete_multipart_upload(
-            "b", "existing", upload.upload_id, parts, create_only=True
+            "b", "existing", upload.upload_id, parts, condition=CREATE_ONLY
         )
     reader = await provider.get_object("b", "existing")
     assert b"".join([c async for c in reader]) == b"keep"
     await reader.aclose()
     await provider.delete_object("b", "existing")
     await provider.complete_multipart_upload(
-        "b", "existing", upload.upload_id, parts, create_only=True
+        "b", "existing", upload.upload_id, parts, condition=CREATE_ONLY
     )
     assert (await provider.head_object("b", "existing")).size == 4

@@ -30,6 +30,7 @@ from pys3local.errors import (
     SlowDown,
 )
 from pys3local.providers.base import CompletedPart, ObjectMetadata, RangeRequest
+from pys3local.providers.conditions import CREATE_ONLY
 from pys3local.providers.s3 import BucketMap, Connection, S3UpstreamProvider
 
 MiB = 1024 * 1024
@@ -287,12 +288,14 @@ async def test_PutObject_create_only(seaweed: SeaweedCluster) -> None:
     plain = S3UpstreamProvider(connection(seaweed), layout)
     await plain.create_bucket("b")
     with pytest.raises(NotImplementedOperation, match="conditional_writes"):
-        await plain.put_object("b", "k", Declared(b"1"), ObjectMetadata(), create_only=True)
+        await plain.put_object("b", "k", Declared(b"1"), ObjectMetadata(), condition=CREATE_ONLY)
     await plain.close()
     honouring = S3UpstreamProvider(connection(seaweed), layout, conditional_writes=True)
-    await honouring.put_object("b", "k", Declared(b"1"), ObjectMetadata(), create_only=True)
+    await honouring.put_object("b", "k", Declared(b"1"), ObjectMetadata(), condition=CREATE_ONLY)
     with pytest.raises(PreconditionFailed):
-        await honouring.put_object("b", "k", Declared(b"2"), ObjectMetadata(), create_only=True)
+        await honouring.put_object(
+            "b", "k", Declared(b"2"), ObjectMetadata(), condition=CREATE_ONLY
+        )
     assert await read_all(await honouring.get_object("b", "k")) == b"1"
     await honouring.close()
 

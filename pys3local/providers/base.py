@@ -18,6 +18,7 @@ from datetime import datetime
 
 from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
 
+from .conditions import WriteCondition
 from .object_lock import ObjectLockDefaults, VersionProtection
 from .parts import PartsRecord
 from .ranges import ByteRange, RangeRequest
@@ -361,15 +362,17 @@ class StorageProvider(VersioningDefaults, ObjectLockDefaults, ABC):
         metadata: ObjectMetadata,
         *,
         content_md5: bytes | None = None,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         """Store an object, replacing any earlier version atomically.
 
-        With ``create_only`` (``If-None-Match: *``; every write of an append-only
-        key) an existing ``key`` is not replaced: raise PreconditionFailed and store
-        nothing. The check and the write MUST be one atomic step (no other writer of
-        the key between them, in any process); a backend that cannot promise that
-        raises NotImplementedOperation before reading the body.
+        With a ``condition`` (``If-None-Match: *``, ``If-Match``; every write of an
+        append-only key) the key's current object is checked first and, unless it
+        allows the write (:meth:`WriteCondition.check`), nothing is stored:
+        PreconditionFailed, or NoSuchKey for ``If-Match`` on a key without one. The
+        check and the write MUST be one atomic step (no other writer of the key
+        between them, in any process); a backend that cannot promise that raises
+        NotImplementedOperation before reading the body.
 
         ``body`` is consumed to its end; if it raises, nothing is stored and the
         earlier version (if any) stays as it was. A provider that keeps checksums
@@ -395,15 +398,16 @@ class StorageProvider(VersioningDefaults, ObjectLockDefaults, ABC):
         dst_key: str,
         metadata: ObjectMetadata | None = None,
         *,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
         src_version_id: str | None = None,
     ) -> ObjectInfo:
         """Copy an object (``src_version_id``: that version of it); ``metadata``
         replaces the source's when given.
 
-        ``create_only`` as for :meth:`put_object`. The generic version streams the
-        source into :meth:`put_object`; a backend with a server-side copy should
-        override it. Raises NoSuchBucket, NoSuchKey, PreconditionFailed.
+        ``condition`` (on the destination) as for :meth:`put_object`. The generic
+        version streams the source into :meth:`put_object`; a backend with a
+        server-side copy should override it. Raises NoSuchBucket, NoSuchKey,
+        PreconditionFailed.
         """
         if src_version_id is not None:
             reader = await self.get_object_version(src_bucket, src_key, src_version_id)
@@ -412,7 +416,7 @@ class StorageProvider(VersioningDefaults, ObjectLockDefaults, ABC):
         try:
             new_metadata = metadata if metadata is not None else reader.info.metadata
             return await self.put_object(
-                dst_bucket, dst_key, reader, new_metadata, create_only=create_only
+                dst_bucket, dst_key, reader, new_metadata, condition=condition
             )
         finally:
             await reader.aclose()
@@ -541,7 +545,7 @@ class StorageProvider(VersioningDefaults, ObjectLockDefaults, ABC):
         parts: list[CompletedPart],
         *,
         checksums: dict[str, str] | None = None,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         """Assemble the named parts into the object, atomically, and end the upload.
 
@@ -549,10 +553,10 @@ class StorageProvider(VersioningDefaults, ObjectLockDefaults, ABC):
         (see :func:`~.parts.completed_metadata`) and ``checksums``, the object
         checksums the protocol layer computed from the parts' (composite or full
         object), if any. ``parts`` is in ascending order (checked by the caller).
-        ``create_only`` as for :meth:`put_object`; when it refuses, the upload stays
-        as it was. Raises NoSuchUpload, InvalidPart (unknown part or ETag),
-        EntityTooSmall (a part other than the last is under :data:`MIN_PART_SIZE`),
-        PreconditionFailed.
+        ``condition`` as for :meth:`put_object`; when it refuses, the upload stays
+        as it was (it can be completed again, or aborted). Raises NoSuchUpload,
+        InvalidPart (unknown part or ETag), EntityTooSmall (a part other than the last
+        is under :data:`MIN_PART_SIZE`), PreconditionFailed, NoSuchKey.
         """
         raise NotImplementedOperation("This backend does not support multipart uploads.")
 

@@ -12,6 +12,7 @@ from pys3local.errors import (
     PreconditionFailed,
 )
 from pys3local.providers.base import STORED_HEADERS, ObjectInfo, ObjectMetadata, RangeRequest
+from pys3local.providers.conditions import etag_matches
 
 from .body import stored_content_encoding
 from .dates import http_date, parse_http_date
@@ -133,12 +134,6 @@ def byte_position(digits: str) -> int:
     object" (and int() would refuse more than 4300 digits)."""
     significant = digits.lstrip("0") or "0"
     return int(significant) if len(significant) <= 18 else 10**18
-
-
-def etag_matches(header: str, etag: str) -> bool:
-    """Whether an If-Match/If-None-Match value (``*`` or a list of ETags) names ``etag``."""
-    candidates = [c.strip() for c in header.split(",")]
-    return any(c == "*" or c.removeprefix("W/").strip('"') == etag for c in candidates)
 
 
 def check_preconditions(headers: Mapping[str, str], info: ObjectInfo, *, prefix: str = "") -> None:

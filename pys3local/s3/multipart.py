@@ -31,17 +31,12 @@ from .headers import (
     parse_int,
 )
 from .http import HttpResponse
-from .objects import (
-    copy_source_headers,
-    create_only_refusal,
-    if_none_match_star,
-    parse_copy_source,
-    write_headers,
-)
+from .objects import copy_source_headers, parse_copy_source, write_headers
 from .payload import RequestPayload
 from .request import S3Request
 from .service import S3Service
 from .tagging import apply_header_tags
+from .write_conditions import condition_refusal, write_condition
 
 MAX_COMPLETE_BODY = 2 * 1024 * 1024
 _COPY_RANGE = re.compile(r"bytes=(\d+)-(\d+)")
@@ -201,20 +196,20 @@ async def complete_multipart_upload(
             raise InvalidPartOrder()
         previous = part.part_number
     upload_id = _upload_id(request)
-    asked = if_none_match_star(request)
+    condition = write_condition(request)
     try:
         upload, stored = await service.provider.list_parts(bucket, request.key, upload_id)
         checksums = multipart_checksums.object_checksums(
             upload, stored, parts, request.http.headers
         )
-        with create_only_refusal(request, asked):
+        with condition_refusal(request):
             info = await service.provider.complete_multipart_upload(
                 bucket,
                 request.key,
                 upload_id,
                 parts,
                 checksums=checksums,
-                create_only=asked or request.permit.create_only,
+                condition=condition,
             )
     except NoSuchUpload:
         # A retry after a lost answer: the upload is gone, its object is there.

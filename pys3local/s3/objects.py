@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from pys3local.errors import (
-    AccessDenied,
     InvalidArgument,
     InvalidRequest,
     NoSuchKey,
     NotImplementedOperation,
-    PreconditionFailed,
     S3Error,
 )
 from pys3local.providers.base import ObjectInfo, ObjectReader
@@ -36,6 +33,7 @@ from .payload import RequestPayload
 from .request import S3Request, decode_component, validate_key
 from .service import S3Service
 from .tagging import apply_header_tags, copy_metadata
+from .write_conditions import condition_refusal, write_condition
 
 #: Room for 1000 keys of 1024 bytes in their XML wrapping.
 MAX_DELETE_BODY = 2 * 1024 * 1024
@@ -132,55 +130,22 @@ async def put_object(
     bucket = service.bucket_name(request)
     assert request.key is not None
     headers = request.http.headers
-    asked = if_none_match_star(request)
+    condition = write_condition(request)
     check_acl_headers(headers)
     metadata = metadata_from_headers(headers)
     apply_header_tags(service, headers, metadata)
     metadata.protection = await object_lock.protect_write(service, request, bucket, with_body=True)
     # The provider reads the verified checksums from the payload once it is consumed.
-    with create_only_refusal(request, asked):
+    with condition_refusal(request):
         info = await service.provider.put_object(
             bucket,
             request.key,
             payload,
             metadata,
             content_md5=payload.content_md5,
-            create_only=asked or request.permit.create_only,
+            condition=condition,
         )
     return HttpResponse(200, write_headers(info.etag, payload.checksums, info.version_id))
-
-
-def if_none_match_star(request: S3Request) -> bool:
-    """Whether the client asked for a create-only write (``If-None-Match: *``).
-
-    Only ``*`` is a condition the backend checks atomically with the write; If-Match
-    and ETag lists would need a compare-and-replace we cannot promise, so they are
-    refused rather than checked best-effort.
-    """
-    headers = request.http.headers
-    if "if-match" in headers:
-        raise NotImplementedOperation("Conditional writes with If-Match are not supported.")
-    value = headers.get("if-none-match")
-    if value is None:
-        return False
-    if value.strip() != "*":
-        raise NotImplementedOperation("If-None-Match on a write supports only '*'.")
-    return True
-
-
-@contextmanager
-def create_only_refusal(request: S3Request, asked: bool) -> Iterator[None]:
-    """A create-only write that found the key: PreconditionFailed (412) when the
-    client asked for it, AccessDenied (403) when the key's append-only right imposed
-    it. Nothing was written either way."""
-    try:
-        yield
-    except PreconditionFailed:
-        if asked:
-            raise
-        raise AccessDenied(
-            "Access Denied: this key may only create objects, not replace them."
-        ) from None
 
 
 def write_headers(
@@ -361,16 +326,16 @@ async def copy_object(
         metadata.protection = protection
     elif protection is not None or source.metadata.protection is not None:
         metadata = dataclasses.replace(source.metadata, protection=protection)
-    asked = if_none_match_star(request)
+    condition = write_condition(request)
     try:
-        with create_only_refusal(request, asked):
+        with condition_refusal(request):
             info = await service.provider.copy_object(
                 src_bucket,
                 src_key,
                 bucket,
                 request.key,
                 metadata,
-                create_only=asked or request.permit.create_only,
+                condition=condition,
                 src_version_id=copy_source.version_id,
             )
     except NoSuchKey:

@@ -44,6 +44,7 @@ from pys3local.providers.base import (
     UploadedPart,
     completed_metadata,
 )
+from pys3local.providers.conditions import WriteCondition
 from pys3local.providers.versioning import NULL_VERSION
 
 from .client import DrimeClient
@@ -331,10 +332,10 @@ class DrimeStorageProvider(StorageProvider):
         metadata: ObjectMetadata,
         *,
         content_md5: bytes | None = None,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         self.check_writable()
-        _refuse_create_only(create_only)
+        _refuse_condition(condition)
         objects = await self._ready()
         return await objects.put(bucket, key, body, metadata, content_md5)
 
@@ -351,11 +352,11 @@ class DrimeStorageProvider(StorageProvider):
         dst_key: str,
         metadata: ObjectMetadata | None = None,
         *,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
         src_version_id: str | None = None,
     ) -> ObjectInfo:
         self.check_writable()
-        _refuse_create_only(create_only)
+        _refuse_condition(condition)
         if src_version_id not in (None, NULL_VERSION):
             raise self._no_versioning()
         objects = await self._ready()
@@ -413,10 +414,10 @@ class DrimeStorageProvider(StorageProvider):
         parts: list[CompletedPart],
         *,
         checksums: dict[str, str] | None = None,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         self.check_writable()
-        _refuse_create_only(create_only)
+        _refuse_condition(condition)
         uploads = await self._uploads()
         objects = await self._ready()
         async with translated():
@@ -463,11 +464,13 @@ def _usable_bucket_name(name: str) -> bool:
 __all__ = ["DEFAULT_BUCKET", "DrimeAPIError", "DrimeStorageProvider", "s3_error", "translated"]
 
 
-def _refuse_create_only(create_only: bool) -> None:
-    """Drime's API has no write that fails when the name exists, and checking first
-    would leave a gap another client could write into: a create-only write (an
-    append-only key, ``If-None-Match: *``) is refused rather than half-promised."""
-    if create_only:
+def _refuse_condition(condition: WriteCondition | None) -> None:
+    """Drime's API has no write that fails when the name exists or has changed, and
+    a check made first would leave a gap that another gateway process or any other
+    Drime client could write into: a conditional write (``If-None-Match: *``,
+    ``If-Match``, an append-only key) is refused rather than half-promised."""
+    if condition is not None:
         raise NotImplementedOperation(
-            "This backend cannot write create-only (append-only keys, If-None-Match: *)."
+            "Conditional writes (If-None-Match, If-Match, append-only keys) are not "
+            "supported by the Drime backend."
         )

@@ -37,13 +37,10 @@ import json
 import logging
 import os
 import shutil
-import stat
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from pys3local.errors import PreconditionFailed
 
 from .files import (
     create_file,
@@ -92,8 +89,9 @@ class Commit:
     paths: ObjectPaths
     staged_data: Path
     durable: bool
-    #: Refuse (PreconditionFailed) if the key exists: see :meth:`publish`.
-    create_only: bool = False
+    #: A write condition (``If-None-Match: *``, ``If-Match``, append-only keys):
+    #: raises to refuse the write, see :meth:`publish`.
+    check: Callable[[], None] | None = None
     #: Versioned buckets only: run under the key's lock before / after the renames.
     before_publish: Callable[[], None] | None = None
     after_publish: Callable[[], None] | None = None
@@ -118,12 +116,12 @@ class Commit:
         Both staged files must already be durable. With ``wait=False`` a busy lock
         raises LockBusy and leaves everything as it was.
 
-        With ``create_only`` (``If-None-Match: *``, append-only keys) an existing
-        object raises PreconditionFailed: the check and the renames happen under the
-        same exclusive lock that every writer and deleter of the key takes, in any
-        process, so nothing can come between them. The journal entry is removed; the
-        staged data stays for the caller to discard or give back (a multipart
-        upload's assembled data goes back to its upload).
+        ``check`` (a write condition, see :mod:`.preconditions`) runs first and may
+        refuse (PreconditionFailed, NoSuchKey): the check and the renames happen under
+        the same exclusive lock that every writer and deleter of the key takes, in any
+        process, so nothing can come between them. On a refusal the journal entry is
+        removed; the staged data stays for the caller to discard or give back (a
+        multipart upload's assembled data goes back to its upload).
         """
         with self.locks.hold(self.bucket, self.key, exclusive=True, wait=wait):
             self.publish_held()
@@ -136,11 +134,15 @@ class Commit:
         new version replaces for good, both under the same lock.
         """
         paths = self.paths
+        if self.check is not None:
+            try:
+                self.check()
+            except BaseException:
+                discard_staged(self.staged_meta)
+                raise
         data_renamed = False
         replaced = None
         try:
-            if self.create_only and object_exists(paths):
-                raise PreconditionFailed(Condition="If-None-Match")
             # The sidecar's directory first: after the data rename nothing may fail.
             make_parents(self.metadata_dir, paths.metadata)
             if self.before_publish is not None:
@@ -149,9 +151,6 @@ class Commit:
             rename_into_place(self.staged_data, paths.data, self.objects_dir)
             data_renamed = True
             rename_into_place(self.staged_meta, paths.metadata, self.metadata_dir)
-        except PreconditionFailed:
-            discard_staged(self.staged_meta)
-            raise
         except BaseException:
             if data_renamed:
                 # The old version is already replaced, so there is nothing to roll
@@ -183,7 +182,7 @@ class Commit:
         **options: Any,
     ) -> Commit:
         """A commit of ``staged_data`` as ``bucket``/``key`` in the store ``layout``
-        (``options``: create_only, before_publish, after_publish)."""
+        (``options``: check, before_publish, after_publish)."""
         objects_dir, metadata_dir = layout.objects_dir(bucket), layout.metadata_dir(bucket)
         return cls(
             locks, objects_dir, metadata_dir, bucket, key, paths, staged_data, durable, **options
@@ -264,7 +263,9 @@ async def commit_from_loop(
             pending.publish(wait=False)
         except LockBusy:
             await run(pending.publish)
-    except PreconditionFailed:
+    except BaseException:
+        # Refused by its condition: the staged data is still there (any other
+        # failure has already removed it, or renamed it into place).
         discard_staged(pending.staged_data)
         raise
     if shared:
@@ -283,15 +284,6 @@ def _close_durably(durable: bool, *fds: int) -> None:
     else:
         for fd in fds:
             os.close(fd)
-
-
-def object_exists(paths: ObjectPaths) -> bool:
-    """Whether ``paths`` holds an object (a data file; a directory of longer keys is
-    not one)."""
-    try:
-        return stat.S_ISREG(os.stat(paths.data).st_mode)
-    except (FileNotFoundError, NotADirectoryError):
-        return False
 
 
 def remove_object(

@@ -46,6 +46,7 @@ from pys3local.providers.base import (
     completed_metadata,
     verified_checksums,
 )
+from pys3local.providers.conditions import WriteCondition
 from pys3local.providers.streams import batched
 
 from .bucket_config import BucketConfigs
@@ -427,7 +428,7 @@ class LocalStorageProvider(VersionedObjects, LockedObjects, ObjectWrites, Storag
         dst_key: str,
         metadata: ObjectMetadata | None = None,
         *,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
         src_version_id: str | None = None,
     ) -> ObjectInfo:
         self.check_writable()
@@ -458,7 +459,7 @@ class LocalStorageProvider(VersionedObjects, LockedObjects, ObjectWrites, Storag
                     lock_new_version(chosen, self._lock_of(dst_bucket), now),
                     self._versions.write_version_id(dst_bucket),
                 )
-                self._commit(dst_bucket, dst_key, dst_paths, staged.path, info, create_only)
+                self._commit(dst_bucket, dst_key, dst_paths, staged.path, info, condition)
             except BaseException:
                 staged.discard()
                 raise
@@ -562,7 +563,7 @@ class LocalStorageProvider(VersionedObjects, LockedObjects, ObjectWrites, Storag
         parts: list[CompletedPart],
         *,
         checksums: dict[str, str] | None = None,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         self.check_writable()
         paths = self.layout.object_paths(bucket, key)
@@ -582,7 +583,7 @@ class LocalStorageProvider(VersionedObjects, LockedObjects, ObjectWrites, Storag
                     lock_new_version(metadata, self._lock_of(bucket), now),
                     self._versions.write_version_id(bucket),
                 )
-                self._commit(bucket, key, paths, assembled.path, info, create_only)
+                self._commit(bucket, key, paths, assembled.path, info, condition)
             except BaseException:
                 if assembled.taken_over:
                     self._multipart.give_back(upload_id, assembled.path)

@@ -9,13 +9,13 @@ this except :meth:`VersionedObjects._missing`, one failed ``stat`` on a 404.
 from __future__ import annotations
 
 import os
-import stat
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pys3local.errors import InvalidBucketState, NoSuchKey, PreconditionFailed
 from pys3local.providers.base import ObjectInfo, ObjectReader, RangeRequest
+from pys3local.providers.conditions import MATCH_CONDITION
 from pys3local.providers.versioning import DeleteOutcome, VersionListing
 
 from .bucket_config import BucketConfigs, lock_configuration
@@ -25,7 +25,7 @@ from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex
 from .locks import StripedLocks
-from .sidecar import object_info, read_sidecar
+from .preconditions import current_etag
 from .version_listing import list_versions_page
 from .versions import VersionStore, marker_headers
 
@@ -120,15 +120,11 @@ class VersionedObjects:
         paths = self.layout.object_paths(bucket, key)
 
         def check() -> None:  # under the key's lock: nothing can come in between
-            try:
-                st = os.stat(paths.data)
-            except (FileNotFoundError, NotADirectoryError):
-                raise NoSuchKey(Key=key) from None
-            if not stat.S_ISREG(st.st_mode):
+            etag = current_etag(key, paths, self._migrated(bucket, key))
+            if etag is None:
                 raise NoSuchKey(Key=key)
-            info = object_info(key, st, read_sidecar(paths.metadata), self._migrated(bucket, key))
-            if not etag_matches(info.etag):
-                raise PreconditionFailed(Condition="If-Match")
+            if not etag_matches(etag):
+                raise PreconditionFailed(Condition=MATCH_CONDITION)
 
         return await self._run(self._delete, bucket, key, check)
 

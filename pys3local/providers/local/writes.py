@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pys3local.errors import BadDigest
 from pys3local.providers.base import ObjectInfo, ObjectMetadata, verified_checksums
+from pys3local.providers.conditions import WriteCondition
 from pys3local.providers.object_lock import ObjectLockConfiguration
 from pys3local.providers.streams import batched
 
@@ -39,6 +40,7 @@ from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .locks import StripedLocks
 from .object_lock import lock_new_version
+from .preconditions import condition_check
 from .sidecar import metadata_document
 from .staging import StagedFile, StagingArea, StreamedWrite
 from .versions import VersionStore
@@ -80,8 +82,8 @@ class NewVersion:
     paths: ObjectPaths
     metadata: ObjectMetadata
     content_md5: bytes | None
-    #: Refuse to replace an existing object (PreconditionFailed).
-    create_only: bool = False
+    #: What the key's current object must be (checked under the key's lock).
+    condition: WriteCondition | None = None
     #: Its id in a versioned bucket (see :mod:`.versions`), else None.
     version_id: str | None = None
     #: The bucket's Object Lock configuration (its default retention applies).
@@ -117,6 +119,7 @@ class ObjectWrites:
         def _run(self, fn: Callable[..., Any], *args: object) -> Awaitable[Any]: ...
         def _forget_directories(self, bucket: str, paths: ObjectPaths) -> None: ...
         def _lock_of(self, bucket: str) -> ObjectLockConfiguration | None: ...
+        def _migrated(self, bucket: str, key: str) -> Callable[[str], str | None]: ...
 
     def _new_staged_file(self, bucket: str | None = None) -> StagedFile:
         """A new staging file; with ``bucket``, first check that the bucket exists."""
@@ -144,7 +147,7 @@ class ObjectWrites:
         metadata: ObjectMetadata,
         *,
         content_md5: bytes | None = None,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         self.check_writable()
         paths = self.layout.object_paths(bucket, key)
@@ -154,7 +157,7 @@ class ObjectWrites:
         if second is not None:
             rest = _chain((first, second), pieces)
             return await self._put_streamed(
-                bucket, key, paths, rest, body, metadata, content_md5, create_only
+                bucket, key, paths, rest, body, metadata, content_md5, condition
             )
         # The body is exhausted: its verified checksums are known.
         version = NewVersion(
@@ -163,7 +166,7 @@ class ObjectWrites:
             paths,
             _with_checksums(metadata, body),
             content_md5,
-            create_only,
+            condition,
             self._versions.write_version_id(bucket),
             self._lock_of(bucket),
         )
@@ -188,7 +191,7 @@ class ObjectWrites:
             version.key,
             version.paths,
             staged.path,
-            version.create_only,
+            version.condition,
             version.version_id,
         )
         try:
@@ -224,7 +227,7 @@ class ObjectWrites:
         body: AsyncIterable[bytes],
         metadata: ObjectMetadata,
         content_md5: bytes | None,
-        create_only: bool,
+        condition: WriteCondition | None,
     ) -> ObjectInfo:
         """The streamed path: pieces written in the pool as they arrive, then one pool
         task finishes and commits the file."""
@@ -235,7 +238,7 @@ class ObjectWrites:
             version_id = self._versions.write_version_id(bucket)
             lock = self._lock_of(bucket)
             version = NewVersion(
-                bucket, key, paths, metadata, content_md5, create_only, version_id, lock
+                bucket, key, paths, metadata, content_md5, condition, version_id, lock
             )
             return await self._run(self._finish_and_commit, version, staged)
         except BaseException:
@@ -265,7 +268,7 @@ class ObjectWrites:
         staged.finish()
         info = version.info(staged)
         self._commit(
-            version.bucket, version.key, version.paths, staged.path, info, version.create_only
+            version.bucket, version.key, version.paths, staged.path, info, version.condition
         )
         return info
 
@@ -275,7 +278,7 @@ class ObjectWrites:
         key: str,
         paths: ObjectPaths,
         staged: Path,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
         version_id: str | None = None,
     ) -> Commit:
         before = after = None
@@ -289,7 +292,7 @@ class ObjectWrites:
             paths,
             staged,
             self.durable,
-            create_only=create_only,
+            check=condition_check(condition, key, paths, self._migrated(bucket, key)),
             before_publish=before,
             after_publish=after,
         )
@@ -301,12 +304,12 @@ class ObjectWrites:
         paths: ObjectPaths,
         staged: Path,
         info: ObjectInfo,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> None:
         """Commit a finished (durable) staged file as ``info`` (on a pool thread);
-        ``create_only``: PreconditionFailed if the key exists, the staged file left
-        to the caller."""
-        pending = self._pending_commit(bucket, key, paths, staged, create_only, info.version_id)
+        when ``condition`` refuses (PreconditionFailed, NoSuchKey) the staged file is
+        left to the caller."""
+        pending = self._pending_commit(bucket, key, paths, staged, condition, info.version_id)
         try:
             commit(pending, metadata_document(info, os.stat(staged).st_ino))
         finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Protocol
 from xml.sax.saxutils import escape
@@ -23,6 +24,7 @@ from pys3local.providers.base import (
     ObjectMetadata,
     UploadedPart,
 )
+from pys3local.providers.conditions import WriteCondition
 
 from . import documents
 from .client import UpstreamError, s3_error
@@ -47,6 +49,10 @@ class Upstream(Protocol):
     def client(self) -> UpstreamClient: ...
 
     def check_writable(self) -> None: ...
+    def condition_headers(self, condition: WriteCondition | None) -> dict[str, str]: ...
+    def upstream_condition(
+        self, bucket: str, key: str, condition: WriteCondition | None
+    ) -> AbstractAsyncContextManager[None]: ...
     async def require_bucket(self, bucket: str) -> None: ...
     async def get_bucket(self, bucket: str) -> Bucket: ...
     async def _bucket_missing(self, bucket: str) -> bool: ...
@@ -202,31 +208,34 @@ class MultipartMixin:
         parts: list[CompletedPart],
         *,
         checksums: dict[str, str] | None = None,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         self.check_writable()
-        conditions = self.create_only_headers(create_only)
+        conditions = self.condition_headers(condition)
         document = "".join(
             f"<Part><PartNumber>{p.part_number}</PartNumber>"
             f"<ETag>&quot;{escape(p.etag)}&quot;</ETag></Part>"
             for p in parts
         )
         body = f"<CompleteMultipartUpload>{document}</CompleteMultipartUpload>".encode()
-        response = await self._upload_call(
-            "POST",
-            bucket,
-            key,
-            upload_id,
-            headers={"content-type": "application/xml", **conditions},
-            content=body,
-            idempotent=False,
-        )
-        # S3 may answer 200 and still fail: the error is then in the body.
-        root = documents.parse(response.content)
-        if root.tag.rsplit("}", 1)[-1] == "Error":
-            raise s3_error(
-                UpstreamError(500, documents.text(root, "Code"), documents.text(root, "Message"))
+        async with self.upstream_condition(bucket, key, condition):
+            response = await self._upload_call(
+                "POST",
+                bucket,
+                key,
+                upload_id,
+                headers={"content-type": "application/xml", **conditions},
+                content=body,
+                idempotent=False,
             )
+            # S3 may answer 200 and still fail: the error is then in the body.
+            root = documents.parse(response.content)
+            if root.tag.rsplit("}", 1)[-1] == "Error":
+                raise s3_error(
+                    UpstreamError(
+                        500, documents.text(root, "Code"), documents.text(root, "Message")
+                    )
+                )
         return await self.head_object(bucket, key)
 
     async def abort_multipart_upload(self: Upstream, bucket: str, key: str, upload_id: str) -> None:

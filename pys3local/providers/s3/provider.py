@@ -22,7 +22,6 @@ from pys3local.errors import (
     InvalidRange,
     NoSuchBucket,
     NoSuchKey,
-    NotImplementedOperation,
     S3Error,
 )
 from pys3local.providers.base import (
@@ -35,10 +34,12 @@ from pys3local.providers.base import (
     RangeRequest,
     StorageProvider,
 )
+from pys3local.providers.conditions import WriteCondition
 from pys3local.providers.versioning import NULL_VERSION
 
 from . import documents
 from .client import CHUNK_SIZE, Connection, UpstreamClient, UpstreamError, s3_error
+from .conditional import ConditionalWrites
 from .mapping import BucketMap, metadata_headers, object_info
 from .multipart import MultipartMixin
 from .spool import sized_body
@@ -55,7 +56,7 @@ def latin1_headers(response: httpx.Response) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers.raw}
 
 
-class S3UpstreamProvider(MultipartMixin, StorageProvider):
+class S3UpstreamProvider(MultipartMixin, ConditionalWrites, StorageProvider):
     """A :class:`StorageProvider` over an upstream S3 endpoint."""
 
     keeps_tags = False
@@ -72,9 +73,9 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         super().__init__(readonly=readonly)
         self.connection = connection
         self.layout = layout
-        #: Whether the upstream honours ``If-None-Match: *`` atomically (AWS does; a
-        #: store that ignored it would overwrite an append-only key silently, so it
-        #: is only passed on when the operator says so).
+        #: Whether the upstream honours ``If-None-Match: *`` and ``If-Match``
+        #: atomically (AWS and SeaweedFS do; a store that ignored them would
+        #: overwrite silently, so they are only passed on when the operator says so).
         self.conditional_writes = conditional_writes
         self.description = layout.describe(connection.endpoint.rstrip("/"))
         self._client: UpstreamClient | None = None
@@ -342,18 +343,19 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         metadata: ObjectMetadata,
         *,
         content_md5: bytes | None = None,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
     ) -> ObjectInfo:
         self.check_writable()
         await self.require_bucket(bucket)
-        headers = metadata_headers(metadata) | self.create_only_headers(create_only)
+        headers = metadata_headers(metadata) | self.condition_headers(condition)
         if content_md5 is not None:
             headers["content-md5"] = base64.b64encode(content_md5).decode()
         async with sized_body(body) as (size, content):
             headers["content-length"] = str(size)
-            response = await self._key_call(
-                "PUT", bucket, key, headers=headers, content=content, idempotent=False
-            )
+            async with self.upstream_condition(bucket, key, condition):
+                response = await self._key_call(
+                    "PUT", bucket, key, headers=headers, content=content, idempotent=False
+                )
         etag = (response.headers.get("etag") or "").strip('"')
         return ObjectInfo(key, size, etag, datetime.now(timezone.utc), metadata)
 
@@ -371,7 +373,7 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         dst_key: str,
         metadata: ObjectMetadata | None = None,
         *,
-        create_only: bool = False,
+        condition: WriteCondition | None = None,
         src_version_id: str | None = None,
     ) -> ObjectInfo:
         """A server-side copy: the bytes never pass through the gateway."""
@@ -380,26 +382,14 @@ class S3UpstreamProvider(MultipartMixin, StorageProvider):
         if src_version_id not in (None, NULL_VERSION):
             raise self._no_versioning()
         headers = {"x-amz-copy-source": self.copy_source(src_bucket, src_key)}
-        headers.update(self.create_only_headers(create_only))
+        headers.update(self.condition_headers(condition))
         if metadata is not None:
             headers.update(metadata_headers(metadata))
             headers["x-amz-metadata-directive"] = "REPLACE"
-        await self._key_call("PUT", dst_bucket, dst_key, headers=headers)
+        async with self.upstream_condition(dst_bucket, dst_key, condition):
+            await self._key_call("PUT", dst_bucket, dst_key, headers=headers)
         # The copy's own answer lacks size and metadata: HEAD the result.
         return await self.head_object(dst_bucket, dst_key)
-
-    def create_only_headers(self, create_only: bool) -> dict[str, str]:
-        """``If-None-Match: *`` for a create-only write; NotImplemented (before any
-        body is read) when the upstream is not known to honour it."""
-        if not create_only:
-            return {}
-        if not self.conditional_writes:
-            raise NotImplementedOperation(
-                "The s3 backend passes create-only writes (append-only keys, "
-                "If-None-Match: *) on only when its upstream is set to honour them "
-                "(conditional_writes)."
-            )
-        return {"if-none-match": "*"}
 
     def copy_source(self, bucket: str, key: str) -> str:
         """The ``x-amz-copy-source`` naming an object of this gateway upstream."""
