@@ -151,7 +151,7 @@ S3: BackendType[S3BackendSettings] = BackendType(
             "conditional_writes",
             "bool",
             False,
-            "the upstream honours If-None-Match: * atomically (append-only keys)",
+            "the upstream honours If-None-Match: * and If-Match atomically",
             default=False,
         ),
     ),

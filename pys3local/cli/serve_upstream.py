@@ -54,7 +54,10 @@ UPSTREAM_OPTIONS = (
         "--upstream-conditional-writes",
         is_flag=True,
         default=None,
-        help="s3: the upstream honours If-None-Match: * atomically (needed by append-only keys).",
+        help=(
+            "s3: the upstream honours If-None-Match: * and If-Match atomically "
+            "(conditional writes; append-only keys)."
+        ),
     ),
 )
 
