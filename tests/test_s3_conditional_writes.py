@@ -6,17 +6,29 @@ versioned buckets; Drime refuses every conditional write naming itself."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
 MiB = 1024 * 1024
+#: The answers to a refused conditional write.
+FAILED = ("PreconditionFailed", 412)
+MISSING = ("NoSuchKey", 404)
+NOT_IMPLEMENTED = ("NotImplemented", 501)
 
 
 def error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int]:
     response = exc.value.response
     return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def refused(call: Callable[..., Any], **params: Any) -> tuple[str, int]:
+    """The error code and status of a call that must fail."""
+    with pytest.raises(ClientError) as exc:
+        call(**params)
+    return error(exc)
 
 
 def body(s3: Any, bucket: str, key: str) -> bytes:
@@ -38,18 +50,17 @@ def test_PutObject_If_Match(s3, bucket) -> None:
     """A stale ETag is 412 and the object stays; the current one (quoted or not, or in
     a list) replaces it; on a missing key it is 404 NoSuchKey and nothing is created."""
     etag = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["ETag"]
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch='"0123456789abcdef"')
-    assert error(exc) == ("PreconditionFailed", 412)
+    assert (
+        refused(s3.put_object, Bucket=bucket, Key="k", Body=b"two", IfMatch='"0123456789abcdef"')
+        == FAILED
+    )
     assert body(s3, bucket, "k") == b"one"
     etag = s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch=etag)["ETag"]
     assert body(s3, bucket, "k") == b"two"
     etag = s3.put_object(Bucket=bucket, Key="k", Body=b"three", IfMatch=etag.strip('"'))["ETag"]
     s3.put_object(Bucket=bucket, Key="k", Body=b"four", IfMatch=f'"00", {etag}')
     assert body(s3, bucket, "k") == b"four"
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="absent", Body=b"x", IfMatch=etag)
-    assert error(exc) == ("NoSuchKey", 404)
+    assert refused(s3.put_object, Bucket=bucket, Key="absent", Body=b"x", IfMatch=etag) == MISSING
     assert keys(s3, bucket) == ["k"]
 
 
@@ -57,9 +68,10 @@ def test_PutObject_If_Match_streamed_body(s3, bucket) -> None:
     """A body of several MiB (the streamed write path) is refused just the same, and
     the staged data does not become the object."""
     s3.put_object(Bucket=bucket, Key="big", Body=b"a" * (3 * MiB))
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="big", Body=b"b" * (3 * MiB), IfMatch='"00"')
-    assert error(exc) == ("PreconditionFailed", 412)
+    assert (
+        refused(s3.put_object, Bucket=bucket, Key="big", Body=b"b" * (3 * MiB), IfMatch='"00"')
+        == FAILED
+    )
     assert body(s3, bucket, "big") == b"a" * (3 * MiB)
 
 
@@ -68,9 +80,10 @@ def test_PutObject_If_None_Match_other_than_star_is_NotImplemented(s3, bucket) -
     (as AWS answers), never a condition silently dropped; nothing is written."""
     etag = s3.put_object(Bucket=bucket, Key="k", Body=b"one")["ETag"]
     for conditions in ({"IfNoneMatch": etag}, {"IfNoneMatch": "*", "IfMatch": etag}):
-        with pytest.raises(ClientError) as exc:
-            s3.put_object(Bucket=bucket, Key="k", Body=b"two", **conditions)
-        assert error(exc) == ("NotImplemented", 501)
+        assert (
+            refused(s3.put_object, Bucket=bucket, Key="k", Body=b"two", **conditions)
+            == NOT_IMPLEMENTED
+        )
     assert body(s3, bucket, "k") == b"one"
 
 
@@ -81,9 +94,7 @@ def test_CompleteMultipartUpload_If_None_Match(s3, bucket) -> None:
     s3.put_object(Bucket=bucket, Key="k", Body=b"old")
     upload_id, parts = new_upload(s3, bucket, "k", b"new")
     complete = {"Bucket": bucket, "Key": "k", "UploadId": upload_id, "MultipartUpload": parts}
-    with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(**complete, IfNoneMatch="*")
-    assert error(exc) == ("PreconditionFailed", 412)
+    assert refused(s3.complete_multipart_upload, **complete, IfNoneMatch="*") == FAILED
     assert body(s3, bucket, "k") == b"old"
     listed = s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id)["Parts"]
     assert [p["PartNumber"] for p in listed] == [1]
@@ -99,14 +110,10 @@ def test_CompleteMultipartUpload_If_Match(s3, bucket) -> None:
     and the upload as they were; the current ETag completes it."""
     upload_id, parts = new_upload(s3, bucket, "k", b"new")
     complete = {"Bucket": bucket, "Key": "k", "UploadId": upload_id, "MultipartUpload": parts}
-    with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(**complete, IfMatch='"0123"')
-    assert error(exc) == ("NoSuchKey", 404)
+    assert refused(s3.complete_multipart_upload, **complete, IfMatch='"0123"') == MISSING
     assert keys(s3, bucket) == []
     etag = s3.put_object(Bucket=bucket, Key="k", Body=b"old")["ETag"]
-    with pytest.raises(ClientError) as exc:
-        s3.complete_multipart_upload(**complete, IfMatch='"0123"')
-    assert error(exc) == ("PreconditionFailed", 412)
+    assert refused(s3.complete_multipart_upload, **complete, IfMatch='"0123"') == FAILED
     assert body(s3, bucket, "k") == b"old"
     assert s3.list_parts(Bucket=bucket, Key="k", UploadId=upload_id)["Parts"]
     s3.complete_multipart_upload(**complete, IfMatch=etag)
@@ -126,9 +133,10 @@ def test_CopyObject_If_Match_and_If_None_Match(s3, bucket) -> None:
         with pytest.raises(ClientError) as exc:
             s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, **conditions)
         assert error(exc)[0] == code
-    with pytest.raises(ClientError) as exc:
-        s3.copy_object(Bucket=bucket, Key="none", CopySource=source, IfMatch=etag)
-    assert error(exc) == ("NoSuchKey", 404)
+    assert (
+        refused(s3.copy_object, Bucket=bucket, Key="none", CopySource=source, IfMatch=etag)
+        == MISSING
+    )
     assert body(s3, bucket, "dst") == b"old"
     s3.copy_object(Bucket=bucket, Key="dst", CopySource=source, IfMatch=etag)
     assert body(s3, bucket, "dst") == b"copied"
@@ -140,23 +148,19 @@ def test_PutObject_conditions_in_a_versioned_bucket(s3, bucket) -> None:
     a refused write adds no version."""
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     first = s3.put_object(Bucket=bucket, Key="k", Body=b"one")
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", IfNoneMatch="*")
-    assert error(exc) == ("PreconditionFailed", 412)
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", IfMatch='"00"')
-    assert error(exc) == ("PreconditionFailed", 412)
+    assert refused(s3.put_object, Bucket=bucket, Key="k", Body=b"x", IfNoneMatch="*") == FAILED
+    assert refused(s3.put_object, Bucket=bucket, Key="k", Body=b"x", IfMatch='"00"') == FAILED
     second = s3.put_object(Bucket=bucket, Key="k", Body=b"two", IfMatch=first["ETag"])
     s3.delete_object(Bucket=bucket, Key="k")  # a delete marker is now the latest
-    with pytest.raises(ClientError) as exc:
-        s3.put_object(Bucket=bucket, Key="k", Body=b"x", IfMatch=second["ETag"])
-    assert error(exc) == ("NoSuchKey", 404)
+    assert (
+        refused(s3.put_object, Bucket=bucket, Key="k", Body=b"x", IfMatch=second["ETag"]) == MISSING
+    )
     upload_id, parts = new_upload(s3, bucket, "k", b"x")
     with pytest.raises(ClientError) as exc:
         s3.complete_multipart_upload(
             Bucket=bucket, Key="k", UploadId=upload_id, MultipartUpload=parts, IfMatch='"00"'
         )
-    assert error(exc) == ("NoSuchKey", 404)
+    assert error(exc) == MISSING
     third = s3.put_object(Bucket=bucket, Key="k", Body=b"three", IfNoneMatch="*")
     assert body(s3, bucket, "k") == b"three"
     versions = s3.list_object_versions(Bucket=bucket)
@@ -177,7 +181,7 @@ def test_PutObject_conditions_on_Drime_are_NotImplemented(drime) -> None:
     for conditions in ({"IfMatch": etag}, {"IfNoneMatch": "*"}):
         with pytest.raises(ClientError) as exc:
             s3.put_object(Bucket="default", Key="k", Body=b"two", **conditions)
-        assert error(exc) == ("NotImplemented", 501)
+        assert error(exc) == NOT_IMPLEMENTED
         assert "Drime" in exc.value.response["Error"]["Message"]
     upload_id, parts = new_upload(s3, "default", "k", b"three")
     for conditions in ({"IfMatch": etag}, {"IfNoneMatch": "*"}):
@@ -185,6 +189,6 @@ def test_PutObject_conditions_on_Drime_are_NotImplemented(drime) -> None:
             s3.complete_multipart_upload(
                 Bucket="default", Key="k", UploadId=upload_id, MultipartUpload=parts, **conditions
             )
-        assert error(exc) == ("NotImplemented", 501)
+        assert error(exc) == NOT_IMPLEMENTED
         assert "Drime" in exc.value.response["Error"]["Message"]
     assert body(s3, "default", "k") == b"one"
