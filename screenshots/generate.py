@@ -42,7 +42,13 @@ from pys3local_tui.server_worker import ServerState  # noqa: E402
 from pys3local.cache import CacheEntry, MetadataCache, drime_store  # noqa: E402
 from pys3local.config import ConfigStore  # noqa: E402
 from pys3local.config.keys import KeysFile  # noqa: E402
+from pys3local.errors import NotImplementedOperation  # noqa: E402
 from pys3local.providers.local import LocalStorageProvider  # noqa: E402
+from pys3local.providers.object_lock import (  # noqa: E402
+    COMPLIANCE,
+    DefaultRetention,
+    ObjectLockConfiguration,
+)
 from pys3local.s3.rights import Right  # noqa: E402
 
 SIZE = (110, 32)
@@ -90,6 +96,27 @@ async def _open_once(path: Path) -> None:
     await provider.close()
 
 
+async def _buckets(path: Path) -> None:
+    """The served store's buckets, versioned or locked as a backup target's would be."""
+    provider = LocalStorageProvider(path)
+    await provider.open()
+    try:
+        for bucket, versioning in (
+            ("default", None),
+            ("restic-repo", "Enabled"),
+            ("veeam-immutable", "Enabled"),
+            ("archive-2024", "Suspended"),
+        ):
+            await provider.create_bucket(bucket)
+            if versioning is not None:
+                await provider.put_bucket_versioning(bucket, versioning)
+        lock = ObjectLockConfiguration(default_retention=DefaultRetention(COMPLIANCE, days=30))
+        with contextlib.suppress(NotImplementedOperation):  # a backend that cannot lock yet
+            await provider.put_object_lock_configuration("veeam-immutable", lock)
+    finally:
+        await provider.close()
+
+
 def prepare(base: Path) -> None:
     """Saved backends and a cache with entries in a few workspaces."""
     store = ConfigStore(base / "config")
@@ -109,6 +136,7 @@ def prepare(base: Path) -> None:
     # Served once (writable), as a real store would have been: a read-only local
     # backend cannot yet read a directory it never prepared (no lock files).
     asyncio.run(_open_once(base / "archive"))
+    asyncio.run(_buckets(base / "s3store"))
     now = datetime(2025, 12, 16, 16, 38, 11, tzinfo=timezone.utc)
     # Drime MD5s: workspace 1465 under its root folder (the mydrime config), and the
     # personal workspace (0, like every local data directory) served whole.
@@ -191,6 +219,8 @@ async def shoot(base: Path, keep_svg: bool) -> None:
         listen="127.0.0.1:0",
     )
     async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        app.query_one("#srv-advanced").value = True  # every bucket, for the Buckets tab
         await pilot.press("s")
         await wait_until(lambda: app.server.status.state is ServerState.RUNNING, pilot)
         port = app.server.status.address.port  # type: ignore[union-attr]
@@ -244,6 +274,12 @@ async def shoot(base: Path, keep_svg: bool) -> None:
         await pilot.press("6")
         await pilot.pause(0.3)
         save(app, "keys", keep_svg)
+
+        await pilot.press("7")
+        await wait_until(lambda: app.query_one("#buckets-table").row_count == 4, pilot)
+        await pilot.press("down")
+        await pilot.pause(0.3)
+        save(app, "buckets", keep_svg)
 
         app.theme = "textual-light"
         await pilot.press("1")

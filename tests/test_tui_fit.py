@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 from pys3local_tui.screens.help import HelpScreen
 from textual.containers import VerticalScroll
-from textual.widgets import DataTable, Footer
+from textual.widgets import Checkbox, DataTable, Footer
 from textual.widgets._footer import FooterKey
-from tui_support import make_app, start_server, stop_server, wait_for
+from tui_support import call, make_app, s3_client, start_server, stop_server, wait_for
 
 from pys3local.cache import CacheEntry, MetadataCache
 from pys3local.config import ConfigStore
@@ -75,6 +75,28 @@ async def test_cache_newest_column_is_on_screen(tmp_path, size):
 
 
 @pytest.mark.parametrize("size", SIZES)
+async def test_buckets_retention_column_is_on_screen(tmp_path, size):
+    """The Buckets "Default retention" column is on screen with a bucket name of the
+    longest length S3 allows (63) beside the widest settings."""
+    app = make_app(tmp_path)
+    long_name = "backups-" + "x" * 47 + "-archive"
+    async with app.run_test(size=size) as pilot:
+        await pilot.pause()
+        app.query_one("#srv-advanced", Checkbox).value = True
+        port = await start_server(app, pilot)
+        client = s3_client(port)
+        await call(client.create_bucket, Bucket=long_name)
+        await call(client.create_bucket, Bucket="bk2")
+        await call(
+            client.put_bucket_versioning,
+            Bucket="bk2",
+            VersioningConfiguration={"Status": "Suspended"},
+        )
+        await assert_table_fits(app, pilot, "7", "#buckets-table", 2)
+        await stop_server(app, pilot)
+
+
+@pytest.mark.parametrize("size", SIZES)
 async def test_footer_keys_fit_on_every_tab(tmp_path, size):
     """Every key the footer offers is on screen, on every tab, server stopped or running."""
     app = make_app(tmp_path)
@@ -82,7 +104,7 @@ async def test_footer_keys_fit_on_every_tab(tmp_path, size):
         for running in (False, True):
             if running:
                 await start_server(app, pilot)
-            for key in "12345":
+            for key in "123457":
                 await pilot.press(key)
                 await pilot.pause()
                 footer = app.query_one(Footer)

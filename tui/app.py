@@ -32,6 +32,7 @@ from .commands import ConsoleCommands
 from .log_bridge import LogBridge, Throttle
 from .messages import BackendsChanged, KeysLoaded, LogLinesWaiting, ServerStateChanged
 from .panes.backends import BackendsPane
+from .panes.buckets import BucketsPane
 from .panes.cache import CachePane
 from .panes.dashboard import Dashboard
 from .panes.keys import KeysPane
@@ -61,13 +62,14 @@ TAB_FOCUS = {
     "cache": ("Cache", "#cache-table"),
     "rclone": ("rclone", "#rc-block-box"),
     "keys": ("Keys", "#keys-table"),
+    "buckets": ("Buckets", "#buckets-table"),
 }
 TAB_BINDINGS = [
     # Not in the footer: the tab labels show these keys ("1 Dashboard" ...).
     Binding(str(n), f"show_tab('{tab}')", label, group=TABS, show=False)
     for n, (tab, (label, _)) in enumerate(TAB_FOCUS.items(), start=1)
 ]
-#: The five tab keys as one line of the help screen.
+#: The tab keys as one line of the help screen.
 TAB_KEYS = Binding("1", "", "Tabs", key_display=f"1-{len(TAB_FOCUS)}")
 #: j/k in every list (ListTable) and the request log, as one line of the help screen.
 LIST_KEYS = Binding("j", "", "Move in lists", key_display="j k")
@@ -80,7 +82,8 @@ CONFIG_POLL_INTERVAL = 1.0
 
 
 class AdminApp(App[None]):
-    """Dashboard, server control, backends, cache maintenance and rclone copy-out."""
+    """Dashboard, server control, backends, cache maintenance, rclone copy-out, keys
+    and buckets."""
 
     CSS_PATH = "app.tcss"
     COMMANDS = App.COMMANDS | {ConsoleCommands}
@@ -154,6 +157,8 @@ class AdminApp(App[None]):
                 yield RclonePane(self.rclone_config, id="rclone-pane")
             with TabPane("6 Keys", id="keys"):
                 yield KeysPane(self.store, self._key_endpoint, id="keys-pane")
+            with TabPane("7 Buckets", id="buckets"):
+                yield BucketsPane(self.server, id="buckets-pane")
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -294,6 +299,8 @@ class AdminApp(App[None]):
         self.server_pane.show_status(status)
         self.dashboard.refresh_status()
         self._update_rclone()
+        if status.state in (ServerState.RUNNING, ServerState.STOPPED, ServerState.ERROR):
+            self.query_one(BucketsPane).action_refresh()
         self.refresh_bindings()
         if status.state is ServerState.RUNNING:
             self.sub_title = f"running on {status.endpoint}"
@@ -366,6 +373,8 @@ class AdminApp(App[None]):
             self._update_rclone()
         elif tab == "cache":
             self.query_one(CachePane).action_refresh()
+        elif tab == "buckets":
+            self.query_one(BucketsPane).action_refresh()
         self.call_after_refresh(self._focus_tab, tab)
 
     def action_leave_field(self) -> None:
@@ -434,6 +443,7 @@ class AdminApp(App[None]):
             ("Cache", CachePane.BINDINGS),
             ("rclone", RclonePane.BINDINGS),
             ("Keys", KeysPane.BINDINGS),
+            ("Buckets", BucketsPane.BINDINGS),
         ]
 
     async def action_quit(self) -> None:

@@ -32,6 +32,8 @@ COMMANDS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
     ("Show backends", "3", "backends", None, ""),
     ("Show cache maintenance", "4", "cache", None, ""),
     ("Show rclone config", "5", "rclone", None, ""),
+    ("Show access keys", "6", "keys", None, ""),
+    ("Show buckets: versioning and Object Lock", "7", "buckets", None, ""),
     ("Help: keys and screens", "?", None, None, "help"),
     ("Pause/resume the request log", "Dashboard: p", "dashboard", "#request-log", "toggle_pause"),
     ("Filter the request log", "Dashboard: /", "dashboard", "#request-log", "focus_filter"),
@@ -48,6 +50,8 @@ COMMANDS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
     ("Cancel the migration", "Cache: c", "cache", "#cache-pane", "cancel_migration"),
     ("Copy the rclone config", "rclone: y (via the terminal)", "rclone", "#rclone-pane", "copy"),
     ("Add the remote to rclone.conf", "rclone: w (asks first)", "rclone", "#rclone-pane", "append"),
+    ("Enable bucket versioning", "Buckets: v", "buckets", "#buckets-pane", "enable_versioning"),
+    ("Set a bucket's default retention", "Buckets: t", "buckets", "#buckets-pane", "retention"),
 )  # fmt: skip
 
 

@@ -23,18 +23,21 @@ the main thread:
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import enum
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from pys3local.access_log import ServerStats
 from pys3local.app_factory import build_app
 from pys3local.backends import BackendSettings, type_of
 from pys3local.http_protocol import DEFAULT_MAX_HEADER_BYTES
+from pys3local.providers.base import StorageProvider
 from pys3local.runner import EmbeddedServer, ListenAddress, bind_socket, parse_listen
 from pys3local.s3.service import ServiceSettings
 from pys3local.server import S3Application
@@ -51,6 +54,7 @@ DEFAULT_CONSOLE_LISTEN = "127.0.0.1:10001"
 
 
 _SERVICE_DEFAULTS = ServiceSettings()
+T = TypeVar("T")
 
 
 class ServerState(enum.Enum):
@@ -200,6 +204,8 @@ class ServerController:
         self._status = ServerStatus()
         self._embedded: EmbeddedServer | None = None
         self._s3: S3Application | None = None
+        #: The server thread's event loop while it serves (the provider's own loop).
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._finished = threading.Event()
         self._finished.set()
 
@@ -294,6 +300,7 @@ class ServerController:
     async def _serve(self, embedded: EmbeddedServer) -> None:
         assert self._s3 is not None
         s3 = self._s3
+        self._loop = asyncio.get_running_loop()
         try:
             await s3.start()
         except Exception as exc:
@@ -306,6 +313,7 @@ class ServerController:
             await embedded.server.serve(sockets=[embedded.socket])
         finally:
             announce.cancel()
+            self._loop = None
             await s3.stop()
 
     async def _announce_when_started(self, embedded: EmbeddedServer) -> None:
@@ -323,6 +331,25 @@ class ServerController:
         if self._status.state is not ServerState.STOPPING:
             self._update(state=ServerState.STOPPING)
         self._embedded.stop()
+
+    def call_provider(
+        self, call: Callable[[StorageProvider], Coroutine[Any, Any, T]]
+    ) -> concurrent.futures.Future[T]:
+        """Run ``call(provider)`` on the running server's event loop; thread-safe.
+
+        The provider belongs to that loop (a Drime provider's HTTP client cannot be
+        used from another one), so the console reaches it only this way. Raises
+        StartError when no server is running.
+        """
+        loop, s3 = self._loop, self._s3
+        if loop is None or s3 is None or self._status.state is not ServerState.RUNNING:
+            raise StartError("no server is running: press s to start one")
+        coroutine = call(s3.service.provider)
+        try:
+            return asyncio.run_coroutine_threadsafe(coroutine, loop)
+        except RuntimeError:  # the loop closed since the check: the server just stopped
+            coroutine.close()
+            raise StartError("the server has stopped") from None
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the server thread has finished; returns False on timeout."""

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select, Static
 
 from pys3local.cache import store_label
@@ -16,6 +14,7 @@ from pys3local.config import BackendConfigError, ConfigStore, LocalBackendSettin
 
 from ..cache_jobs import MigrationRequest
 from ..log_format import shorten_middle
+from .form_dialog import FormDialog as _Dialog
 
 AD_HOC = "\0ad-hoc"
 
@@ -43,34 +42,6 @@ class CleanupScope:
         if self.bucket is not None:
             return f"bucket '{self.bucket}' of store {self.label}"
         return f"store {self.label}"
-
-
-class _Dialog(ModalScreen):
-    """Shared: escape cancels; ctrl+s, Enter in a field or the OK button submits."""
-
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "submit", "OK")]
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    def action_submit(self) -> None:
-        raise NotImplementedError
-
-    def show_error(self, text: str) -> None:
-        message = self.query_one(".dialog-message", Static)
-        message.update(text)
-        message.add_class("error")
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "ok":
-            self.action_submit()
-        else:
-            self.action_cancel()
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.action_submit()
 
 
 class CleanupDialog(_Dialog):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 
 from textual.app import ComposeResult
@@ -36,15 +37,32 @@ def bindings_section(title: str, bindings: Iterable[BindingType]) -> Content:
 
 
 def balanced_columns(sections: list[Content], count: int) -> list[list[Content]]:
-    """The sections in ``count`` columns, each in turn going to the shortest column so
-    far, so that the tallest column, which sets the screen's height, stays short."""
-    columns: list[list[Content]] = [[] for _ in range(count)]
-    heights = [0] * count
-    for section in sections:
-        shortest = heights.index(min(heights))
-        columns[shortest].append(section)
-        heights[shortest] += len(section.plain.splitlines()) + 1  # a blank line after
-    return [column for column in columns if column]
+    """The sections in ``count`` columns, so that the tallest column, which sets the
+    screen's height, is as short as it can be; each column keeps the sections' order,
+    and the columns are in the order of their first sections.
+
+    Every assignment is tried (``count ** len(sections)``: a few thousand for the
+    console's sections); a first-fit by order left a column three lines taller than
+    needed once the Buckets tab came.
+    """
+    heights = [len(section.plain.splitlines()) + 1 for section in sections]  # a blank after
+    best: tuple[int, ...] = tuple(i % count for i in range(len(sections)))
+    best_height = _tallest(best, heights, count)
+    for assignment in itertools.product(range(count), repeat=len(sections)):
+        tallest = _tallest(assignment, heights, count)
+        if tallest < best_height:
+            best, best_height = assignment, tallest
+    columns: dict[int, list[Content]] = {}
+    for section, column in zip(sections, best, strict=True):
+        columns.setdefault(column, []).append(section)
+    return list(columns.values())
+
+
+def _tallest(assignment: tuple[int, ...], heights: list[int], count: int) -> int:
+    totals = [0] * count
+    for column, height in zip(assignment, heights, strict=True):
+        totals[column] += height
+    return max(totals, default=0)
 
 
 class HelpScreen(ModalScreen[None]):

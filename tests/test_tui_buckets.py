@@ -1,0 +1,263 @@
+"""The Buckets tab: versioning, Object Lock and default retention per bucket, set from
+the console through the running server's provider, checked with boto3 and a fresh
+provider on the same data directory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from pys3local_tui.panes.buckets import BucketsPane
+from pys3local_tui.screens.bucket_dialogs import RetentionForm, TypedConfirmDialog
+from pys3local_tui.screens.confirm import ConfirmDialog
+from textual.widgets import Checkbox, DataTable, Input, Select, Static
+from tui_support import SIZE, call, make_app, s3_client, start_server, stop_server, wait_for
+
+from pys3local.config import ConfigStore
+from pys3local.providers.local import LocalStorageProvider
+
+
+async def prepared_store(path: Path, versioning: dict[str, str | None]) -> None:
+    """Buckets with the given versioning states, made through the local provider."""
+    provider = LocalStorageProvider(path)
+    await provider.open()
+    try:
+        for bucket, state in versioning.items():
+            await provider.create_bucket(bucket)
+            if state is not None:
+                await provider.put_bucket_versioning(bucket, state)
+    finally:
+        await provider.close()
+
+
+async def stored_versioning(path: Path, bucket: str) -> str | None:
+    """The versioning state a fresh provider reads from the data directory."""
+    provider = LocalStorageProvider(path)
+    await provider.open()
+    try:
+        return await provider.get_bucket_versioning(bucket)
+    finally:
+        await provider.close()
+
+
+def table_rows(app) -> list[list[str]]:
+    table = app.query_one("#buckets-table", DataTable)
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def message(app) -> str:
+    return str(app.query_one("#bu-message", Static).render())
+
+
+async def custom_buckets(app, pilot) -> None:
+    """Serve every bucket of the data directory, not only ``default``."""
+    await pilot.pause()
+    app.query_one("#srv-advanced", Checkbox).value = True
+    await pilot.pause()
+
+
+async def open_buckets_tab(app, pilot, rows: int) -> None:
+    await pilot.press("7")
+    await wait_for(lambda: len(table_rows(app)) == rows, pilot, what=f"{rows} bucket rows")
+
+
+async def select_bucket(app, pilot, name: str) -> None:
+    names = [state.name for state in app.query_one(BucketsPane).states]
+    app.query_one("#buckets-table", DataTable).move_cursor(row=names.index(name))
+    await pilot.pause()
+
+
+async def test_GetBucketVersioning_shown_per_bucket(tmp_path):
+    """Each bucket's row shows Enabled, Suspended or never, and Object Lock off; in
+    default bucket mode only ``default``, the one bucket clients see."""
+    await prepared_store(
+        tmp_path / "data", {"alpha": "Enabled", "beta": "Suspended", "gamma": None}
+    )
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("7")
+        await pilot.pause()
+        assert "No server running" in message(app)
+        await start_server(app, pilot)
+        await open_buckets_tab(app, pilot, 1)
+        assert table_rows(app) == [["default", "never", "off", "-"]]
+        await stop_server(app, pilot)
+        await custom_buckets(app, pilot)
+        await start_server(app, pilot)
+        await open_buckets_tab(app, pilot, 4)
+        rows = {row[0]: row[1:] for row in table_rows(app)}
+        assert rows["alpha"][0] == "Enabled"
+        assert rows["beta"][0] == "Suspended"
+        assert rows["gamma"][0] == "never"
+        assert rows["default"][0] == "never"
+        assert all(settings[1] == "off" and settings[2] == "-" for settings in rows.values())
+        await stop_server(app, pilot)
+        await wait_for(lambda: not table_rows(app), pilot, what="table emptied")
+
+
+async def test_PutBucketVersioning_enabled_from_console(tmp_path):
+    """v, then yes, enables versioning: boto3 and a fresh provider both read Enabled."""
+    await prepared_store(tmp_path / "data", {"backups": None})
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await custom_buckets(app, pilot)
+        port = await start_server(app, pilot)
+        await open_buckets_tab(app, pilot, 1)
+        await select_bucket(app, pilot, "backups")
+        await pilot.press("v")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("n")  # a no changes nothing
+        await pilot.pause(0.2)
+        assert await stored_versioning(tmp_path / "data", "backups") is None
+        await pilot.press("v")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(lambda: "Versioning enabled on 'backups'" in message(app), pilot)
+        await wait_for(lambda: ["backups", "Enabled", "off", "-"] in table_rows(app), pilot)
+        answer = await call(s3_client(port).get_bucket_versioning, Bucket="backups")
+        assert answer["Status"] == "Enabled"  # type: ignore[index]
+        assert await stored_versioning(tmp_path / "data", "backups") == "Enabled"
+        await stop_server(app, pilot)
+
+
+async def set_retention(app, pilot, mode: str, period: str, unit: str) -> None:
+    """t on the selected bucket, then the form filled in and submitted."""
+    await pilot.press("t")
+    await wait_for(lambda: isinstance(app.screen, RetentionForm), pilot, what="retention form")
+    form = app.screen
+    form.query_one("#rt-mode", Select).value = mode
+    form.query_one("#rt-unit", Select).value = unit
+    form.query_one("#rt-period", Input).value = period
+    await pilot.pause()
+    await pilot.press("ctrl+s")
+
+
+def lock_supported() -> bool:
+    """Whether the local backend implements PutObjectLockConfiguration yet."""
+    from pys3local.providers.local.provider import LocalStorageProvider as Local
+    from pys3local.providers.object_lock import ObjectLockDefaults
+
+    return (
+        Local.put_object_lock_configuration is not ObjectLockDefaults.put_object_lock_configuration
+    )
+
+
+@pytest.mark.skipif(not lock_supported(), reason="the local backend cannot lock yet")
+async def test_PutObjectLockConfiguration_compliance_needs_the_typed_bucket_name(tmp_path):
+    """COMPLIANCE is set only once the bucket's name is typed exactly; boto3 then reads
+    the lock configuration and its default retention."""
+    await prepared_store(tmp_path / "data", {"vault": "Enabled"})
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await custom_buckets(app, pilot)
+        port = await start_server(app, pilot)
+        client = s3_client(port)
+        await open_buckets_tab(app, pilot, 1)
+        await select_bucket(app, pilot, "vault")
+        await set_retention(app, pilot, "COMPLIANCE", "3", "days")
+        await wait_for(lambda: isinstance(app.screen, TypedConfirmDialog), pilot)
+        app.screen.query_one("#tc-typed", Input).value = "vaul"
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, TypedConfirmDialog)  # a near miss is refused
+        with pytest.raises(ClientError):  # and nothing was set
+            await call(client.get_object_lock_configuration, Bucket="vault")
+        app.screen.query_one("#tc-typed", Input).value = "vault"
+        await pilot.press("enter")
+        await wait_for(lambda: "Default retention of 'vault'" in message(app), pilot)
+        await wait_for(
+            lambda: ["vault", "Enabled", "Enabled", "COMPLIANCE 3 days"] in table_rows(app),
+            pilot,
+        )
+        answer = await call(client.get_object_lock_configuration, Bucket="vault")
+        rule = answer["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]  # type: ignore[index]
+        assert rule == {"Mode": "COMPLIANCE", "Days": 3}
+        await stop_server(app, pilot)
+
+
+@pytest.mark.skipif(not lock_supported(), reason="the local backend cannot lock yet")
+async def test_PutObjectLockConfiguration_governance_asks_yes_before_enabling_lock(tmp_path):
+    """GOVERNANCE on a bucket without lock asks a plain yes (lock cannot be disabled),
+    no typed name; a cancelled form or a no sets nothing."""
+    await prepared_store(tmp_path / "data", {"archive": "Enabled"})
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await custom_buckets(app, pilot)
+        port = await start_server(app, pilot)
+        client = s3_client(port)
+        await open_buckets_tab(app, pilot, 1)
+        await select_bucket(app, pilot, "archive")
+        await set_retention(app, pilot, "GOVERNANCE", "2", "years")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("n")
+        await wait_for(lambda: "Nothing changed" in message(app), pilot)
+        with pytest.raises(ClientError):
+            await call(client.get_object_lock_configuration, Bucket="archive")
+        await set_retention(app, pilot, "GOVERNANCE", "2", "years")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(
+            lambda: ["archive", "Enabled", "Enabled", "GOVERNANCE 2 years"] in table_rows(app),
+            pilot,
+        )
+        answer = await call(client.get_object_lock_configuration, Bucket="archive")
+        rule = answer["ObjectLockConfiguration"]["Rule"]["DefaultRetention"]  # type: ignore[index]
+        assert rule == {"Mode": "GOVERNANCE", "Years": 2}
+        await stop_server(app, pilot)
+
+
+async def test_PutObjectLockConfiguration_bad_period_stays_in_the_form(tmp_path):
+    """A period of 0 or text is refused in the form with one line; nothing is sent."""
+    await prepared_store(tmp_path / "data", {"vault": "Enabled"})
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await custom_buckets(app, pilot)
+        await start_server(app, pilot)
+        await open_buckets_tab(app, pilot, 1)
+        await select_bucket(app, pilot, "vault")
+        await set_retention(app, pilot, "GOVERNANCE", "0", "days")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, RetentionForm)
+        shown = str(app.screen.query_one(".dialog-message", Static).render())
+        assert "1 to 36,500 days" in shown
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, RetentionForm)
+        assert table_rows(app)[0] == ["vault", "Enabled", "off", "-"]
+        await stop_server(app, pilot)
+
+
+@pytest.fixture
+def fake_drime():
+    from fake_drime import FakeDrime
+
+    with FakeDrime(api_key="drime-key-0123456789") as fake:
+        yield fake
+
+
+async def test_PutBucketVersioning_not_supported_by_drime_is_one_line(tmp_path, fake_drime):
+    """On the Drime backend, enabling versioning and setting a retention each say "not
+    supported by this backend" (the backend's NotImplemented), and nothing breaks."""
+    ConfigStore(tmp_path / "config").add(
+        "mydrime",
+        {"type": "drime", "api_key": "drime-key-0123456789", "workspace_id": 0,
+         "api_url": fake_drime.api_url, "root_folder": "s3"},
+    )  # fmt: skip
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        app.server_pane.use_backend("mydrime")
+        await start_server(app, pilot)
+        await open_buckets_tab(app, pilot, 1)
+        assert table_rows(app) == [["default", "never", "off", "-"]]
+        await pilot.press("v")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(lambda: "not supported by this backend" in message(app), pilot)
+        assert message(app) == "Versioning is not supported by this backend."
+        await set_retention(app, pilot, "GOVERNANCE", "5", "days")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(lambda: "Object Lock is not supported" in message(app), pilot)
+        assert table_rows(app) == [["default", "never", "off", "-"]]
+        await stop_server(app, pilot)
