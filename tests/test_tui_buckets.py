@@ -133,17 +133,6 @@ async def set_retention(app, pilot, mode: str, period: str, unit: str) -> None:
     await pilot.press("ctrl+s")
 
 
-def lock_supported() -> bool:
-    """Whether the local backend implements PutObjectLockConfiguration yet."""
-    from pys3local.providers.local.provider import LocalStorageProvider as Local
-    from pys3local.providers.object_lock import ObjectLockDefaults
-
-    return (
-        Local.put_object_lock_configuration is not ObjectLockDefaults.put_object_lock_configuration
-    )
-
-
-@pytest.mark.skipif(not lock_supported(), reason="the local backend cannot lock yet")
 async def test_PutObjectLockConfiguration_compliance_needs_the_typed_bucket_name(tmp_path):
     """COMPLIANCE is set only once the bucket's name is typed exactly; boto3 then reads
     the lock configuration and its default retention."""
@@ -176,7 +165,6 @@ async def test_PutObjectLockConfiguration_compliance_needs_the_typed_bucket_name
         await stop_server(app, pilot)
 
 
-@pytest.mark.skipif(not lock_supported(), reason="the local backend cannot lock yet")
 async def test_PutObjectLockConfiguration_governance_asks_yes_before_enabling_lock(tmp_path):
     """GOVERNANCE on a bucket without lock asks a plain yes (lock cannot be disabled),
     no typed name; a cancelled form or a no sets nothing."""
