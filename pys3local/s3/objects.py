@@ -216,7 +216,7 @@ async def delete_objects(
     # Parsed in a thread: a hostile document must not stall other requests.
     delete = await asyncio.to_thread(xml.parse_delete, body)
     deleted: list[xml.Deleted] = []
-    errors: list[tuple[str, S3Error]] = []
+    errors: list[tuple[str, str | None, S3Error]] = []
     bypass = object_lock.governance_bypass(request, bucket)
     for key, version_id in zip(delete.keys, delete.version_ids, strict=True):
         try:
@@ -225,7 +225,7 @@ async def delete_objects(
             validate_key(key)
             outcome = await _delete(service, bucket, key, version_id, bypass_governance=bypass)
         except S3Error as error:
-            errors.append((key, error))
+            errors.append((key, version_id, error))
         else:
             deleted.append(_deleted_entry(key, version_id, outcome))
     return xml_response(xml.delete_result(deleted, errors, delete.quiet))

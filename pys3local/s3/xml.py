@@ -292,7 +292,10 @@ class Deleted:
     delete_marker_version_id: str | None = None
 
 
-def delete_result(deleted: list[Deleted], errors: list[tuple[str, S3Error]], quiet: bool) -> bytes:
+def delete_result(
+    deleted: list[Deleted], errors: list[tuple[str, str | None, S3Error]], quiet: bool
+) -> bytes:
+    """DeleteObjects' answer; ``errors`` are (key, version id asked for, error)."""
     root = _root("DeleteResult")
     if not quiet:
         for entry in deleted:
@@ -304,9 +307,11 @@ def delete_result(deleted: list[Deleted], errors: list[tuple[str, S3Error]], qui
                 _sub(element, "DeleteMarker", "true")
             if entry.delete_marker_version_id is not None:
                 _sub(element, "DeleteMarkerVersionId", entry.delete_marker_version_id)
-    for key, error in errors:
+    for key, version_id, error in errors:
         element = _sub(root, "Error")
         _sub(element, "Key", key)
+        if version_id is not None:
+            _sub(element, "VersionId", version_id)
         _sub(element, "Code", error.code)
         _sub(element, "Message", error.message)
     return _document(root)
