@@ -34,7 +34,6 @@ BUCKET = "vault"
 REPO = "repo"
 
 
-
 def _live_versions(s3: object, bucket: str, prefix: str) -> dict[str, str]:
     """Each live key under ``prefix`` and the id of its current version."""
     live: dict[str, str] = {}
