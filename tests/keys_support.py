@@ -3,16 +3,18 @@ and boto3 clients signing with them."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import ClientError
 from click.testing import CliRunner
-from conftest import RunningServer
+from conftest import RunningServer, start_server
 from processes import run_command
 
 from pys3local.cli import main
@@ -87,3 +89,23 @@ def object_state(server: RunningServer, bucket: str) -> dict[str, bytes]:
         item["Key"]: s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()  # type: ignore[attr-defined]
         for item in listing.get("Contents", [])
     }
+
+
+@contextlib.contextmanager
+def server_with_keys(
+    tmp_path_factory: object, bucket: str, rights: dict[str, str], **create: object
+) -> Iterator[tuple[RunningServer, dict[str, Key]]]:
+    """An advanced-mode server whose keys (name to ``--allow`` rights) may use
+    ``bucket``, created with ``create`` (CreateBucket arguments) by the serve key."""
+    config_dir = tmp_path_factory.mktemp(f"{bucket}-keys")  # type: ignore[attr-defined]
+    keys = {
+        name: add_key(config_dir, name, "--bucket", bucket, "--allow", allowed)
+        for name, allowed in rights.items()
+    }
+    data_dir = tmp_path_factory.mktemp(f"{bucket}-data")  # type: ignore[attr-defined]
+    server = start_server(data_dir, "--allow-bucket-creation", "--config-dir", str(config_dir))
+    try:
+        server.client().create_bucket(Bucket=bucket, **create)  # type: ignore[attr-defined]
+        yield server, keys
+    finally:
+        server.stop()

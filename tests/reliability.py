@@ -288,6 +288,25 @@ def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 
 # --------------------------------------------------------------------------- processes
 
 
+def kill9_while(
+    server: RunningServer,
+    workload: Callable[..., None],
+    workers: range,
+    seconds: float,
+) -> None:
+    """Run ``workload(n, stop=event)`` in a thread for each ``n`` of ``workers`` for
+    ``seconds``, kill -9 ``server`` under them, then wait for the threads to end."""
+    stop = threading.Event()
+    threads = [threading.Thread(target=workload, args=(n,), kwargs={"stop": stop}) for n in workers]
+    for thread in threads:
+        thread.start()
+    time.sleep(seconds)
+    kill9(server)
+    stop.set()
+    for thread in threads:
+        thread.join(30)
+
+
 @contextlib.contextmanager
 def serving(server: RunningServer) -> Iterator[RunningServer]:
     """Stop ``server`` however the code using it ends, failed set-up included (a

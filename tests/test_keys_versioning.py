@@ -8,35 +8,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import RunningServer, start_server
-from keys_support import Key, add_key, error_code, key_client
+from conftest import RunningServer
+from keys_support import Key, error_code, key_client, server_with_keys
 
 
 @pytest.fixture(scope="module")
 def keyed(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RunningServer, dict[str, Key]]]:
-    config_dir = tmp_path_factory.mktemp("keys-config")
-    keys = {
-        name: add_key(config_dir, name, "--bucket", "vers", "--allow", rights)
-        for name, rights in [
-            ("reader", "read"),
-            ("writer", "read,write"),
-            ("deleter", "read,delete"),
-            ("admin", "admin"),
-        ]
-    }
-    server = start_server(
-        tmp_path_factory.mktemp("keys-data"),
-        "--allow-bucket-creation",
-        "--config-dir",
-        str(config_dir),
-    )
-    try:
-        server.client().create_bucket(Bucket="vers")  # type: ignore[attr-defined]
-        yield server, keys
-    finally:
-        server.stop()
+    rights = {"reader": "read", "writer": "read,write", "deleter": "read,delete", "admin": "admin"}
+    with server_with_keys(tmp_path_factory, "vers", rights) as keyed:
+        yield keyed
 
 
 def test_versioning_operations_need_their_rights(keyed) -> None:

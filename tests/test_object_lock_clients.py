@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from botocore.exceptions import ClientError
 from clients import aws, aws_env
-from conftest import RunningServer, start_server
-from keys_support import Key, add_key, error_code, key_client
+from conftest import RunningServer
+from keys_support import Key, error_code, key_client, server_with_keys
 from reliability import RawResponse, raw_request, sign
 
 
@@ -149,27 +149,16 @@ def test_PutObjectRetention_PutObjectLegalHold_without_namespace(server: Running
 def keyed(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[RunningServer, dict[str, Key]]]:
-    config_dir = tmp_path_factory.mktemp("lock-keys")
-    keys = {
-        name: add_key(config_dir, name, "--bucket", "vault", "--allow", rights)
-        for name, rights in [
-            ("reader", "read"),
-            ("appender", "read,append-only"),
-            ("writer", "read,write,delete"),
-            ("admin", "read,write,delete,admin"),
-        ]
+    rights = {
+        "reader": "read",
+        "appender": "read,append-only",
+        "writer": "read,write,delete",
+        "admin": "read,write,delete,admin",
     }
-    server = start_server(
-        tmp_path_factory.mktemp("lock-keys-data"),
-        "--allow-bucket-creation",
-        "--config-dir",
-        str(config_dir),
-    )
-    try:
-        server.client().create_bucket(Bucket="vault", ObjectLockEnabledForBucket=True)  # type: ignore[attr-defined]
-        yield server, keys
-    finally:
-        server.stop()
+    with server_with_keys(
+        tmp_path_factory, "vault", rights, ObjectLockEnabledForBucket=True
+    ) as keyed:
+        yield keyed
 
 
 def governance(days: float) -> dict[str, object]:
@@ -280,6 +269,15 @@ def test_PutObjectLockConfiguration_on_the_default_bucket(make_server) -> None:
     with pytest.raises(ClientError) as exc:
         s3.delete_object(Bucket="default", Key="k", VersionId=version)
     assert exc.value.response["Error"]["Code"] == "AccessDenied"
+
+
+def test_backend_records_say_which_backends_keep_object_lock() -> None:
+    """The registry's capabilities match the providers: only the local backend locks."""
+    from pys3local.backends.registry import backend_type
+
+    assert backend_type("local").capabilities.object_lock is True
+    assert backend_type("drime").capabilities.object_lock is False
+    assert backend_type("s3").capabilities.object_lock is False
 
 
 def test_PutObjectLockConfiguration_on_Drime_is_NotImplemented(drime: RunningServer) -> None:

@@ -11,17 +11,17 @@ legal hold still on. A protected version must still refuse removal.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import random
 import threading
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import defusedxml.ElementTree as ET
 from conftest import RunningServer
-from reliability import HTTP, kill9
+from reliability import HTTP, kill9_while
 from test_reliability_versions import check_disk
 
 BUCKET = "versions"  # check_disk looks there
@@ -70,6 +70,17 @@ def put_version(server: RunningServer, key: str, body: bytes, done: Acknowledged
             done.versions[response.headers["x-amz-version-id"]] = (key, body)
 
 
+def put_document(
+    server: RunningServer, key: str, resource: str, version_id: str, body: bytes
+) -> int:
+    """PUT ``?<resource>&versionId=`` with ``body`` and its Content-MD5; the status."""
+    params = {resource: "", "versionId": version_id}
+    headers = with_md5(body)
+    return HTTP.put(
+        url(server, key), params=params, content=body, headers=headers, timeout=10
+    ).status_code
+
+
 def workload(
     server: RunningServer, worker: int, workers: int, done: Acknowledged, stop: threading.Event
 ) -> None:
@@ -88,30 +99,14 @@ def workload(
                 continue
             version_id = rng.choice(mine)
             key = done.versions[version_id][0]
-            params = {"versionId": version_id}
             if rng.random() < 0.2:
-                response = HTTP.put(
-                    url(server, key),
-                    params={"legal-hold": "", **params},
-                    content=HOLD_ON,
-                    headers=with_md5(HOLD_ON),
-                    timeout=10,
-                )
-                if response.status_code == 200:
+                if put_document(server, key, "legal-hold", version_id, HOLD_ON) == 200:
                     with done.lock:
                         done.held.add(version_id)
                 continue
             with done.lock:
                 until = done.until.get(version_id, START) + timedelta(seconds=rng.randint(1, 60))
-            body = retention_body(until)
-            response = HTTP.put(
-                url(server, key),
-                params={"retention": "", **params},
-                content=body,
-                headers=with_md5(body),
-                timeout=10,
-            )
-            if response.status_code == 200:
+            if put_document(server, key, "retention", version_id, retention_body(until)) == 200:
                 with done.lock:
                     done.until[version_id] = max(until, done.until.get(version_id, until))
         except Exception:  # the server was killed under us
@@ -155,17 +150,8 @@ def test_PutObjectRetention_kill9_never_weakens_a_protection(make_server, tmp_pa
         put_version(server, KEYS[n % len(KEYS)], f"first {n}".encode(), done)
     rng = random.Random(19)
     for _round in range(3):
-        stop = threading.Event()
-        workers = [
-            threading.Thread(target=workload, args=(server, n, 4, done, stop)) for n in range(4)
-        ]
-        for worker in workers:
-            worker.start()
-        time.sleep(rng.uniform(0.4, 1.0))
-        kill9(server)
-        stop.set()
-        for worker in workers:
-            worker.join(30)
+        work = functools.partial(workload, server, workers=4, done=done)
+        kill9_while(server, work, range(4), rng.uniform(0.4, 1.0))
         server = start(make_server, data_dir)
         check_disk(data_dir)
         check_protection(server, done)

@@ -12,17 +12,17 @@ replaced version, renaming the new one in, writing a marker) at random points.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
 import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import defusedxml.ElementTree as ET
 from conftest import RunningServer
-from reliability import HTTP, kill9, md5_hex
+from reliability import HTTP, kill9, kill9_while, md5_hex
 
 from pys3local.providers.local.layout import StoreLayout
 
@@ -182,18 +182,9 @@ def test_PutObject_and_DeleteObject_kill9_in_a_versioned_bucket_lose_no_version(
     done = Acknowledged()
     rng = random.Random(19)
     for round_number in range(3):
-        stop = threading.Event()
-        workers = [
-            threading.Thread(target=workload, args=(server, round_number * 10 + n, done, stop))
-            for n in range(4)
-        ]
-        for worker in workers:
-            worker.start()
-        time.sleep(rng.uniform(0.3, 0.9))
-        kill9(server)
-        stop.set()
-        for worker in workers:
-            worker.join(30)
+        seeds = range(round_number * 10, round_number * 10 + 4)
+        work = functools.partial(workload, server, done=done)
+        kill9_while(server, work, seeds, rng.uniform(0.3, 0.9))
         server = start(make_server, data_dir)
         check_disk(data_dir)
         check_versions(server, done)

@@ -95,7 +95,9 @@ LOCAL: BackendType[LocalBackendSettings] = BackendType(
         FieldSpec("readonly", "bool", False, "refuse writes and deletes", default=False),
     ),
     # Uploads are staged in the data directory under flock locks.
-    capabilities=Capabilities(multipart_state=MultipartState.STORE, versioning=True),
+    capabilities=Capabilities(
+        multipart_state=MultipartState.STORE, versioning=True, object_lock=True
+    ),
     build=_build,
     check=_check,
     cache_identity=_cache_identity,

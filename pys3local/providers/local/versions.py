@@ -23,7 +23,9 @@ Crash safety, with every step under the key's exclusive lock:
   directory (sidecar linked, data renamed: one atomic step). A crash in between leaves
   the object current with a newer non-current marker: nothing is lost.
 * Removing a version for good goes through :meth:`VersionStore.remove_version`, the
-  one place a later protection (retention, legal hold) must guard. When it removes the
+  one place a version goes; it refuses a version Object Lock protects (retention,
+  legal hold: :mod:`.protection`), as do the in-place replacements of a ``null``
+  version (suspended versioning). When it removes the
   latest, the next version is committed back into ``objects/`` (a staged hard link
   and a journal entry, the commit protocol again) before the removed one's files go.
 
