@@ -173,6 +173,10 @@ def test_PutObject_append_only_creates_but_never_replaces(setup: Setup) -> None:
     s3.put_object(Bucket="alpha", Key="a/two", Body=b"second")  # type: ignore[attr-defined]
     before = object_state(setup.server, "alpha")
     assert error_code(s3.put_object, Bucket="alpha", Key="a/one", Body=b"evil") == "AccessDenied"  # type: ignore[attr-defined]
+    # Naming the current ETag (If-Match) does not turn a create into a replace.
+    etag = s3.head_object(Bucket="alpha", Key="a/one")["ETag"]  # type: ignore[attr-defined]
+    evil = {"Bucket": "alpha", "Key": "a/one", "Body": b"evil", "IfMatch": etag}
+    assert error_code(s3.put_object, **evil) == "AccessDenied"  # type: ignore[attr-defined]
     copy = {"Bucket": "alpha", "Key": "a/one", "CopySource": "alpha/a/two"}
     assert error_code(s3.copy_object, **copy) == "AccessDenied"  # type: ignore[attr-defined]
     upload = s3.create_multipart_upload(Bucket="alpha", Key="a/one")  # type: ignore[attr-defined]

@@ -75,6 +75,23 @@ def test_PutObject_If_Match_streamed_body(s3, bucket) -> None:
     assert body(s3, bucket, "big") == b"a" * (3 * MiB)
 
 
+def test_PutObject_If_Match_hand_placed_file(server, s3, bucket) -> None:
+    """A file put into the data directory by other means (no sidecar) has the ETag HEAD
+    shows it with, and If-Match compares against that one; If-None-Match sees it."""
+    objects = server.data_dir / bucket / "objects"
+    objects.mkdir(parents=True, exist_ok=True)
+    (objects / "placed").write_bytes(b"by hand")
+    etag = s3.head_object(Bucket=bucket, Key="placed")["ETag"]
+    assert refused(s3.put_object, Bucket=bucket, Key="placed", Body=b"x", IfNoneMatch="*") == (
+        FAILED
+    )
+    assert refused(s3.put_object, Bucket=bucket, Key="placed", Body=b"x", IfMatch='"00"') == (
+        FAILED
+    )
+    s3.put_object(Bucket=bucket, Key="placed", Body=b"replaced", IfMatch=etag)
+    assert body(s3, bucket, "placed") == b"replaced"
+
+
 def test_PutObject_If_None_Match_other_than_star_is_NotImplemented(s3, bucket) -> None:
     """If-None-Match with an ETag, or together with If-Match, is 501 NotImplemented
     (as AWS answers), never a condition silently dropped; nothing is written."""

@@ -170,7 +170,9 @@ class ObjectWrites:
             self._versions.write_version_id(bucket),
             self._lock_of(bucket),
         )
-        if len(first) <= INLINE_WRITE and self._opened:
+        # An If-Match check may read the metadata cache: not on the event loop.
+        if_match = condition is not None and condition.if_match is not None
+        if len(first) <= INLINE_WRITE and self._opened and not if_match:
             return await self._put_inline(version, first)
         return await self._run(self._put_one_hop, version, first)
 
