@@ -98,6 +98,7 @@ class LockedObjects:
     _versions: VersionStore
     _locks: StripedLocks
     _staging: StagingArea
+    _opened: bool
 
     if TYPE_CHECKING:  # provided by LocalStorageProvider
 
@@ -115,7 +116,10 @@ class LockedObjects:
                 raise ObjectLockConfigurationNotFoundError()
             return configuration
 
-        return await self._run(get_sync)
+        # A PutObject without a checksum asks this first (a default retention needs
+        # one): two stats and a cached read, cheaper on the loop than a thread hop,
+        # as the versioning state every write reads.
+        return get_sync() if self._opened else await self._run(get_sync)
 
     async def put_object_lock_configuration(
         self, bucket: str, configuration: ObjectLockConfiguration
