@@ -23,6 +23,7 @@ from pys3local.errors import (
     S3Error,
 )
 from pys3local.keys_watch import KeysWatcher
+from pys3local.lifecycle_scheduler import LifecycleScheduler
 from pys3local.providers.base import StorageProvider
 from pys3local.s3 import xml
 from pys3local.s3.auth import RequestAuthenticator, SignedRequest
@@ -70,6 +71,7 @@ class S3Application:
         self.last_used: dict[str, float] = {}
         #: Prometheus figures (``serve --metrics-listen``); None: none are kept.
         self.metrics: RequestMetrics | None = None
+        self.lifecycle = LifecycleScheduler(service.provider, service.settings.lifecycle_interval)
         self._started = False
         self._start_lock = asyncio.Lock()
 
@@ -88,10 +90,12 @@ class S3Application:
                     log.info("removed %d abandoned multipart upload(s)", removed)
             if self.keys_watcher is not None:
                 self.keys_watcher.start()
+            self.lifecycle.start()
             self._started = True
 
     async def stop(self) -> None:
         flush_access_log()
+        await self.lifecycle.stop()
         if self.keys_watcher is not None:
             await asyncio.to_thread(self.keys_watcher.stop)
         if self._started:

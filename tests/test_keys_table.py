@@ -74,6 +74,15 @@ CALLS: dict[Operation | str, Call] = {
     _O.GET_BUCKET_POLICY: Call("GET", "/tbl-b", "policy"),
     _O.GET_BUCKET_CORS: Call("GET", "/tbl-b", "cors"),
     _O.GET_BUCKET_LIFECYCLE_CONFIGURATION: Call("GET", "/tbl-b", "lifecycle"),
+    _O.PUT_BUCKET_LIFECYCLE_CONFIGURATION: Call(
+        "PUT",
+        "/tbl-b",
+        "lifecycle",
+        body=b"<LifecycleConfiguration><Rule><ID>r</ID><Filter><Prefix></Prefix></Filter>"
+        b"<Status>Enabled</Status><Expiration><Days>1</Days></Expiration></Rule>"
+        b"</LifecycleConfiguration>",
+    ),
+    _O.DELETE_BUCKET_LIFECYCLE: Call("DELETE", "/tbl-b", "lifecycle"),
     _O.GET_BUCKET_TAGGING: Call("GET", "/tbl-b", "tagging"),
     _O.GET_BUCKET_ENCRYPTION: Call("GET", "/tbl-b", "encryption"),
     _O.GET_OBJECT_LOCK_CONFIGURATION: Call("GET", "/tbl-b", "object-lock"),

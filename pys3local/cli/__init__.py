@@ -1,4 +1,4 @@
-"""The ``pys3local`` command line: serve, config, keys, obscure, cache."""
+"""The ``pys3local`` command line: serve, config, keys, obscure, cache, lifecycle."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from pys3local import __version__
 from pys3local.cli.cache_cmd import cache
 from pys3local.cli.config_cmd import config, obscure
 from pys3local.cli.keys_cmd import keys
+from pys3local.cli.lifecycle_cmd import lifecycle
 from pys3local.cli.serve import serve
 from pys3local.cli.tui_cmd import tui
 
@@ -61,3 +62,4 @@ main.add_command(obscure)
 main.add_command(cache)
 main.add_command(tui)
 main.add_command(keys)
+main.add_command(lifecycle)

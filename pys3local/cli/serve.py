@@ -21,6 +21,7 @@ from pys3local.cli.config_cmd import (
     open_store,
     resolve_backend_config,
 )
+from pys3local.cli.durations import Duration
 from pys3local.cli.serve_checks import (
     open_backend,
     prepare_data_dir,
@@ -276,6 +277,13 @@ def options_from_environment(command: click.Command) -> click.Command:
     show_default=True,
     help="Hours after which unfinished multipart uploads are removed at start.",
 )
+@click.option(
+    "--lifecycle-interval",
+    type=Duration(),
+    default="1h",
+    show_default=True,
+    help="How often bucket lifecycle rules are applied (seconds, or with s/m/h/d); 0: never.",
+)
 @click.option("--tls-cert", type=click.Path(exists=True, dir_okay=False), help="Serve HTTPS.")
 @click.option("--tls-key", type=click.Path(exists=True, dir_okay=False), help="Key of --tls-cert.")
 @click.option(
@@ -328,6 +336,7 @@ def serve(
     read_timeout: float,
     idle_timeout: int,
     abandoned_upload_age: float,
+    lifecycle_interval: float,
     tls_cert: str | None,
     tls_key: str | None,
     no_fsync: bool,
@@ -367,6 +376,7 @@ def serve(
             max_object_size=max_object_size,
             read_timeout=read_timeout,
             abandoned_upload_age=abandoned_upload_age * 3600,
+            lifecycle_interval=lifecycle_interval,
         ),
         max_header_bytes=max_header_size,
         idle_timeout=idle_timeout,

@@ -19,6 +19,7 @@ from datetime import datetime
 from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
 
 from .conditions import WriteCondition
+from .lifecycle import LifecycleDefaults
 from .object_lock import ObjectLockDefaults, VersionProtection
 from .parts import PartsRecord
 from .ranges import ByteRange, RangeRequest
@@ -258,7 +259,7 @@ def multipart_etag(part_md5_hex: list[str]) -> str:
     return f"{digest.hexdigest()}-{len(part_md5_hex)}"
 
 
-class StorageProvider(VersioningDefaults, ObjectLockDefaults, ABC):
+class StorageProvider(VersioningDefaults, ObjectLockDefaults, LifecycleDefaults, ABC):
     """A place to keep buckets and objects.
 
     Keys arrive already validated by the protocol layer: valid UTF-8, at most

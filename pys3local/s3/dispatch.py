@@ -14,7 +14,6 @@ from types import MappingProxyType
 from pys3local.errors import (
     NoSuchBucketPolicy,
     NoSuchCORSConfiguration,
-    NoSuchLifecycleConfiguration,
     NoSuchTagSet,
     ServerSideEncryptionConfigurationNotFoundError,
 )
@@ -23,6 +22,7 @@ from . import (
     acl,
     bucket_listing,
     buckets,
+    lifecycle,
     listing,
     multipart,
     object_attributes,
@@ -68,7 +68,13 @@ OPERATIONS: MappingProxyType[Operation, OperationSpec] = MappingProxyType(
             buckets.absent_configuration(NoSuchCORSConfiguration), N.READ
         ),
         _O.GET_BUCKET_LIFECYCLE_CONFIGURATION: OperationSpec(
-            buckets.absent_configuration(NoSuchLifecycleConfiguration), N.READ
+            lifecycle.get_bucket_lifecycle_configuration, N.READ
+        ),
+        _O.PUT_BUCKET_LIFECYCLE_CONFIGURATION: OperationSpec(
+            lifecycle.put_bucket_lifecycle_configuration, N.ADMIN, Body.DOCUMENT, writes=True
+        ),
+        _O.DELETE_BUCKET_LIFECYCLE: OperationSpec(
+            lifecycle.delete_bucket_lifecycle, N.ADMIN, writes=True
         ),
         _O.GET_BUCKET_TAGGING: OperationSpec(buckets.absent_configuration(NoSuchTagSet), N.READ),
         _O.GET_BUCKET_ENCRYPTION: OperationSpec(

@@ -53,6 +53,8 @@ class Operation(_Named):
     GET_BUCKET_POLICY = "GetBucketPolicy"
     GET_BUCKET_CORS = "GetBucketCors"
     GET_BUCKET_LIFECYCLE_CONFIGURATION = "GetBucketLifecycleConfiguration"
+    PUT_BUCKET_LIFECYCLE_CONFIGURATION = "PutBucketLifecycleConfiguration"
+    DELETE_BUCKET_LIFECYCLE = "DeleteBucketLifecycle"
     GET_BUCKET_TAGGING = "GetBucketTagging"
     GET_BUCKET_ENCRYPTION = "GetBucketEncryption"
     GET_OBJECT_LOCK_CONFIGURATION = "GetObjectLockConfiguration"

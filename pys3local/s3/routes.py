@@ -121,8 +121,12 @@ def _bucket_operation(method: str, query: Mapping[str, str]) -> Operation | Unro
             return Operation.PUT_BUCKET_VERSIONING
         if "object-lock" in query:
             return Operation.PUT_OBJECT_LOCK_CONFIGURATION
+        if "lifecycle" in query:
+            return Operation.PUT_BUCKET_LIFECYCLE_CONFIGURATION
         return NOT_IMPLEMENTED if _has_subresource(query) else Operation.CREATE_BUCKET
     if method == "DELETE":
+        if "lifecycle" in query:
+            return Operation.DELETE_BUCKET_LIFECYCLE
         return NOT_IMPLEMENTED if _has_subresource(query) else Operation.DELETE_BUCKET
     if method == "POST":
         return Operation.DELETE_OBJECTS if "delete" in query else NOT_IMPLEMENTED

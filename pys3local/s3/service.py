@@ -32,6 +32,8 @@ class ServiceSettings:
     read_timeout: float = 60.0
     #: Multipart uploads untouched for longer are removed at start (rclone's default).
     abandoned_upload_age: float = 24 * 3600
+    #: Seconds between two lifecycle sweeps (``serve --lifecycle-interval``); 0: none.
+    lifecycle_interval: float = 3600.0
 
 
 class S3Service:

@@ -1,7 +1,7 @@
 """A bucket's settings on the local backend: ``<bucket>/.bucket.json``.
 
-One small JSON document per bucket (today its versioning state; Object Lock and
-lifecycle settings belong beside it), absent until something is set, so a bucket
+One small JSON document per bucket (its versioning state, Object Lock
+configuration and lifecycle rules), absent until something is set, so a bucket
 that never had a setting keeps exactly its old layout. It is replaced whole: written
 to a staging file, fsynced and renamed over the old one under the bucket's settings
 lock, so a reader sees the old or the new document, never a torn one, and several
@@ -75,6 +75,11 @@ class BucketConfigs:
         """The bucket's Object Lock configuration; None when lock was never enabled."""
         return lock_configuration(self.read(bucket).get("object_lock"))
 
+    def lifecycle(self, bucket: str) -> list[dict[str, object]]:
+        """The bucket's lifecycle rules as stored (``[]`` when it has none)."""
+        rules = self.read(bucket).get("lifecycle")
+        return [r for r in rules if isinstance(r, dict)] if isinstance(rules, list) else []
+
     def update(
         self,
         bucket: str,
@@ -83,9 +88,10 @@ class BucketConfigs:
         durable: bool,
         check: Callable[[dict[str, object]], None] | None = None,
     ) -> None:
-        """Merge ``changes`` into the bucket's settings, atomically and durably;
-        ``check`` sees the settings first, under the same lock, and may refuse (so
-        that, say, suspending versioning and enabling lock cannot both succeed)."""
+        """Merge ``changes`` into the bucket's settings, atomically and durably (a
+        None value removes that setting); ``check`` sees the settings first, under
+        the same lock, and may refuse (so that, say, suspending versioning and
+        enabling lock cannot both succeed)."""
         path = self._layout.bucket_config(bucket)
         temporary = self._staging.new_name().with_suffix(".bucket")
         try:
@@ -94,6 +100,8 @@ class BucketConfigs:
                 if check is not None:
                     check(document)
                 document.update(changes)
+                for name in [n for n, v in changes.items() if v is None]:
+                    del document[name]
                 write_json(temporary, document, durable=durable)
                 os.rename(temporary, path)
         finally:

@@ -55,6 +55,7 @@ from .files import DIR_MODE, ensure_dir, fsync_dir, wait_for_releases
 from .group_sync import GroupSync
 from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
+from .lifecycle import LocalLifecycle
 from .listing import DirectoryIndex, list_page
 from .locks import StripedLocks
 from .multipart import LocalMultipartStore
@@ -85,7 +86,9 @@ SMALL_READ = 256 * 1024
 READ_CHUNK = 4 * 1024 * 1024
 
 
-class LocalStorageProvider(VersionedObjects, LockedObjects, ObjectWrites, StorageProvider):
+class LocalStorageProvider(
+    LocalLifecycle, VersionedObjects, LockedObjects, ObjectWrites, StorageProvider
+):
     """Buckets and objects as files under ``base_path`` (see :mod:`.layout`).
 
     Args:

@@ -57,7 +57,7 @@ _VERSION_DIRECTORIES = VersionsDirectoryIndex(max_entries=200_000)
 
 
 @dataclass(frozen=True, slots=True)
-class _Item:
+class VersionedKey:
     """A key of the merged walk (its current entry and/or versions directory), or a
     common prefix (both None)."""
 
@@ -74,7 +74,7 @@ def _merged(
     prefix: str,
     roll_up: bool,
     start_after: str,
-) -> Iterator[_Item]:
+) -> Iterator[VersionedKey]:
     """Keys (and, rolling up ``/``, common prefixes) of both trees in S3 order."""
     try:
         dir_path, meta_path, dir_prefix = layout.prefix_dirs(bucket, prefix)
@@ -94,12 +94,12 @@ def _merged(
             roll_up_directories=roll_up,
         )
     versions_path = layout.versions_dir(bucket) / relative
-    older: Iterator[_Item] = iter(())
+    older: Iterator[VersionedKey] = iter(())
     if versions_path.is_dir():
         # The same walk over the versions tree, whose index names a key's directory
         # as a leaf: each leaf found is that key's versions directory.
         older = (
-            _Item(e.key, versions=e.data_path, is_prefix=e.data_path is None)
+            VersionedKey(e.key, versions=e.data_path, is_prefix=e.data_path is None)
             for e in walk_keys(
                 _VERSION_DIRECTORIES,
                 str(versions_path),
@@ -114,18 +114,20 @@ def _merged(
     while a is not None or b is not None:
         if b is None or (a is not None and a.key < b.key):
             assert a is not None
-            yield _Item(a.key, live=a if a.data_path else None, is_prefix=a.data_path is None)
+            yield VersionedKey(
+                a.key, live=a if a.data_path else None, is_prefix=a.data_path is None
+            )
             a = next(live, None)
         elif a is None or b.key < a.key:
             yield b
             b = next(older, None)
         else:
             live_entry = a if a.data_path else None
-            yield _Item(a.key, live_entry, b.versions, is_prefix=b.is_prefix)
+            yield VersionedKey(a.key, live_entry, b.versions, is_prefix=b.is_prefix)
             a, b = next(live, None), next(older, None)
 
 
-def _current(store: VersionStore, bucket: str, item: _Item) -> ObjectVersion | None:
+def _current(store: VersionStore, bucket: str, item: VersionedKey) -> ObjectVersion | None:
     """The key's version in ``objects/``, if it has one."""
     if item.live is None or item.live.metadata_path is None:
         return None
@@ -139,7 +141,11 @@ def _current(store: VersionStore, bucket: str, item: _Item) -> ObjectVersion | N
 
 
 def _key_versions(
-    layout: StoreLayout, store: VersionStore, bucket: str, item: _Item, after: str | None = None
+    layout: StoreLayout,
+    store: VersionStore,
+    bucket: str,
+    item: VersionedKey,
+    after: str | None = None,
 ) -> Iterator[ObjectVersion]:
     """A key's versions and markers, newest first, the latest marked; with ``after``
     only those after that version (a page that ends inside a key's versions)."""
@@ -186,7 +192,7 @@ def _page_items(
     if key_marker and version_id_marker and key_marker.startswith(prefix):
         paths = layout.object_paths(bucket, key_marker)
         live = ListedEntry(key_marker, str(paths.data), str(paths.metadata))
-        item = _Item(key_marker, live)
+        item = VersionedKey(key_marker, live)
         yield from _key_versions(layout, store, bucket, item, after=version_id_marker)
     roll_slash = delimiter == "/"
     last_prefix = None
@@ -244,3 +250,20 @@ def list_versions_page(
     if not page.is_truncated:
         page.next_key_marker = page.next_version_id_marker = None
     return page
+
+
+def versioned_keys(
+    layout: StoreLayout, directories: DirectoryIndex, bucket: str, prefix: str
+) -> Iterator[VersionedKey]:
+    """Every key under ``prefix`` with a current version or a versions directory, in
+    S3 order, one directory read at a time (the lifecycle sweep's walk)."""
+    for item in _merged(layout, directories, bucket, prefix, False, ""):
+        if not item.is_prefix:
+            yield item
+
+
+def key_versions(
+    layout: StoreLayout, store: VersionStore, bucket: str, item: VersionedKey
+) -> Iterator[ObjectVersion]:
+    """A key's versions and delete markers, newest first, the latest marked."""
+    return _key_versions(layout, store, bucket, item)

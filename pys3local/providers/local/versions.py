@@ -235,6 +235,7 @@ class VersionStore:
         version_id: str,
         *,
         bypass_governance: bool = False,
+        check: Callable[[Current | None, Iterator[Entry]], bool] | None = None,
     ) -> DeleteOutcome:
         """Remove one version or delete marker for good: the one way a version goes.
 
@@ -243,11 +244,18 @@ class VersionStore:
         there is not an error. A version Object Lock protects is AccessDenied
         (``bypass_governance`` lifts a GOVERNANCE retention), checked under the key's
         lock, so no change of its retention can come in between.
+
+        ``check`` (the lifecycle sweep's, which decided from an earlier look at the
+        key) sees the current version and the key's other versions, newest first,
+        under the key's lock; when it answers False nothing is removed and the
+        outcome's ``version_id`` is None.
         """
         check_version_id(version_id)
         directory = self.layout.key_versions_dir(bucket, key)
         with self._locks.hold(bucket, key, exclusive=True):
             current = self._current(bucket, key, paths)
+            if check is not None and not check(current, self._entries(directory, _id(current))):
+                return DeleteOutcome(None)
             if current is not None and current.version_id == version_id:
                 guard_removal(current.document, bypass=bypass_governance)
                 self._remove_named(directory, version_id)
@@ -528,6 +536,10 @@ class VersionStore:
         prune_empty_dirs(
             self.layout.key_versions_dir(bucket, key), self.layout.versions_dir(bucket)
         )
+
+
+def _id(current: Current | None) -> str | None:
+    return current.version_id if current is not None else None
 
 
 def _id_in(document: dict[str, object] | None) -> str:
