@@ -100,6 +100,13 @@ def test_Expiration_Days_adds_a_delete_marker_in_a_versioned_bucket(srv, s3c) ->
         s3c,
         bucket,
         {"ID": "a", "Status": "Enabled", "Filter": {"Prefix": "a/"}, "Expiration": {"Days": 2}},
+        # A rule elsewhere, so that the sweep walks b/ too.
+        {
+            "ID": "c",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "c/"},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        },
     )
     lifecycle_run(srv, later(1))  # not two days yet: nothing happens
     assert live(s3c, bucket, "a/old")
@@ -285,3 +292,30 @@ def test_lifecycle_run_refuses_bad_input(tmp_path: Path) -> None:
         assert done.returncode != 0
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert done.stderr.startswith("Error:"), done.stderr
+
+
+def test_lifecycle_interval_with_workers(make_server) -> None:
+    """With ``--workers 2`` the workers' timers share one sweep per interval (the
+    sweep lock and the time of the last sweep in the data directory), and it runs."""
+    server = make_server("--allow-bucket-creation", "--workers", "2", "--lifecycle-interval", "1s")
+    s3 = server.client()
+    bucket = make_bucket(s3, "workers", versioning=None)
+    for n in range(20):
+        s3.put_object(Bucket=bucket, Key=f"old/{n}", Body=b"x")
+    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    rules(
+        s3,
+        bucket,
+        {
+            "ID": "d",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "old/"},
+            "Expiration": {"Date": midnight},
+        },
+    )
+    deadline = time.monotonic() + 20
+    while s3.list_objects_v2(Bucket=bucket).get("KeyCount") and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+    state = json.loads((server.data_dir / ".pys3local" / "lifecycle.json").read_text())
+    assert time.time() - state["finished"] < 30
