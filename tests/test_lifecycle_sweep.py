@@ -7,6 +7,8 @@ records, never by sleeping."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import subprocess
 import sys
@@ -319,3 +321,49 @@ def test_lifecycle_interval_with_workers(make_server) -> None:
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
     state = json.loads((server.data_dir / ".pys3local" / "lifecycle.json").read_text())
     assert time.time() - state["finished"] < 30
+
+
+def _md5(data: bytes) -> str:
+    return base64.b64encode(hashlib.md5(data).digest()).decode()
+
+
+def test_NoncurrentVersionExpiration_keeps_versions_Object_Lock_protects(srv, s3c) -> None:
+    """Versions under a COMPLIANCE or GOVERNANCE retention or a legal hold are kept
+    (and reported) by a sweep whose rules have expired them, judged by the real clock;
+    an unprotected one beside them goes, and a protected current version gets a
+    delete marker, as on AWS."""
+    bucket = "locked-life"
+    s3c.create_bucket(Bucket=bucket, ObjectLockEnabledForBucket=True)
+    until = datetime.now(timezone.utc) + 2 * DAY
+
+    def put(key: str, data: bytes, **lock) -> str:
+        return s3c.put_object(Bucket=bucket, Key=key, Body=data, ContentMD5=_md5(data), **lock)[
+            "VersionId"
+        ]
+
+    compliance = put("nc/k", b"1", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
+    governance = put("nc/k", b"2", ObjectLockMode="GOVERNANCE", ObjectLockRetainUntilDate=until)
+    held = put("nc/k", b"3", ObjectLockLegalHoldStatus="ON")
+    free = put("nc/k", b"4")
+    put("nc/k", b"5")
+    current = put("cur/k", b"1", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until)
+    rules(
+        s3c,
+        bucket,
+        {
+            "ID": "nc",
+            "Status": "Enabled",
+            "Filter": {"Prefix": "nc/"},
+            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
+        },
+        {"ID": "cur", "Status": "Enabled", "Filter": {"Prefix": "cur/"}, "Expiration": {"Days": 1}},
+    )
+    out = lifecycle_run(srv, later(30))
+    for version in (compliance, governance, held):
+        assert f"kept     {bucket}/nc/k version {version}: protected by Object Lock" in out
+    assert f"removed  {bucket}/nc/k version {free}" in out
+    assert [v for v, _ in versions(s3c, bucket, "nc/k")][1:] == [held, governance, compliance]
+    assert f"expired  {bucket}/cur/k" in out
+    left = versions(s3c, bucket, "cur/k")
+    assert left[0][1] is True  # the marker
+    assert [v for v, _ in left[1:]] == [current]
