@@ -606,3 +606,22 @@ def test_DeleteBucket_refuses_a_bucket_with_locked_versions(s3, locked) -> None:
     with pytest.raises(ClientError) as exc:
         s3.delete_bucket(Bucket=locked)
     assert (code(exc), status(exc)) == ("BucketNotEmpty", 409)
+
+
+def test_PutObjectRetention_on_the_latest_version_stays_with_it_when_replaced(s3, locked) -> None:
+    """Retention and hold set on the latest version stay with that version when a new
+    version or a delete marker takes its place, and keep refusing its removal."""
+    until = later(days=1).replace(microsecond=0)
+    first = put(s3, locked, "k", b"first")
+    s3.put_object_retention(Bucket=locked, Key="k", Retention=retention("COMPLIANCE", until))
+    second = put(s3, locked, "k", b"second")
+    s3.put_object_legal_hold(Bucket=locked, Key="k", LegalHold={"Status": "ON"})
+    s3.delete_object(Bucket=locked, Key="k")  # a marker: "second" leaves objects/
+    assert retain_until(s3, locked, "k", first) == until
+    held = s3.get_object_legal_hold(Bucket=locked, Key="k", VersionId=second)
+    assert held["LegalHold"] == {"Status": "ON"}
+    for version in (first, second):
+        with pytest.raises(ClientError) as exc:
+            s3.delete_object(Bucket=locked, Key="k", VersionId=version)
+        assert code(exc) == "AccessDenied"
+    assert s3.get_object(Bucket=locked, Key="k", VersionId=first)["Body"].read() == b"first"
