@@ -26,12 +26,23 @@ from pys3local.providers.local.layout import StoreLayout
 DAY = timedelta(days=1)
 
 
+def lifecycle_command(*args: str) -> subprocess.CompletedProcess[str]:
+    """``pys3local lifecycle run ARGS`` in a process of its own."""
+    return run_command(
+        [sys.executable, "-m", "pys3local", "lifecycle", "run", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def lifecycle_run(server: RunningServer, now: datetime | None = None) -> str:
     """``pys3local lifecycle run`` on the server's data directory; its output."""
-    args = [sys.executable, "-m", "pys3local", "lifecycle", "run", "--path", str(server.data_dir)]
+    args = ["--path", str(server.data_dir)]
     if now is not None:
         args += ["--now", now.isoformat()]
-    done = run_command(args, capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    done = lifecycle_command(*args)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 
@@ -248,6 +259,13 @@ def test_AbortIncompleteMultipartUpload_aborts_old_uploads(srv, s3c) -> None:
     assert left == [kept]
 
 
+def expire_since_midnight(s3, bucket: str, prefix: str) -> None:
+    """A rule expiring every object under ``prefix`` since last midnight UTC."""
+    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    rule = {"ID": "d", "Status": "Enabled", "Filter": {"Prefix": prefix}}
+    rules(s3, bucket, {**rule, "Expiration": {"Date": midnight}})
+
+
 def test_lifecycle_interval_sweeps_while_serving(make_server) -> None:
     """``serve --lifecycle-interval 1`` applies a rule whose Date has passed within
     seconds, by itself."""
@@ -256,17 +274,7 @@ def test_lifecycle_interval_sweeps_while_serving(make_server) -> None:
     bucket = make_bucket(s3, "timed")
     s3.put_object(Bucket=bucket, Key="old/x", Body=b"x")
     s3.put_object(Bucket=bucket, Key="new/x", Body=b"x")
-    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    rules(
-        s3,
-        bucket,
-        {
-            "ID": "d",
-            "Status": "Enabled",
-            "Filter": {"Prefix": "old/"},
-            "Expiration": {"Date": midnight},
-        },
-    )
+    expire_since_midnight(s3, bucket, "old/")
     deadline = time.monotonic() + 20
     while live(s3, bucket, "old/x") and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -284,13 +292,7 @@ def test_lifecycle_run_refuses_bad_input(tmp_path: Path) -> None:
         ["--path", str(tmp_path)],
         ["--path", str(store), "--now", "yesterday"],
     ):
-        done = run_command(
-            [sys.executable, "-m", "pys3local", "lifecycle", "run", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+        done = lifecycle_command(*args)
         assert done.returncode != 0
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert done.stderr.startswith("Error:"), done.stderr
@@ -304,17 +306,7 @@ def test_lifecycle_interval_with_workers(make_server) -> None:
     bucket = make_bucket(s3, "workers", versioning=None)
     for n in range(20):
         s3.put_object(Bucket=bucket, Key=f"old/{n}", Body=b"x")
-    midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    rules(
-        s3,
-        bucket,
-        {
-            "ID": "d",
-            "Status": "Enabled",
-            "Filter": {"Prefix": "old/"},
-            "Expiration": {"Date": midnight},
-        },
-    )
+    expire_since_midnight(s3, bucket, "old/")
     deadline = time.monotonic() + 20
     while s3.list_objects_v2(Bucket=bucket).get("KeyCount") and time.monotonic() < deadline:
         time.sleep(0.2)

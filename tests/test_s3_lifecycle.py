@@ -5,14 +5,16 @@ operation needs, and NotImplemented on a backend without a sweep."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from conftest import RunningServer, start_server
-from keys_support import add_key, error_code, key_client
+from conftest import RunningServer
+from keys_support import error_code, key_client, server_with_keys
 from reliability import sign
 
 RULES = [
@@ -43,11 +45,16 @@ def code(exc: pytest.ExceptionInfo[ClientError]) -> str:
     return exc.value.response["Error"]["Code"]
 
 
-def put_raw(server: RunningServer, bucket: str, body: bytes) -> httpx.Response:
+def put_raw(
+    server: RunningServer, bucket: str, body: bytes, *, content_md5: bool = True
+) -> httpx.Response:
     """PutBucketLifecycleConfiguration with exactly ``body`` (boto3 always adds the
-    namespace and checks shapes itself)."""
+    namespace and checks shapes itself), with its Content-MD5 unless told not to."""
     target = f"/{bucket}?lifecycle="
-    headers = sign(server, "PUT", target, {"content-type": "application/xml"}, body)
+    headers = {"content-type": "application/xml"}
+    if content_md5:
+        headers["content-md5"] = base64.b64encode(hashlib.md5(body).digest()).decode()
+    headers = sign(server, "PUT", target, headers, body)
     return httpx.put(server.endpoint + target, content=body, headers=headers, timeout=10)
 
 
@@ -78,6 +85,19 @@ def test_PutBucketLifecycleConfiguration_without_namespace(server, s3, bucket) -
     (rule,) = s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert rule["Filter"] == {"Prefix": "a/"}
     assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 5}
+
+
+def test_PutBucketLifecycleConfiguration_needs_Content_MD5_or_a_checksum(
+    server, s3, bucket
+) -> None:
+    """As on AWS, a document without Content-MD5 or an x-amz-checksum-* is
+    InvalidRequest, and nothing is stored."""
+    answer = put_raw(server, bucket, rule_xml(_EXPIRE), content_md5=False)
+    assert answer.status_code == 400
+    assert "<Code>InvalidRequest</Code>" in answer.text
+    with pytest.raises(ClientError) as exc:
+        s3.get_bucket_lifecycle_configuration(Bucket=bucket)
+    assert code(exc) == "NoSuchLifecycleConfiguration"
 
 
 def test_GetBucketLifecycleConfiguration_and_DeleteBucketLifecycle(s3, bucket) -> None:
@@ -206,23 +226,8 @@ def test_PutBucketLifecycleConfiguration_survives_a_restart(make_server, tmp_pat
 def test_lifecycle_operations_need_their_rights(tmp_path_factory) -> None:
     """Put and DeleteBucketLifecycle need admin; GetBucketLifecycleConfiguration needs
     read."""
-    config_dir = tmp_path_factory.mktemp("keys-config")
-    keys = {
-        name: add_key(config_dir, name, "--bucket", "life", "--allow", rights)
-        for name, rights in [
-            ("reader", "read"),
-            ("writer", "read,write,delete"),
-            ("admin", "admin"),
-        ]
-    }
-    server = start_server(
-        tmp_path_factory.mktemp("keys-data"),
-        "--allow-bucket-creation",
-        "--config-dir",
-        str(config_dir),
-    )
-    try:
-        server.client().create_bucket(Bucket="life")
+    rights = {"reader": "read", "writer": "read,write,delete", "admin": "admin"}
+    with server_with_keys(tmp_path_factory, "life", rights) as (server, keys):
         client = {name: key_client(server, key) for name, key in keys.items()}
         config = {"Bucket": "life", "LifecycleConfiguration": {"Rules": RULES[:1]}}
         for name in ("reader", "writer"):
@@ -233,8 +238,6 @@ def test_lifecycle_operations_need_their_rights(tmp_path_factory) -> None:
         got = client["reader"].get_bucket_lifecycle_configuration(Bucket="life")["Rules"]
         assert got == RULES[:1]
         client["admin"].delete_bucket_lifecycle(Bucket="life")
-    finally:
-        server.stop()
 
 
 def test_PutBucketLifecycleConfiguration_is_NotImplemented_on_Drime(drime) -> None:

@@ -28,6 +28,7 @@ from pys3local.providers.lifecycle import (
 from . import xml
 from .buckets import xml_response
 from .http import HttpResponse
+from .object_lock import require_checksum
 from .payload import RequestPayload
 from .request import S3Request
 from .service import S3Service
@@ -61,6 +62,7 @@ async def put_bucket_lifecycle_configuration(
     service: S3Service, request: S3Request, payload: RequestPayload
 ) -> HttpResponse:
     bucket = service.bucket_name(request)
+    require_checksum(request)  # AWS requires one (boto3 and the aws cli send it)
     body = await payload.read_all(_MAX_BODY)  # Content-MD5 checked while read
     rules = await asyncio.to_thread(parse_lifecycle_configuration, body)
     await service.provider.put_bucket_lifecycle(bucket, rules)

@@ -162,7 +162,7 @@ def governance_bypass(request: S3Request, bucket: str) -> bool:
     return key is None or (Right.ADMIN in key.rights and key.may_use(bucket))
 
 
-def _require_checksum(request: S3Request) -> None:
+def require_checksum(request: S3Request) -> None:
     if not has_checksum(request.http.headers):
         raise InvalidRequest("Missing required header for this request: Content-MD5")
 
@@ -225,7 +225,7 @@ async def put_object_lock_configuration(
     service: S3Service, request: S3Request, payload: RequestPayload
 ) -> HttpResponse:
     bucket = service.bucket_name(request)
-    _require_checksum(request)
+    require_checksum(request)
     body = await payload.read_all(_MAX_BODY)  # Content-MD5 checked while read
     configuration = await asyncio.to_thread(parse_lock_configuration, body)
     await service.provider.put_object_lock_configuration(bucket, configuration)
@@ -286,7 +286,7 @@ async def put_object_retention(
 ) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
-    _require_checksum(request)
+    require_checksum(request)
     body = await payload.read_all(_MAX_BODY)
     retention = await asyncio.to_thread(parse_retention, body)
     await service.provider.put_object_retention(
@@ -315,7 +315,7 @@ async def put_object_legal_hold(
 ) -> HttpResponse:
     bucket = service.bucket_name(request)
     assert request.key is not None
-    _require_checksum(request)
+    require_checksum(request)
     body = await payload.read_all(_MAX_BODY)
     on = await asyncio.to_thread(parse_legal_hold, body)
     await service.provider.put_object_legal_hold(

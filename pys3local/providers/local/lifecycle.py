@@ -94,42 +94,36 @@ class LocalLifecycle:
         on_action: ActionCallback | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> LifecycleReport | None:
+        """See :meth:`LifecycleDefaults.run_lifecycle`; without ``min_interval`` it
+        waits for a sweep another process is running to end, then sweeps."""
         if self.readonly:
             return None
-        return await self._run(self.run_lifecycle_sync, now, min_interval, on_action, should_stop)
 
-    def run_lifecycle_sync(
-        self,
-        now: datetime | None = None,
-        min_interval: float = 0.0,
-        on_action: ActionCallback | None = None,
-        should_stop: Callable[[], bool] | None = None,
-    ) -> LifecycleReport | None:
-        """:meth:`run_lifecycle`, blocking. Without ``min_interval`` it waits for a
-        sweep another process is running to end, then sweeps."""
-        self._ensure_open()
-        state = self.layout.internal / "lifecycle.json"
-        with self._sweep_lock(wait=min_interval <= 0) as held:
-            if not held:
-                return None
-            if min_interval > 0 and time.time() - _finished(state) < min_interval:
-                return None
-            sweep = LifecycleSweep(
-                self.layout,
-                self._configs,
-                self._versions,
-                self._multipart,
-                self._delete,  # DeleteObject: a marker if versioned, else the object goes
-                self._remove_version,
-                now=now or datetime.now(timezone.utc),
-                on_action=on_action,
-                should_stop=should_stop,
-            )
-            report = sweep.run()
-            if report is None:
-                return None  # stopped early: the next sweep is still due
-            _record_finished(state)
-            return report
+        def sweep_sync() -> LifecycleReport | None:
+            self._ensure_open()
+            state = self.layout.internal / "lifecycle.json"
+            with self._sweep_lock(wait=min_interval <= 0) as held:
+                if not held:
+                    return None
+                if min_interval > 0 and time.time() - _finished(state) < min_interval:
+                    return None
+                report = LifecycleSweep(
+                    self.layout,
+                    self._configs,
+                    self._versions,
+                    self._multipart,
+                    self._delete,  # DeleteObject: a marker if versioned, else the object goes
+                    self._remove_version,
+                    now=now or datetime.now(timezone.utc),
+                    on_action=on_action,
+                    should_stop=should_stop,
+                ).run()
+                if report is None:
+                    return None  # stopped early: the next sweep is still due
+                _record_finished(state)
+                return report
+
+        return await self._run(sweep_sync)
 
     @contextlib.contextmanager
     def _sweep_lock(self, *, wait: bool) -> Iterator[bool]:
