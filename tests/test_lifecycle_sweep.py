@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -299,9 +300,12 @@ def test_lifecycle_run_refuses_bad_input(tmp_path: Path) -> None:
 
 
 def test_lifecycle_interval_with_workers(make_server) -> None:
-    """With ``--workers 2`` the workers' timers share one sweep per interval (the
-    sweep lock and the time of the last sweep in the data directory), and it runs."""
-    server = make_server("--allow-bucket-creation", "--workers", "2", "--lifecycle-interval", "1s")
+    """With ``--workers 2`` (and the interval from the environment) the workers'
+    timers share one sweep per interval (the sweep lock and the time of the last sweep
+    in the data directory), and it runs."""
+    server = make_server(
+        "--allow-bucket-creation", "--workers", "2", env={"PYS3LOCAL_LIFECYCLE_INTERVAL": "1s"}
+    )
     s3 = server.client()
     bucket = make_bucket(s3, "workers", versioning=None)
     for n in range(20):
@@ -359,3 +363,23 @@ def test_NoncurrentVersionExpiration_keeps_versions_Object_Lock_protects(srv, s3
     left = versions(s3c, bucket, "cur/k")
     assert left[0][1] is True  # the marker
     assert [v for v, _ in left[1:]] == [current]
+
+
+def test_serve_refuses_a_bad_lifecycle_interval(tmp_path: Path) -> None:
+    """``serve --lifecycle-interval`` (and its environment variable) takes seconds or
+    a number with s/m/h/d; anything else is one line and exit code 2."""
+    for args, env in (
+        (["--lifecycle-interval", "soon"], {}),
+        ([], {"PYS3LOCAL_LIFECYCLE_INTERVAL": "-5"}),
+    ):
+        done = run_command(
+            [sys.executable, "-m", "pys3local", "serve", "--path", str(tmp_path), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **env},
+        )
+        assert done.returncode == 2, done.stdout + done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        assert "lifecycle-interval" in done.stderr
