@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from botocore.exceptions import ClientError
+from clients import aws, aws_env
 from conftest import RunningServer
 from processes import run_command
 
@@ -383,3 +384,37 @@ def test_serve_refuses_a_bad_lifecycle_interval(tmp_path: Path) -> None:
         assert done.returncode == 2, done.stdout + done.stderr
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
         assert "lifecycle-interval" in done.stderr
+
+
+def test_lifecycle_with_the_aws_cli(srv, tmp_path: Path) -> None:
+    """put/get/delete-bucket-lifecycle-configuration through aws s3api, and the rule
+    it set applied by a sweep: the non-current version goes, the current one stays."""
+    env = aws_env(srv, tmp_path / "home")
+
+    def s3api(*args: str, check: bool = True):
+        return aws(srv, env, "s3api", *args, check=check)
+
+    bucket = make_bucket(srv.client(), "cli-life")
+    s3 = srv.client()
+    old, _new = put_versions(s3, bucket, "k", 2)
+    rule = {
+        "ID": "cli",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
+    }
+    s3api(
+        "put-bucket-lifecycle-configuration",
+        "--bucket",
+        bucket,
+        "--lifecycle-configuration",
+        json.dumps({"Rules": [rule]}),
+    )
+    got = json.loads(s3api("get-bucket-lifecycle-configuration", "--bucket", bucket).stdout)
+    assert got["Rules"] == [rule]
+    assert f"removed  cli-life/k version {old}" in lifecycle_run(srv, later(10))
+    assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v1"
+    s3api("delete-bucket-lifecycle", "--bucket", bucket)
+    missing = s3api("get-bucket-lifecycle-configuration", "--bucket", bucket, check=False)
+    assert missing.returncode != 0
+    assert "NoSuchLifecycleConfiguration" in missing.output
