@@ -418,3 +418,38 @@ def test_lifecycle_with_the_aws_cli(srv, tmp_path: Path) -> None:
     missing = s3api("get-bucket-lifecycle-configuration", "--bucket", bucket, check=False)
     assert missing.returncode != 0
     assert "NoSuchLifecycleConfiguration" in missing.output
+
+
+def test_Expiration_Days_also_removes_old_sole_delete_markers(srv, s3c) -> None:
+    """With Days, a delete marker that is its key's only version goes once it is Days
+    old (S3 does this cleanup for Days rules without ExpiredObjectDeleteMarker)."""
+    bucket = make_bucket(s3c, "days-markers")
+    (first,) = put_versions(s3c, bucket, "k", 1)
+    s3c.delete_object(Bucket=bucket, Key="k")
+    s3c.delete_object(Bucket=bucket, Key="k", VersionId=first)
+    rules(
+        s3c,
+        bucket,
+        {"ID": "d", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 5}},
+    )
+    lifecycle_run(srv, later(2))
+    assert [m for _, m in versions(s3c, bucket, "k")] == [True]
+    lifecycle_run(srv, later(7))
+    assert versions(s3c, bucket, "k") == []
+
+
+def test_Expiration_in_a_suspended_bucket_replaces_the_null_version(srv, s3c) -> None:
+    """With versioning suspended, expiring an object adds a null delete marker that
+    replaces the null version, as on AWS; older versions stay."""
+    bucket = make_bucket(s3c, "suspended")
+    (kept,) = put_versions(s3c, bucket, "k", 1)
+    s3c.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
+    s3c.put_object(Bucket=bucket, Key="k", Body=b"null")
+    rules(
+        s3c,
+        bucket,
+        {"ID": "d", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}},
+    )
+    lifecycle_run(srv, later(3))
+    assert not live(s3c, bucket, "k")
+    assert versions(s3c, bucket, "k") == [("null", True), (kept, False)]
