@@ -90,9 +90,10 @@ def days_passed(since: datetime, days: int, now: datetime) -> bool:
 @dataclass(frozen=True, slots=True)
 class LifecycleAction:
     """One thing a sweep did (or was refused): ``action`` is ``expired`` (a current
-    object deleted or hidden by a delete marker), ``removed`` (a version or delete
-    marker gone for good), ``aborted`` (a multipart upload), or ``kept`` (a version
-    Object Lock protects, left in place)."""
+    object deleted or hidden by a delete marker, whose id ``version_id`` then is),
+    ``removed`` (a version or delete marker gone for good), ``aborted`` (a multipart
+    upload, whose upload id ``version_id`` holds), or ``kept`` (a version Object Lock
+    protects, left in place)."""
 
     action: str
     bucket: str

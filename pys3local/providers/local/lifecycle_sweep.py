@@ -120,7 +120,8 @@ class LifecycleSweep:
     def _record(self, action: LifecycleAction) -> None:
         self.report.count(action)
         if action.action == "kept":
-            log.info("lifecycle: kept %s/%s version %s (protected)", *_where(action))
+            # Every sweep meets each protected version again: counted in the summary.
+            log.debug("lifecycle: kept %s/%s version %s (protected)", *_where(action))
         else:
             log.info("lifecycle: %s %s/%s version %s", action.action, *_where(action))
         if self._on_action is not None:
