@@ -149,3 +149,23 @@ async def test_ExpiredObjectDeleteMarker_keeps_a_marker_no_longer_alone(
         (False, False),
         (True, True),
     ]
+
+
+def _tree(root) -> dict[str, int]:
+    return {
+        str(path.relative_to(root)): path.stat().st_mtime_ns
+        for path in sorted(root.rglob("*"))
+        if "staging" not in path.parts
+    }
+
+
+async def test_a_sweep_without_rules_changes_nothing_on_disk(
+    provider: LocalStorageProvider,
+) -> None:
+    """Every server sweeps at start: with no rules anywhere it writes nothing (so a
+    data directory looked at before and after a start sees no difference)."""
+    await put(provider, "k", b"x")
+    before = _tree(provider.base_path)
+    report = await provider.run_lifecycle(min_interval=3600)
+    assert report is not None and report.buckets == 0
+    assert _tree(provider.base_path) == before

@@ -120,10 +120,20 @@ class LocalLifecycle:
                 ).run()
                 if report is None:
                     return None  # stopped early: the next sweep is still due
-                _record_finished(state)
+                if report.buckets:
+                    # Without rules a sweep costs a look at each bucket's settings:
+                    # it may as well run at every tick, and writes nothing.
+                    _record_finished(state)
                 return report
 
         return await self._run(sweep_sync)
+
+    def create_sweep_lock(self) -> None:
+        """Create the sweep's lock file when the store is opened, beside the key locks,
+        so that a sweep finding nothing to do changes nothing on disk."""
+        path = self.layout.internal / "lifecycle.lock"
+        if not path.exists():
+            path.touch(mode=FILE_MODE)
 
     @contextlib.contextmanager
     def _sweep_lock(self, *, wait: bool) -> Iterator[bool]:

@@ -151,6 +151,7 @@ class LocalStorageProvider(
                     # directory is a leftover of one that was killed mid-link.
                     remove_temporaries(self.layout)
                 self._locks.create_files()
+                self.create_sweep_lock()
                 self._staging.open()
                 if self.durable:
                     self._group_sync.open()
