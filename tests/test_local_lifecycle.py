@@ -169,3 +169,17 @@ async def test_a_sweep_without_rules_changes_nothing_on_disk(
     report = await provider.run_lifecycle(min_interval=3600)
     assert report is not None and report.buckets == 0
     assert _tree(provider.base_path) == before
+
+
+async def test_a_sweep_asked_to_stop_ends_early_and_stays_due(
+    provider: LocalStorageProvider,
+) -> None:
+    """A sweep whose server is stopping ends between keys, counts as not run (the next
+    server sweeps at once), and leaves the keys it did not reach alone."""
+    await versioned(provider, LifecycleRule("r", True, expiration_days=1))
+    await put(provider, "k", b"x")
+    stopped = await provider.run_lifecycle(now=LATER, should_stop=lambda: True)
+    assert stopped is None
+    assert not (provider.layout.internal / "lifecycle.json").exists()
+    assert (await provider.get_object("b", "k")).body == b"x"
+    assert await provider.run_lifecycle(now=LATER, min_interval=3600) is not None

@@ -48,6 +48,7 @@ class LifecycleRule:
     abort_days: int | None = None
 
     def applies_to(self, key: str) -> bool:
+        """Whether the rule is enabled and ``key`` is under its prefix."""
         return self.enabled and key.startswith(self.prefix)
 
     @property

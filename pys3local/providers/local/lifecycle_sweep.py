@@ -148,7 +148,7 @@ class LifecycleSweep:
         for item in versioned_keys(self._layout, directories, bucket, prefix):
             if self._should_stop():
                 return
-            applicable = [r for r in key_rules if item.key.startswith(r.prefix)]
+            applicable = [r for r in key_rules if r.applies_to(item.key)]
             if not applicable:
                 continue
             self.report.keys += 1
@@ -267,7 +267,7 @@ class LifecycleSweep:
                 (
                     r
                     for r in aborting
-                    if upload.key.startswith(r.prefix)
+                    if r.applies_to(upload.key)
                     and days_passed(upload.initiated, r.abort_days or 0, self._now)
                 ),
                 None,
