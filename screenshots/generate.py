@@ -43,6 +43,7 @@ from pys3local.cache import CacheEntry, MetadataCache, drime_store  # noqa: E402
 from pys3local.config import ConfigStore  # noqa: E402
 from pys3local.config.keys import KeysFile  # noqa: E402
 from pys3local.errors import NotImplementedOperation  # noqa: E402
+from pys3local.providers.base import ObjectMetadata  # noqa: E402
 from pys3local.providers.local import LocalStorageProvider  # noqa: E402
 from pys3local.providers.object_lock import (  # noqa: E402
     COMPLIANCE,
@@ -96,6 +97,10 @@ async def _open_once(path: Path) -> None:
     await provider.close()
 
 
+async def _chunks(data: bytes):  # type: ignore[no-untyped-def]
+    yield data
+
+
 async def _buckets(path: Path) -> None:
     """The served store's buckets, versioned or locked as a backup target's would be."""
     provider = LocalStorageProvider(path)
@@ -110,6 +115,12 @@ async def _buckets(path: Path) -> None:
             await provider.create_bucket(bucket)
             if versioning is not None:
                 await provider.put_bucket_versioning(bucket, versioning)
+        # A repository rewritten now and then: older versions and a delete marker kept.
+        for step in range(3):
+            body = random.randbytes(150_000 * (step + 1))
+            await provider.put_object("restic-repo", "config", _chunks(body), ObjectMetadata())
+        await provider.put_object("restic-repo", "locks/1", _chunks(b"lock"), ObjectMetadata())
+        await provider.delete_object("restic-repo", "locks/1")
         lock = ObjectLockConfiguration(default_retention=DefaultRetention(COMPLIANCE, days=30))
         with contextlib.suppress(NotImplementedOperation):  # a backend that cannot lock yet
             await provider.put_object_lock_configuration("veeam-immutable", lock)

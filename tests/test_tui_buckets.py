@@ -249,3 +249,37 @@ async def test_PutBucketVersioning_not_supported_by_drime_is_one_line(tmp_path, 
         await wait_for(lambda: "Object Lock is not supported" in message(app), pilot)
         assert table_rows(app) == [["default", "never", "off", "-"]]
         await stop_server(app, pilot)
+
+
+async def test_GetObjectLockConfiguration_rows_drawn_whole_after_a_hidden_refresh(tmp_path):
+    """Read while the tab is hidden (the server starts on the dashboard), then read
+    again when shown: every row is drawn whole, no name or retention cut."""
+    await prepared_store(tmp_path / "data", {"archive-2024": "Suspended", "veeam-immutable": None})
+    app = make_app(tmp_path)
+    async with app.run_test(size=(110, 32)) as pilot:
+        await custom_buckets(app, pilot)
+        port = await start_server(app, pilot)
+        client = s3_client(port)
+        await call(
+            client.put_bucket_versioning,
+            Bucket="veeam-immutable",
+            VersioningConfiguration={"Status": "Enabled"},
+        )
+        await call(
+            client.put_object_lock_configuration,
+            Bucket="veeam-immutable",
+            ObjectLockConfiguration={
+                "ObjectLockEnabled": "Enabled",
+                "Rule": {"DefaultRetention": {"Mode": "COMPLIANCE", "Days": 30}},
+            },
+        )
+        app.query_one(BucketsPane).action_refresh()  # as a state change does, hidden
+        await pilot.pause(0.5)
+        await open_buckets_tab(app, pilot, 2)
+        await pilot.press("down")
+        await pilot.pause(0.3)
+        table = app.query_one("#buckets-table", DataTable)
+        drawn = [table.render_line(y).text for y in range(1, 3)]
+        assert "archive-2024" in drawn[0] and "Suspended" in drawn[0]
+        assert "veeam-immutable" in drawn[1] and "COMPLIANCE 30 days" in drawn[1]
+        await stop_server(app, pilot)

@@ -10,7 +10,7 @@ import time
 import pytest
 from click.testing import CliRunner
 from pys3local_tui import server_worker
-from pys3local_tui.figures import RateSeries, directory_size, format_uptime, short_size
+from pys3local_tui.figures import RateSeries, format_uptime, short_size
 from pys3local_tui.log_bridge import LogBridge, ServerNote, Throttle
 from pys3local_tui.rclone_conf import RemoteExists, append_remote, remote_names
 from pys3local_tui.server_worker import ServerController, ServerOptions, ServerState, StartError
@@ -19,6 +19,7 @@ from pys3local.access_log import AccessRecord, access_logger, flush_access_log, 
 from pys3local.cli import tui_cmd
 from pys3local.cli.tui_cmd import tui
 from pys3local.config import LocalBackendSettings
+from pys3local.providers.local.usage import measure_store
 
 
 def record(status: int = 200, key: str = "k") -> AccessRecord:
@@ -204,8 +205,8 @@ def test_directory_size(tmp_path):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "f").write_bytes(b"x" * 10)
     (tmp_path / "g").write_bytes(b"y" * 5)
-    assert directory_size(tmp_path) == 15
-    assert directory_size(tmp_path / "missing") == 0
+    assert measure_store(tmp_path).stored_bytes == 15
+    assert measure_store(tmp_path / "missing").stored_bytes == 0
 
 
 # --------------------------------------------------------------------------- command

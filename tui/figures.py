@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from dataclasses import dataclass
-from pathlib import Path
 
 from pys3local.sizes import format_size
 
@@ -65,27 +63,3 @@ class RateSeries:
         """The mean rate over the last ``ticks`` samples."""
         window = list(self.samples)[-ticks:]
         return sum(window) / len(window) if window else 0.0
-
-
-def directory_size(path: Path) -> int:
-    """Bytes in the files below ``path`` (what the local backend stores); 0 if missing.
-
-    Blocking: call it in a thread. Files that vanish while walking are skipped.
-    """
-    total = 0
-    stack = [Path(path)]
-    while stack:
-        directory = stack.pop()
-        try:
-            entries = list(os.scandir(directory))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                elif entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-            except OSError:
-                continue
-    return total

@@ -33,7 +33,7 @@ from .entries import (
 )
 from .schema import SCHEMA_V1, SCHEMA_V2, SCHEMA_VERSION
 from .shared import acquire_cache, release_cache, shared_cache
-from .stores import is_local_store, parse_store, store_label
+from .stores import is_local_store, local_store_path, parse_store, store_label
 from .uploads import PartRow, UploadRow, UploadTable
 from .view import CacheView
 
@@ -57,6 +57,7 @@ __all__ = [
     "drime_store",
     "is_local_store",
     "local_store",
+    "local_store_path",
     "parse_store",
     "prefix_end",
     "release_cache",

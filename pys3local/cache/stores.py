@@ -27,6 +27,11 @@ def is_local_store(store: str) -> bool:
     return store.startswith(_LOCAL)
 
 
+def local_store_path(store: str) -> Path:
+    """The data directory of a local store string (see :func:`is_local_store`)."""
+    return Path(store[len(_LOCAL) :])
+
+
 def store_label(workspace_id: int, store: str) -> str:
     """The label of a (workspace, store) pair (see the module docstring)."""
     if is_local_store(store):

@@ -25,6 +25,7 @@ from pys3local.cache import (
     CacheError,
     MetadataCache,
     is_local_store,
+    local_store_path,
     parse_store,
     shared_cache,
     store_label,
@@ -37,6 +38,7 @@ from pys3local.cli.cache_report import (
     stats_lines,
 )
 from pys3local.cli.cache_report import entries as _entries
+from pys3local.providers.local.usage import measure_versions
 
 if TYPE_CHECKING:
     from pys3local.backends import BackendSettings
@@ -77,11 +79,20 @@ _STORE_HELP = "A store as 'cache stats' names it: local:DIR (or DIR), drime:N, d
 @click.option("--store", "store_label", metavar="STORE", help="Only this store. " + _STORE_HELP)
 @click.pass_obj
 def stats(db_path: Path, workspace: int | None, store_label: str | None) -> None:
-    """Show how many entries the cache holds, overall, per workspace and per store."""
+    """Show how many entries the cache holds, overall, per workspace and per store.
+
+    A local store's sizes include its non-current versions, read from its data
+    directory (the cache has a row per live object only).
+    """
     store = _parse_store_option(store_label, workspace)
     with _opened(db_path) as db:
         figures = db.stats(workspace) if store is None else db.stats(store[0], store=store[1])
-    click.echo("\n".join(stats_lines(figures, workspace, store_label)))
+    versions = {
+        (ws, name): measure_versions(local_store_path(name))
+        for ws, name in figures.stores
+        if is_local_store(name)
+    }
+    click.echo("\n".join(stats_lines(figures, workspace, store_label, versions)))
 
 
 @cache.command()

@@ -4,12 +4,14 @@ migration plans, progress and summaries."""
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import click
 
 from pys3local.cache import CacheFigures, CacheStats, store_label
+from pys3local.providers.local.usage import VersionUsage
 from pys3local.sizes import format_size
 
 if TYPE_CHECKING:
@@ -30,10 +32,19 @@ def entries(count: int) -> str:
 
 
 def stats_lines(
-    stats: CacheStats, workspace: int | None = None, store: str | None = None
+    stats: CacheStats,
+    workspace: int | None = None,
+    store: str | None = None,
+    versions: Mapping[tuple[int, str], VersionUsage] | None = None,
 ) -> list[str]:
     """The ``cache stats`` report: overall, per workspace, and under each workspace the
-    stores it holds (by the names ``cache cleanup --store`` accepts)."""
+    stores it holds (by the names ``cache cleanup --store`` accepts).
+
+    ``versions`` are the non-current versions and delete markers of local stores
+    (measured on disk: the cache holds a row per live object only); their bytes are
+    part of each size shown, and their counts get lines of their own.
+    """
+    versions = versions or {}
     if not stats.overall.files:
         if store is not None:
             return [f"No cache entries for store {store}"]
@@ -42,28 +53,60 @@ def stats_lines(
         ]
     lines = ["MD5 Cache Statistics", "", "Overall Statistics:"]
     lines += _figure_lines(
-        stats.overall, "  ", ("Total files", "Total size", "Oldest entry", "Newest entry")
+        stats.overall,
+        "  ",
+        ("Total files", "Total size", "Oldest entry", "Newest entry"),
+        sum(versions.values(), VersionUsage()),
     )
     lines += ["", "Per-Workspace Statistics:"]
     for workspace_id, figures in stats.workspaces.items():
         lines += ["", f"  Workspace {workspace_id}:"]
-        lines += _figure_lines(figures, "    ", ("Files", "Size", "Oldest", "Newest"))
+        kept = [usage for (ws, _), usage in versions.items() if ws == workspace_id]
+        lines += _figure_lines(
+            figures, "    ", ("Files", "Size", "Oldest", "Newest"), sum(kept, VersionUsage())
+        )
         stores = [(name, f) for (ws, name), f in stats.stores.items() if ws == workspace_id]
         if any(name for name, _ in stores):  # rows without a store have nothing to add
             lines.append("    Stores:")
-            lines += [
-                f"      {store_label(workspace_id, name)}: {f.files:,} files, "
-                f"{format_size(f.size)}, {f.with_md5:,} with MD5"
-                for name, f in stores
-            ]
+            for name, f in stores:
+                usage = versions.get((workspace_id, name), VersionUsage())
+                lines.append(
+                    f"      {store_label(workspace_id, name)}: {f.files:,} files, "
+                    f"{format_size(f.size + usage.version_bytes)}, {f.with_md5:,} with MD5"
+                    + _versions_text(usage)
+                )
     return lines
 
 
+def _versions_text(usage: VersionUsage) -> str:
+    """``, 2 noncurrent versions (1.2 MB), 1 delete marker``, or nothing."""
+    if not (usage.versions or usage.delete_markers):
+        return ""
+    markers = "delete marker" if usage.delete_markers == 1 else "delete markers"
+    return (
+        f", {usage.versions:,} noncurrent versions ({format_size(usage.version_bytes)}), "
+        f"{usage.delete_markers:,} {markers}"
+    )
+
+
 def _figure_lines(
-    figures: CacheFigures, indent: str, labels: tuple[str, str, str, str]
+    figures: CacheFigures,
+    indent: str,
+    labels: tuple[str, str, str, str],
+    versions: VersionUsage,
 ) -> list[str]:
     files, size, oldest, newest = labels
-    lines = [f"{indent}{files}: {figures.files:,}", f"{indent}{size}: {format_size(figures.size)}"]
+    lines = [
+        f"{indent}{files}: {figures.files:,}",
+        f"{indent}{size}: {format_size(figures.size + versions.version_bytes)}",
+    ]
+    if versions.versions or versions.delete_markers:
+        # Stores that never kept a version print exactly what they always did.
+        lines += [
+            f"{indent}Noncurrent versions: {versions.versions:,} "
+            f"({format_size(versions.version_bytes)}, counted in the size)",
+            f"{indent}Delete markers: {versions.delete_markers:,}",
+        ]
     for label, moment in ((oldest, figures.oldest), (newest, figures.newest)):
         if moment is not None:
             lines.append(f"{indent}{label}: {format_time(moment)}")

@@ -129,18 +129,19 @@ class BucketsPane(Vertical):
             (state.name, state.versioning_text, state.lock_text, state.retention_text)
             for state in states
         ]
-        # The name takes what the settings leave (a bucket name has up to 63 cells);
-        # each column is as wide as its widest cell or title, plus one cell each side.
+        # Each column as wide as its widest cell or title (plus one cell each side);
+        # the name takes what the settings leave (a bucket name has up to 63 cells).
+        widths = [max([len(title)] + [len(row[i]) for row in rows]) for i, title in
+                  enumerate(COLUMNS)]  # fmt: skip
         width = table.size.width or self.size.width or self.app.size.width
         reserve = 1 if len(rows) > max(table.size.height - 1, 0) else 0
-        taken = sum(
-            max([len(title)] + [len(row[i]) for row in rows]) + 2
-            for i, title in enumerate(COLUMNS)
-            if i
-        )
-        room = max(width - reserve - taken - 2, 8)
+        room = max(width - reserve - sum(w + 2 for w in widths[1:]) - 2, 8)
+        widths[0] = min(widths[0], room)
+        # Fixed widths, given with the columns: rows drawn before the table would
+        # have measured them (a refresh while the tab is hidden) keep their layout.
         table.clear(columns=True)
-        table.add_columns(*COLUMNS)
+        for title, column_width in zip(COLUMNS, widths, strict=True):
+            table.add_column(title, width=column_width)
         for name, *settings in rows:
             table.add_row(shorten_middle(name, room), *settings)
         names = [state.name for state in states]

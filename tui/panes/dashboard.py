@@ -1,4 +1,6 @@
-"""The dashboard: server state, live counters, a request-rate sparkline, the log."""
+"""The dashboard: server state, live counters, what a local store holds (live
+objects, non-current versions, delete markers, bytes), a request-rate sparkline, the
+log."""
 
 from __future__ import annotations
 
@@ -12,12 +14,13 @@ from textual.content import Content
 from textual.widgets import Sparkline, Static
 
 from pys3local.backends import type_of
+from pys3local.providers.local.usage import StoreUsage, measure_store
 
-from ..figures import Counters, RateSeries, directory_size, format_uptime, short_size
+from ..figures import Counters, RateSeries, format_uptime, short_size
 from ..server_worker import ServerController, ServerState, ServerStatus
 from .request_log import RequestLog
 
-#: Seconds between two walks of a local data directory for "storage used".
+#: Seconds between two walks of a local data directory for "stored" and the counts.
 STORAGE_INTERVAL = 5.0
 
 _STATE_STYLE = {
@@ -33,7 +36,7 @@ class StatusPanel(Static):
     """State, backend, auth, uptime and counters as a few lines of text."""
 
     def show(
-        self, status: ServerStatus, counters: Counters, rate: float, storage: int | None
+        self, status: ServerStatus, counters: Counters, rate: float, usage: StoreUsage | None
     ) -> None:
         state = status.state
         if state is ServerState.RUNNING and status.address is not None:
@@ -62,7 +65,8 @@ class StatusPanel(Static):
         else:
             lines.append(Content.styled("No server yet: press s to start one.", "$text-muted"))
         lines.append(_pairs(("requests", f"{counters.requests:,}"), ("rate", f"{rate:.1f}/s")))
-        stored = short_size(storage) if storage is not None else "-"
+        # Every byte of the data directory: live objects, non-current versions, sidecars.
+        stored = short_size(usage.stored_bytes) if usage is not None else "-"
         lines.append(
             _pairs(
                 ("in", short_size(counters.bytes_in)),
@@ -70,6 +74,7 @@ class StatusPanel(Static):
                 ("stored", stored),
             )
         )
+        lines.append(_object_counts(usage))
         lines.append(
             Content.assemble(
                 ("2xx ", "$text-muted"),
@@ -83,6 +88,19 @@ class StatusPanel(Static):
             )
         )
         self.update(Content("\n").join(lines))
+
+
+def _object_counts(usage: StoreUsage | None) -> Content:
+    """``objects 1,234  noncurrent 56 (2.1 MB)  markers 3``: live objects apart from
+    the versions a versioned bucket keeps (``-`` until measured, and for Drime)."""
+    if usage is None:
+        return _pairs(("objects", "-"))
+    versions = usage.noncurrent
+    return _pairs(
+        ("objects", f"{usage.objects:,}"),
+        ("noncurrent", f"{versions.versions:,} ({short_size(versions.version_bytes)})"),
+        ("markers", f"{versions.delete_markers:,}"),
+    )
 
 
 def _pairs(*pairs: tuple[str, str]) -> Content:
@@ -101,7 +119,7 @@ class Dashboard(Vertical):
         self.log_capacity = log_capacity
         self.rates = RateSeries(48)  # two samples per sparkline column
         self.counters = Counters()
-        self.storage: int | None = None
+        self.usage: StoreUsage | None = None
         self._storage_at = 0.0
         self._storage_busy = False
 
@@ -141,14 +159,14 @@ class Dashboard(Vertical):
 
     def refresh_status(self) -> None:
         self.query_one(StatusPanel).show(
-            self.controller.status, self.counters, self.rates.recent(), self.storage
+            self.controller.status, self.counters, self.rates.recent(), self.usage
         )
 
     def server_started(self) -> None:
         """A new server: counters start from zero."""
         self.counters = Counters()
         self.rates.reset()
-        self.storage = None
+        self.usage = None
         self._storage_at = 0.0
 
     def _maybe_measure_storage(self, status: ServerStatus) -> None:
@@ -165,8 +183,8 @@ class Dashboard(Vertical):
 
     async def _measure(self, directory: Path) -> None:
         try:
-            # A short thread hop per measurement: the walk must not block the UI.
-            self.storage = await asyncio.to_thread(directory_size, directory)
+            # One walk per measurement, in a short thread hop: it must not block the UI.
+            self.usage = await asyncio.to_thread(measure_store, directory)
         finally:
             self._storage_at = time.monotonic()
             self._storage_busy = False
