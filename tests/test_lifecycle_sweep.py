@@ -53,6 +53,11 @@ def later(days: float) -> datetime:
     return datetime.now(timezone.utc) + timedelta(days=days)
 
 
+def rule(rule_id: str, prefix: str = "", *, status: str = "Enabled", **actions: dict) -> dict:
+    """A rule as boto3 takes it: ``actions`` are its Expiration and so on."""
+    return {"ID": rule_id, "Status": status, "Filter": {"Prefix": prefix}, **actions}
+
+
 def rules(s3, bucket: str, *rules: dict) -> None:
     s3.put_bucket_lifecycle_configuration(
         Bucket=bucket, LifecycleConfiguration={"Rules": list(rules)}
@@ -114,14 +119,9 @@ def test_Expiration_Days_adds_a_delete_marker_in_a_versioned_bucket(srv, s3c) ->
     rules(
         s3c,
         bucket,
-        {"ID": "a", "Status": "Enabled", "Filter": {"Prefix": "a/"}, "Expiration": {"Days": 2}},
+        rule("a", "a/", Expiration={"Days": 2}),
         # A rule elsewhere, so that the sweep walks b/ too.
-        {
-            "ID": "c",
-            "Status": "Enabled",
-            "Filter": {"Prefix": "c/"},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
-        },
+        rule("c", "c/", NoncurrentVersionExpiration={"NoncurrentDays": 1}),
     )
     lifecycle_run(srv, later(1))  # not two days yet: nothing happens
     assert live(s3c, bucket, "a/old")
@@ -153,7 +153,7 @@ def test_Disabled_rule_does_nothing(srv, s3c) -> None:
     rules(
         s3c,
         bucket,
-        {"ID": "off", "Status": "Disabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}},
+        rule("off", status="Disabled", Expiration={"Days": 1}),
     )
     lifecycle_run(srv, later(30))
     assert live(s3c, bucket, "k")
@@ -172,12 +172,7 @@ def test_ExpiredObjectDeleteMarker_removes_a_sole_delete_marker(srv, s3c) -> Non
     rules(
         s3c,
         bucket,
-        {
-            "ID": "m",
-            "Status": "Enabled",
-            "Filter": {"Prefix": ""},
-            "Expiration": {"ExpiredObjectDeleteMarker": True},
-        },
+        rule("m", Expiration={"ExpiredObjectDeleteMarker": True}),
     )
     out = lifecycle_run(srv)
     assert "removed  markers/alone delete marker" in out
@@ -205,12 +200,7 @@ def test_NoncurrentDays_counts_from_when_a_version_became_noncurrent(srv, s3c) -
     rules(
         s3c,
         bucket,
-        {
-            "ID": "nc",
-            "Status": "Enabled",
-            "Filter": {"Prefix": ""},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": 10},
-        },
+        rule("nc", NoncurrentVersionExpiration={"NoncurrentDays": 10}),
     )
     lifecycle_run(srv, later(5))
     assert [v for v, _ in versions(s3c, bucket, "k")][1] == old
@@ -227,12 +217,11 @@ def test_NewerNoncurrentVersions_keeps_the_newest_noncurrent_ones(srv, s3c) -> N
     rules(
         s3c,
         bucket,
-        {
-            "ID": "keep2",
-            "Status": "Enabled",
-            "Filter": {"Prefix": "k"},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": 1, "NewerNoncurrentVersions": 2},
-        },
+        rule(
+            "keep2",
+            "k",
+            NoncurrentVersionExpiration={"NoncurrentDays": 1, "NewerNoncurrentVersions": 2},
+        ),
     )
     lifecycle_run(srv, later(3))
     assert [v for v, _ in versions(s3c, bucket, "k")] == ids[:1:-1]
@@ -248,12 +237,7 @@ def test_AbortIncompleteMultipartUpload_aborts_old_uploads(srv, s3c) -> None:
     rules(
         s3c,
         bucket,
-        {
-            "ID": "mpu",
-            "Status": "Enabled",
-            "Filter": {"Prefix": "tmp/"},
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 1},
-        },
+        rule("mpu", "tmp/", AbortIncompleteMultipartUpload={"DaysAfterInitiation": 1}),
     )
     out = lifecycle_run(srv, later(3))
     assert f"aborted  uploads/tmp/big upload {gone}" in out
@@ -264,8 +248,7 @@ def test_AbortIncompleteMultipartUpload_aborts_old_uploads(srv, s3c) -> None:
 def expire_since_midnight(s3, bucket: str, prefix: str) -> None:
     """A rule expiring every object under ``prefix`` since last midnight UTC."""
     midnight = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
-    rule = {"ID": "d", "Status": "Enabled", "Filter": {"Prefix": prefix}}
-    rules(s3, bucket, {**rule, "Expiration": {"Date": midnight}})
+    rules(s3, bucket, rule("d", prefix, Expiration={"Date": midnight}))
 
 
 def test_lifecycle_interval_sweeps_while_serving(make_server) -> None:
@@ -347,13 +330,8 @@ def test_NoncurrentVersionExpiration_keeps_versions_Object_Lock_protects(srv, s3
     rules(
         s3c,
         bucket,
-        {
-            "ID": "nc",
-            "Status": "Enabled",
-            "Filter": {"Prefix": "nc/"},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": 1},
-        },
-        {"ID": "cur", "Status": "Enabled", "Filter": {"Prefix": "cur/"}, "Expiration": {"Days": 1}},
+        rule("nc", "nc/", NoncurrentVersionExpiration={"NoncurrentDays": 1}),
+        rule("cur", "cur/", Expiration={"Days": 1}),
     )
     out = lifecycle_run(srv, later(30))
     for version in (compliance, governance, held):
@@ -397,21 +375,16 @@ def test_lifecycle_with_the_aws_cli(srv, tmp_path: Path) -> None:
     bucket = make_bucket(srv.client(), "cli-life")
     s3 = srv.client()
     old, _new = put_versions(s3, bucket, "k", 2)
-    rule = {
-        "ID": "cli",
-        "Status": "Enabled",
-        "Filter": {"Prefix": ""},
-        "NoncurrentVersionExpiration": {"NoncurrentDays": 7},
-    }
+    cli_rule = rule("cli", NoncurrentVersionExpiration={"NoncurrentDays": 7})
     s3api(
         "put-bucket-lifecycle-configuration",
         "--bucket",
         bucket,
         "--lifecycle-configuration",
-        json.dumps({"Rules": [rule]}),
+        json.dumps({"Rules": [cli_rule]}),
     )
     got = json.loads(s3api("get-bucket-lifecycle-configuration", "--bucket", bucket).stdout)
-    assert got["Rules"] == [rule]
+    assert got["Rules"] == [cli_rule]
     assert f"removed  cli-life/k version {old}" in lifecycle_run(srv, later(10))
     assert s3.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v1"
     s3api("delete-bucket-lifecycle", "--bucket", bucket)
@@ -430,7 +403,7 @@ def test_Expiration_Days_also_removes_old_sole_delete_markers(srv, s3c) -> None:
     rules(
         s3c,
         bucket,
-        {"ID": "d", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 5}},
+        rule("d", Expiration={"Days": 5}),
     )
     lifecycle_run(srv, later(2))
     assert [m for _, m in versions(s3c, bucket, "k")] == [True]
@@ -448,7 +421,7 @@ def test_Expiration_in_a_suspended_bucket_replaces_the_null_version(srv, s3c) ->
     rules(
         s3c,
         bucket,
-        {"ID": "d", "Status": "Enabled", "Filter": {"Prefix": ""}, "Expiration": {"Days": 1}},
+        rule("d", Expiration={"Days": 1}),
     )
     lifecycle_run(srv, later(3))
     assert not live(s3c, bucket, "k")
