@@ -12,12 +12,15 @@ replaced version, renaming the new one in, writing a marker) at random points.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
 import json
 import os
 import random
 import threading
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import defusedxml.ElementTree as ET
@@ -191,24 +194,62 @@ def test_PutObject_and_DeleteObject_kill9_in_a_versioned_bucket_lose_no_version(
     assert len(done.versions) > 30 and done.markers and done.removed
 
 
-def test_500_versions_with_markers_survive_a_restart(make_server, tmp_path: Path) -> None:
+def _content_md5(body: bytes) -> str:
+    return base64.b64encode(hashlib.md5(body, usedforsecurity=False).digest()).decode()
+
+
+def enable_object_lock(server: RunningServer) -> None:
+    document = (
+        b"<ObjectLockConfiguration><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
+        b"</ObjectLockConfiguration>"
+    )
+    response = HTTP.put(
+        url(server),
+        params={"object-lock": ""},
+        content=document,
+        headers={"Content-MD5": _content_md5(document)},
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_500_versions_with_markers_and_retention_survive_a_restart(
+    make_server, tmp_path: Path
+) -> None:
     """500 versions over 25 keys with delete markers between them, some removed by id,
-    are listed and read back exactly after kill -9 and a restart."""
+    some under GOVERNANCE retention or a legal hold, are listed and read back exactly
+    after kill -9 and a restart, and the protected ones keep their protection."""
     data_dir = tmp_path / "data"
     server = start(make_server, data_dir)
     enable_versioning(server)
+    enable_object_lock(server)
+    until = (datetime.now(timezone.utc) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     done = Acknowledged()
+    retained: set[str] = set()
+    held: set[str] = set()
     for n in range(500):
         key = f"k/{n % 25:02d}"
         body = f"version {n} of {key}".encode()
-        response = HTTP.put(url(server, key), content=body)
-        assert response.status_code == 200
-        done.versions[response.headers["x-amz-version-id"]] = (key, body)
+        headers = {"Content-MD5": _content_md5(body)}
+        if n % 13 == 0:
+            headers |= {"x-amz-object-lock-mode": "GOVERNANCE"}
+            headers |= {"x-amz-object-lock-retain-until-date": until}
+        if n % 17 == 0:
+            headers["x-amz-object-lock-legal-hold"] = "ON"
+        response = HTTP.put(url(server, key), content=body, headers=headers)
+        assert response.status_code == 200, response.text
+        version_id = response.headers["x-amz-version-id"]
+        done.versions[version_id] = (key, body)
+        if n % 13 == 0:
+            retained.add(version_id)
+        if n % 17 == 0:
+            held.add(version_id)
         if n % 7 == 0:
             response = HTTP.delete(url(server, key))
             done.markers[response.headers["x-amz-version-id"]] = key
-        if n % 11 == 0:  # remove the oldest version still there
-            version_id = next(v for v in done.versions if v not in done.removed)
+        skipped = done.removed | retained | held
+        unprotected = next((v for v in done.versions if v not in skipped), None)
+        if n % 11 == 0 and unprotected is not None:  # remove the oldest one still there
+            version_id = unprotected
             response = HTTP.delete(
                 url(server, done.versions[version_id][0]), params={"versionId": version_id}
             )
@@ -223,6 +264,16 @@ def test_500_versions_with_markers_survive_a_restart(make_server, tmp_path: Path
     assert len(after) == 500 - len(done.removed) + len(done.markers)
     check_disk(data_dir)
     check_versions(server, done)
+    for version_id in retained | held:
+        key = done.versions[version_id][0]
+        head = HTTP.head(url(server, key), params={"versionId": version_id})
+        if version_id in retained:
+            assert head.headers["x-amz-object-lock-mode"] == "GOVERNANCE", version_id
+            assert head.headers["x-amz-object-lock-retain-until-date"].startswith(until[:19])
+        if version_id in held:
+            assert head.headers["x-amz-object-lock-legal-hold"] == "ON", version_id
+        refused = HTTP.delete(url(server, key), params={"versionId": version_id})
+        assert refused.status_code == 403, (version_id, refused.text)
 
 
 def test_ListObjectVersions_after_a_crash_between_the_steps_of_a_versioned_write(
