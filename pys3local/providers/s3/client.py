@@ -1,6 +1,8 @@
 """HTTP to the upstream S3 endpoint: SigV4 signing, timeouts, retries, error mapping.
 
-Why httpx with our own signer rather than aiobotocore: httpx is already a
+Object GETs go over a lean connection pool of their own (:mod:`.download`: the
+gateway relays their bodies, and httpx's per-read work dominated that); every other
+call uses httpx. Why httpx with our own signer rather than aiobotocore: httpx is already a
 dependency, is asyncio-native, sends a request body from an async iterator with a
 declared Content-Length (no buffering) and hands a response body out in chunks
 (``aiter_raw``, so a stored ``Content-Encoding: gzip`` body is passed through as
@@ -29,6 +31,7 @@ import hashlib
 import logging
 import random
 import ssl
+import urllib.request
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -40,6 +43,9 @@ from defusedxml import ElementTree
 from pys3local import errors
 from pys3local.providers import events
 from pys3local.s3.signing import signing_key, uri_encode, v4_signature
+
+from .download import DownloadPool, DownloadResponse
+from .tuning import tune_for_streaming
 
 log = logging.getLogger("pys3local.upstream")
 # httpx logs every request at INFO: one line per upstream call would drown the
@@ -155,6 +161,7 @@ class UpstreamClient:
     """Signed requests to one S3 endpoint over one pooled httpx client."""
 
     def __init__(self, connection: Connection) -> None:
+        tune_for_streaming()
         self.connection = connection
         parts = urlsplit(connection.endpoint.rstrip("/"))
         if parts.scheme not in ("http", "https") or not parts.netloc:
@@ -165,17 +172,28 @@ class UpstreamClient:
         verify: bool | ssl.SSLContext = connection.verify_tls
         if connection.verify_tls and connection.ca_bundle:
             verify = ssl.create_default_context(cafile=connection.ca_bundle)
+        # One TLS context (httpx's choice of trusted CAs) for both connection pools.
+        context = httpx.create_ssl_context(verify=verify)
         timeout = httpx.Timeout(
             connection.io_timeout, connect=connection.connect_timeout, pool=connection.io_timeout
         )
+        # Object GETs take the lean pool (download.py); with a proxy configured in
+        # the environment (which httpx honours) every call stays with httpx.
+        self._downloads: DownloadPool | None = None
+        if not urllib.request.getproxies():
+            self._downloads = DownloadPool(
+                context, connection.connect_timeout, connection.io_timeout
+            )
         self._http = httpx.AsyncClient(
-            verify=verify,
+            verify=context,
             timeout=timeout,
             limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
             follow_redirects=False,
         )
 
     async def aclose(self) -> None:
+        if self._downloads is not None:
+            self._downloads.close()
         await self._http.aclose()
 
     # ------------------------------------------------------------------ building
@@ -238,6 +256,19 @@ class UpstreamClient:
         headers: Mapping[str, str] | None,
         content: bytes | AsyncIterable[bytes] | None,
     ) -> httpx.Request:
+        url, wire = self._prepare(method, bucket, key, query, headers, content)
+        return self._http.build_request(method, httpx.URL(url), headers=wire, content=content)
+
+    def _prepare(
+        self,
+        method: str,
+        bucket: str | None,
+        key: str | None,
+        query: Mapping[str, str] | None,
+        headers: Mapping[str, str] | None,
+        content: bytes | AsyncIterable[bytes] | None,
+    ) -> tuple[str, list[tuple[bytes, bytes]]]:
+        """The URL and the signed headers (Host among them) as wire bytes."""
         host, path = self._target(bucket, key)
         pairs = sorted(
             (uri_encode(k.encode(), keep_slash=False), uri_encode(v.encode(), keep_slash=False))
@@ -256,8 +287,7 @@ class UpstreamClient:
         url = f"{self._scheme}://{host}{path}" + (f"?{query_string}" if query_string else "")
         # Header values are latin-1 text (one character per wire byte, as the
         # protocol layer keeps x-amz-meta-* values): sent back as those bytes.
-        wire = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in signed.items()]
-        return self._http.build_request(method, httpx.URL(url), headers=wire, content=content)
+        return url, [(k.encode("latin-1"), v.encode("latin-1")) for k, v in signed.items()]
 
     # ------------------------------------------------------------------ sending
 
@@ -274,7 +304,9 @@ class UpstreamClient:
         stream: bool = False,
         ok: tuple[int, ...] = (200, 204, 206),
     ) -> httpx.Response:
-        """Send a signed request; return the response (still open when ``stream``).
+        """Send a signed request; return the response (still open when ``stream``; a
+        streamed GET's is a :class:`DownloadResponse`, which has what a streamed
+        answer is used for: ``status_code``, ``headers``, ``aiter_raw``, ``aclose``).
 
         Raises :class:`UpstreamError` for an answer outside ``ok`` that retrying did
         not fix, and an S3 error (``ServiceUnavailable``) when the upstream cannot
@@ -283,10 +315,17 @@ class UpstreamClient:
         """
         replayable = idempotent and not (content is not None and not isinstance(content, bytes))
         attempts = self.connection.attempts if replayable else 1
+        lean = self._downloads is not None and method == "GET" and stream and content is None
         for attempt in range(1, attempts + 1):
-            request = self._build(method, bucket, key, query, headers, content)
             try:
-                response = await self._http.send(request, stream=True)
+                response: httpx.Response | DownloadResponse
+                if lean:
+                    assert self._downloads is not None
+                    url, wire = self._prepare(method, bucket, key, query, headers, content)
+                    response = await self._downloads.get(url, wire)
+                else:
+                    request = self._build(method, bucket, key, query, headers, content)
+                    response = await self._http.send(request, stream=True)
             except httpx.TransportError as exc:
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc):
                     # Trying again cannot help: the certificate is not trusted.
@@ -300,14 +339,14 @@ class UpstreamClient:
                     await self._pause(attempt, None)
                     continue
                 events.failed("s3", "unavailable")
-                log.info("upstream %s %s failed: %r", method, request.url, exc)
+                log.info("upstream %s %s/%s failed: %r", method, bucket, key, exc)
                 raise errors.ServiceUnavailable(
                     f"The upstream storage could not be reached ({type(exc).__name__})."
                 ) from exc
             if response.status_code in ok:
                 if not stream:
                     await self._read(response)
-                return response
+                return response  # type: ignore[return-value]
             body = await self._read(response)
             failure = _parse_error(response.status_code, body)
             retry = response.status_code == 429 or response.status_code >= 500
@@ -322,7 +361,7 @@ class UpstreamClient:
             raise failure
         raise AssertionError("unreachable")
 
-    async def _read(self, response: httpx.Response) -> bytes:
+    async def _read(self, response: httpx.Response | DownloadResponse) -> bytes:
         try:
             return await response.aread()
         except httpx.TransportError as exc:

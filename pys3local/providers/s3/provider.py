@@ -38,8 +38,9 @@ from pys3local.providers.conditions import WriteCondition
 from pys3local.providers.versioning import NULL_VERSION
 
 from . import documents
-from .client import CHUNK_SIZE, Connection, UpstreamClient, UpstreamError, s3_error
+from .client import Connection, UpstreamClient, UpstreamError, s3_error
 from .conditional import ConditionalWrites
+from .download import DownloadResponse
 from .mapping import BucketMap, metadata_headers, object_info
 from .multipart import MultipartMixin
 from .spool import sized_body
@@ -50,7 +51,7 @@ _UNSATISFIED = re.compile(r"bytes \*/(\d+)")
 _UPSTREAM_PAGE = 1000
 
 
-def latin1_headers(response: httpx.Response) -> dict[str, str]:
+def latin1_headers(response: httpx.Response | DownloadResponse) -> dict[str, str]:
     """Response headers, names lower-cased, values one character per wire byte (as
     the protocol layer keeps them), so non-UTF-8 metadata comes back exactly."""
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers.raw}
@@ -397,9 +398,12 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, StorageProvider):
         return quote(full, safe="/")
 
 
-async def _chunks(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _chunks(response: httpx.Response | DownloadResponse) -> AsyncIterator[bytes]:
     try:
-        async for chunk in response.aiter_raw(CHUNK_SIZE):
+        # The pieces as they come off the socket (up to a read's worth each): asking
+        # for a fixed size would make httpx join them into new buffers, a copy of
+        # every byte that cost more than the rest of the gateway's work.
+        async for chunk in response.aiter_raw():
             yield chunk
     finally:
         await response.aclose()
