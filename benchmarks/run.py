@@ -304,7 +304,7 @@ class SmallResult:
 
 
 async def _small_phase(
-    port: int,
+    ports: tuple[int, ...],
     signer: SigV4Signer,
     op: str,
     keys: list[str],
@@ -318,7 +318,11 @@ async def _small_phase(
     payload = Payload.unsigned(body) if op == "PUT_UNSIGNED" else Payload.of(body)
     recorder = LatencyRecorder()
     written: list[str] = []
-    conns = [AsyncConnection(servers.HOST, port, signer) for _ in range(settings.connections)]
+    # Several ports (separate gateway processes): connection i goes to port i mod n.
+    conns = [
+        AsyncConnection(servers.HOST, ports[i % len(ports)], signer)
+        for i in range(settings.connections)
+    ]
     begin = time.perf_counter() + 0.05
     window_start = begin + settings.warmup
     window_end = window_start + settings.duration
@@ -378,7 +382,7 @@ def _event_loop_runner() -> asyncio.Runner:
 
 
 def small_phase(
-    port: int,
+    port: int | tuple[int, ...],
     signer: SigV4Signer,
     op: str,
     keys: list[str],
@@ -390,10 +394,11 @@ def small_phase(
 ) -> SmallResult:
     """``settings.connections`` connections doing ``op`` for ``settings.duration``
     seconds after a warm-up; PUT writes new keys, GET and HEAD read ``keys``."""
+    ports = (port,) if isinstance(port, int) else port
     with _event_loop_runner() as runner:
         return runner.run(
             _small_phase(
-                port, signer, op, keys, body, settings, verify_body, extra_headers, key_prefix
+                ports, signer, op, keys, body, settings, verify_body, extra_headers, key_prefix
             )
         )
 
@@ -488,7 +493,9 @@ class ServerBench:
         self.settings = settings
         self.src = src
         self.signer = SigV4Signer(servers.ACCESS_KEY, servers.SECRET_KEY)
-        self.monitor = servers.ProcessMonitor(server.pid)
+        self.monitor = servers.ProcessMonitor(getattr(server, "pids", server.pid))
+        #: Other processes whose CPU each phase records (the SeaweedFS cluster).
+        self.cluster_pids: list[int] = []
         self.rounds: dict[str, list[dict]] = {}
         self.errors: dict[str, str] = {}
         self.small_keys: list[str] = []
@@ -522,6 +529,7 @@ class ServerBench:
         )
         profiler = Profiler(profile_dir, self.server.pid, label, self.settings.profile_args)
         client_cpu = time.process_time()
+        cluster_cpu = sum(servers._cpu_seconds(p) for p in self.cluster_pids)
         try:
             with self.monitor.phase() as usage:
                 raw = self._handler(phase)(phase, round_index)
@@ -538,6 +546,10 @@ class ServerBench:
         raw["peak_rss_bytes"] = usage.peak_rss_bytes
         raw["server_cpu_seconds"] = usage.cpu_seconds
         raw["wall_seconds"] = usage.wall_seconds
+        if self.cluster_pids:
+            raw["cluster_cpu_seconds"] = (
+                sum(servers._cpu_seconds(p) for p in self.cluster_pids) - cluster_cpu
+            )
         self.rounds.setdefault(phase, []).append(raw)
         print(
             f"    {self.name:<22} {phase} (round {round_index + 1}): "
@@ -588,7 +600,7 @@ class ServerBench:
     def _small(self, phase: str, round_index: int) -> dict:
         op = phase.removeprefix("small_").upper()
         result = small_phase(
-            self.server.port,
+            getattr(self.server, "ports", (self.server.port,)),
             self.signer,
             op,
             self.small_keys,
@@ -676,6 +688,7 @@ def merge_rounds(phase: str, rounds: list[dict], object_size: int) -> dict:
         "peak_rss_mib": max(r["peak_rss_bytes"] for r in rounds) / MiB,
         "server_cpu_seconds": cpu,
         "client_cpu_seconds": sum(r["client_cpu_seconds"] for r in rounds),
+        "cluster_cpu_seconds": sum(r.get("cluster_cpu_seconds", 0.0) for r in rounds),
         "wall_seconds": wall,
         "ops": ops,
         "server_cpu_ms_per_op": cpu / ops * 1000 if ops else None,
@@ -803,6 +816,8 @@ def start_bench(
             server = servers.start_rclone(root)
         elif kind == upstream.SEAWEED:
             server = upstream.seaweed_server(cluster)
+        elif kind == upstream.UPSTREAM_PAIR:
+            server = upstream.start_gateways(root, cluster, 2)
         elif kind in upstream.KINDS:
             workers = settings.workers if kind == upstream.UPSTREAM_WORKERS else None
             server = upstream.start_gateway(root, cluster, workers=workers)
@@ -821,6 +836,8 @@ def start_bench(
         return note
     print(f"  started {server.name} on port {server.port} (pid {server.pid})", flush=True)
     bench = ServerBench(kind, server, settings, src)
+    if kind in upstream.KINDS:
+        bench.cluster_pids = upstream.cluster_pids(cluster, kind)
     bench.create_bucket(BUCKET)
     if kind not in ("workers", *upstream.KINDS):
         bench.create_bucket(LIST_BUCKET)
@@ -1000,7 +1017,7 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, argparse.Namesp
     if args.workers <= 0:
         chosen = tuple(s for s in chosen if s != "workers")
     if args.upstream:
-        chosen = (upstream.SEAWEED, upstream.UPSTREAM)
+        chosen = (upstream.SEAWEED, upstream.UPSTREAM, upstream.UPSTREAM_PAIR)
         if args.workers > 0:
             chosen += (upstream.UPSTREAM_WORKERS,)
     settings.servers = chosen
@@ -1058,6 +1075,7 @@ def main(argv: list[str] | None = None) -> int:
         results["rows"] = upstream.rows(results)
         print()
         print(upstream.format_rows(results["rows"]))
+        print(upstream.format_cpu(results))
         json_path = args.out / f"upstream{'-quick' if settings.quick else ''}.json"
         args.out.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(results, indent=2, default=str))

@@ -32,7 +32,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -416,8 +416,9 @@ class ProcessMonitor:
     the CPU time used between entering and leaving the block.
     """
 
-    def __init__(self, pid: int, interval: float = 0.05) -> None:
-        self.pid = pid
+    def __init__(self, pid: int | Sequence[int], interval: float = 0.05) -> None:
+        # Several roots: servers made of separate processes (e.g. two gateways).
+        self.pids = [pid] if isinstance(pid, int) else list(pid)
         self.interval = interval
         self._peak = 0
         self._lock = threading.Lock()
@@ -425,8 +426,11 @@ class ProcessMonitor:
         self._thread = threading.Thread(target=self._run, name="rss-monitor", daemon=True)
         self._thread.start()
 
+    def _tree(self) -> list[int]:
+        return [p for root in self.pids for p in _descendants(root)]
+
     def _sample(self) -> tuple[int, list[int]]:
-        pids = _descendants(self.pid)
+        pids = self._tree()
         return sum(_rss_bytes(p) for p in pids), pids
 
     def _run(self) -> None:
@@ -436,7 +440,7 @@ class ProcessMonitor:
                 self._peak = max(self._peak, rss)
 
     def cpu_seconds(self) -> float:
-        return sum(_cpu_seconds(p) for p in _descendants(self.pid))
+        return sum(_cpu_seconds(p) for p in self._tree())
 
     @contextlib.contextmanager
     def phase(self) -> Iterator[PhaseUsage]:

@@ -52,6 +52,7 @@ class _Wire(asyncio.Protocol):
         self.paused = False
         self.raw_headers: list[tuple[bytes, bytes]] = []
         self.headers_done = False
+        self.keep_alive = False
         self.complete = False
         self.lost = False
         self.failure: Exception | None = None
@@ -90,6 +91,9 @@ class _Wire(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self.headers_done = True
+        # Asked here: once the message is complete the parser has moved on to the
+        # next one and no longer knows.
+        self.keep_alive = self.parser.should_keep_alive()
 
     def on_body(self, body: bytes) -> None:
         self.pieces.append(body)
@@ -137,13 +141,13 @@ class _Wire(asyncio.Protocol):
             and not self.lost
             and self.failure is None
             and not self.pieces
-            and self.parser.should_keep_alive()
+            and self.keep_alive
         )
 
     def reset(self) -> None:
         """Ready for the next request on the same connection."""
         self.raw_headers = []
-        self.headers_done = self.complete = False
+        self.headers_done = self.complete = self.keep_alive = False
 
     def close(self) -> None:
         if self.transport is not None:
