@@ -38,6 +38,7 @@ PHASES = (
     "range_get",
     "multipart_put",
     "small_put",
+    "small_put_unsigned",
     "small_get",
     "small_head",
 )
@@ -207,7 +208,7 @@ def format_cpu(results: dict) -> str:
     a figure is bounded by the cores rather than by the server measured."""
     lines = [f"CPU in cores ({os.cpu_count()} on this machine), mean over the rounds:"]
     lines.append(
-        f"  {'phase':<12} {'server':<22} {'rate':>14} {'server':>7} {'seaweed':>8} "
+        f"  {'phase':<18} {'server':<22} {'rate':>14} {'server':>7} {'seaweed':>8} "
         f"{'client':>7} {'total':>6}"
     )
     for phase in PHASES:
@@ -224,7 +225,7 @@ def format_cpu(results: dict) -> str:
             else:
                 rate = f"{data.get('mb_per_s', 0):,.0f} MB/s"
             lines.append(
-                f"  {phase:<12} {kind:<22} {rate:>14} {server:7.2f} {seaweed:8.2f} "
+                f"  {phase:<18} {kind:<22} {rate:>14} {server:7.2f} {seaweed:8.2f} "
                 f"{client:7.2f} {server + seaweed + client:6.2f}"
             )
     return "\n".join(lines)
