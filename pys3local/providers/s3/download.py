@@ -17,7 +17,9 @@ and failures are raised as httpx's transport errors, so retries and error mappin
 stay in one place (:meth:`UpstreamClient.request`).
 
 Memory: at most ``HIGH_WATER`` bytes (plus one socket read) wait per download; past
-that the socket is not read until the consumer catches up.
+that the socket is not read until the consumer catches up. Connections: one per
+download in progress (as many as the clients' GETs at that moment), and up to
+``MAX_IDLE`` kept open per upstream host between them.
 """
 
 from __future__ import annotations
@@ -237,7 +239,10 @@ class DownloadPool:
             wire.reset()
             try:
                 assert wire.transport is not None
-                wire.transport.write(head)
+                try:
+                    wire.transport.write(head)
+                except RuntimeError as exc:  # the transport closed under us
+                    raise httpx.WriteError(str(exc)) from exc
                 while not wire.headers_done:
                     if wire.failure is not None or wire.lost:
                         raise wire.failure or httpx.ReadError("the upstream connection was lost")
