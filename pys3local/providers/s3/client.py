@@ -237,7 +237,7 @@ class UpstreamClient:
         scope = f"{date}/{self.connection.region}/s3/aws4_request"
         to_sign = (
             f"AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n"
-            # Hashed as the wire bytes: header values are latin-1 text (see _build),
+            # Hashed as the wire bytes: header values are latin-1 text (see _prepare),
             # everything else is ASCII once encoded.
             f"{hashlib.sha256(canonical.encode('latin-1')).hexdigest()}"
         )
@@ -246,18 +246,6 @@ class UpstreamClient:
             f"AWS4-HMAC-SHA256 Credential={self.connection.access_key_id}/{scope}, "
             f"SignedHeaders={signed}, Signature={v4_signature(key, to_sign)}"
         )
-
-    def _build(
-        self,
-        method: str,
-        bucket: str | None,
-        key: str | None,
-        query: Mapping[str, str] | None,
-        headers: Mapping[str, str] | None,
-        content: bytes | AsyncIterable[bytes] | None,
-    ) -> httpx.Request:
-        url, wire = self._prepare(method, bucket, key, query, headers, content)
-        return self._http.build_request(method, httpx.URL(url), headers=wire, content=content)
 
     def _prepare(
         self,
@@ -319,12 +307,14 @@ class UpstreamClient:
         for attempt in range(1, attempts + 1):
             try:
                 response: httpx.Response | DownloadResponse
+                url, wire = self._prepare(method, bucket, key, query, headers, content)
                 if lean:
                     assert self._downloads is not None
-                    url, wire = self._prepare(method, bucket, key, query, headers, content)
                     response = await self._downloads.get(url, wire)
                 else:
-                    request = self._build(method, bucket, key, query, headers, content)
+                    request = self._http.build_request(
+                        method, httpx.URL(url), headers=wire, content=content
+                    )
                     response = await self._http.send(request, stream=True)
             except httpx.TransportError as exc:
                 if "CERTIFICATE_VERIFY_FAILED" in str(exc):
