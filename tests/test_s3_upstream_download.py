@@ -218,3 +218,28 @@ async def test_GetObject_slow_reader_bounds_buffering(fake_upstream) -> None:
     assert received == size
     await reader.aclose()
     await gateway.close()
+
+
+async def test_HeadObject_then_GetObject_on_one_connection(fake_upstream) -> None:
+    """A HEAD's answer announces a Content-Length but carries no body: the HEAD ends
+    with its headers and the GET that follows on the same kept-alive connection reads
+    its own answer whole."""
+    methods: list[bytes] = []
+
+    def handler(sock: socket.socket, index: int) -> None:
+        while request := read_request(sock):
+            methods.append(request.split(b" ", 1)[0])
+            if request.startswith(b"HEAD "):
+                sock.sendall(head(11))
+            else:
+                sock.sendall(head(11) + b"hello world")
+
+    upstream = fake_upstream(handler)
+    gateway = provider(upstream.endpoint)
+    info = await gateway.head_object("b", "k")
+    assert info.size == 11
+    assert await read_all(await gateway.get_object("b", "k")) == b"hello world"
+    assert (await gateway.head_object("b", "k")).size == 11
+    assert methods == [b"HEAD", b"GET", b"HEAD"]
+    assert upstream.connections == 1
+    await gateway.close()

@@ -1,8 +1,10 @@
 """HTTP to the upstream S3 endpoint: SigV4 signing, timeouts, retries, error mapping.
 
-Object GETs go over a lean connection pool of their own (:mod:`.download`: the
-gateway relays their bodies, and httpx's per-read work dominated that); every other
-call uses httpx. Why httpx with our own signer rather than aiobotocore: httpx is already a
+Object GETs and HEADs go over a lean connection pool of their own (:mod:`.download`:
+the gateway relays GET bodies, and httpx's per-read work dominated that; a HEAD cost
+httpx about a millisecond of CPU); every other call uses httpx.
+
+Why httpx with our own signer rather than aiobotocore: httpx is already a
 dependency, is asyncio-native, sends a request body from an async iterator with a
 declared Content-Length (no buffering) and hands a response body out in chunks
 (``aiter_raw``, so a stored ``Content-Encoding: gzip`` body is passed through as
@@ -293,8 +295,8 @@ class UpstreamClient:
         ok: tuple[int, ...] = (200, 204, 206),
     ) -> httpx.Response:
         """Send a signed request; return the response (still open when ``stream``; a
-        streamed GET's is a :class:`DownloadResponse`, which has what a streamed
-        answer is used for: ``status_code``, ``headers``, ``aiter_raw``, ``aclose``).
+        HEAD's or a streamed GET's is a :class:`DownloadResponse`, which has
+        ``status_code``, ``headers``, ``aiter_raw`` and ``aclose``, not ``content``).
 
         Raises :class:`UpstreamError` for an answer outside ``ok`` that retrying did
         not fix, and an S3 error (``ServiceUnavailable``) when the upstream cannot
@@ -303,14 +305,20 @@ class UpstreamClient:
         """
         replayable = idempotent and not (content is not None and not isinstance(content, bytes))
         attempts = self.connection.attempts if replayable else 1
-        lean = self._downloads is not None and method == "GET" and stream and content is None
+        # Streamed GETs (object bodies) and HEADs take the lean pool; a GET read
+        # whole (a listing) stays with httpx, whose answer keeps ``content``.
+        lean = (
+            self._downloads is not None
+            and content is None
+            and (method == "HEAD" or (method == "GET" and stream))
+        )
         for attempt in range(1, attempts + 1):
             try:
                 response: httpx.Response | DownloadResponse
                 url, wire = self._prepare(method, bucket, key, query, headers, content)
                 if lean:
                     assert self._downloads is not None
-                    response = await self._downloads.get(url, wire)
+                    response = await self._downloads.send(method, url, wire)
                 else:
                     request = self._http.build_request(
                         method, httpx.URL(url), headers=wire, content=content
