@@ -29,7 +29,7 @@ READ_SIZE = 1024 * 1024
 #: Allocations below this come from the heap rather than a fresh ``mmap`` each.
 MMAP_THRESHOLD = 4 * 1024 * 1024
 #: Free memory at the top of the heap kept rather than handed back at once.
-TRIM_THRESHOLD = 32 * 1024 * 1024
+TRIM_THRESHOLD = 8 * 1024 * 1024
 # mallopt() parameter numbers (glibc's malloc.h).
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
