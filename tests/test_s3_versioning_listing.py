@@ -212,3 +212,34 @@ def test_ListObjectVersions_pages_one_at_a_time_through_null_versions(s3, bucket
         ("b", b_ids[1], False),
         ("b", b_ids[0], False),
     ]
+
+
+def test_ListObjectVersions_keys_with_and_without_versions_directories(s3, bucket) -> None:
+    """Keys never overwritten (no versions directory: only their null or current
+    version) between keys with older versions and markers list correctly page by page,
+    whatever key a page starts or ends on."""
+    for key in ("a", "c", "e"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"legacy")
+    enable(s3, bucket)
+    made: dict[str, list[str]] = {"a": ["null"], "c": ["null"], "e": ["null"]}
+    for key, count in (("b", 2), ("c", 1), ("d", 1), ("f", 3)):
+        for _ in range(count):
+            made.setdefault(key, []).insert(0, s3.put_object(Bucket=bucket, Key=key)["VersionId"])
+    made["d"].insert(0, s3.delete_object(Bucket=bucket, Key="d")["VersionId"])
+    expected = [
+        (key, version_id, n == 0) for key in sorted(made) for n, version_id in enumerate(made[key])
+    ]
+    assert [e[:3] for e in entries(s3.list_object_versions(Bucket=bucket))] == expected
+    for max_keys in (1, 2, 3):
+        seen: list[tuple[str, str, bool]] = []
+        kwargs: dict[str, str] = {}
+        while True:
+            page = s3.list_object_versions(Bucket=bucket, MaxKeys=max_keys, **kwargs)
+            seen += [e[:3] for e in entries(page)]
+            if not page["IsTruncated"]:
+                break
+            kwargs = {
+                "KeyMarker": page["NextKeyMarker"],
+                "VersionIdMarker": page["NextVersionIdMarker"],
+            }
+        assert seen == expected, max_keys

@@ -158,7 +158,7 @@ class LifecycleSweep:
                 log.warning("lifecycle: %s/%s skipped: %s", bucket, item.key, exc)
 
     def _sweep_key(self, bucket: str, item: VersionedKey, rules: list[LifecycleRule]) -> None:
-        chain = list(key_versions(self._layout, self._versions, bucket, item))
+        chain = list(key_versions(self._versions, bucket, item))
         if not chain:
             return
         latest = chain[0]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from pys3local.errors import KeyTooLongError
 from pys3local.providers.base import ObjectInfo
@@ -141,33 +140,28 @@ def _current(store: VersionStore, bucket: str, item: VersionedKey) -> ObjectVers
 
 
 def _key_versions(
-    layout: StoreLayout,
-    store: VersionStore,
-    bucket: str,
-    item: VersionedKey,
-    after: str | None = None,
+    store: VersionStore, bucket: str, item: VersionedKey, after: str | None = None
 ) -> Iterator[ObjectVersion]:
     """A key's versions and markers, newest first, the latest marked; with ``after``
     only those after that version (a page that ends inside a key's versions)."""
     key = item.key
     current = _current(store, bucket, item)
+    if item.versions is None:  # no versions directory: nothing more to read
+        if current is not None and after is None:
+            yield current
+        return
     current_id = current.version_id if current is not None else None
-    directory = Path(item.versions) if item.versions else layout.key_versions_dir(bucket, key)
     if after is None:
         if current is not None:
             yield current
-        entries = store.entries(directory, current_id)
+        entries = store.entries(item.versions, current_id)
     elif after == current_id:
-        entries = store.entries(directory, current_id)
+        entries = store.entries(item.versions, current_id)
     else:
-        entries = store.entries(directory, current_id, after=after)
+        entries = store.entries(item.versions, current_id, after=after)
     latest = current is None and after is None
     for entry in entries:
-        try:
-            info = entry.info(key, directory)
-        except FileNotFoundError:
-            continue
-        yield _listed(info, entry.version_id, latest, entry.delete_marker)
+        yield entry.listed(key, latest)
         latest = False
 
 
@@ -190,10 +184,10 @@ def _page_items(
 ) -> Iterator[ObjectVersion | str]:
     """Every entry after the markers: versions, and common prefixes as strings."""
     if key_marker and version_id_marker and key_marker.startswith(prefix):
-        paths = layout.object_paths(bucket, key_marker)
-        live = ListedEntry(key_marker, str(paths.data), str(paths.metadata))
-        item = VersionedKey(key_marker, live)
-        yield from _key_versions(layout, store, bucket, item, after=version_id_marker)
+        data, metadata = layout.object_files(bucket, key_marker)
+        versions = str(layout.key_versions_dir(bucket, key_marker))
+        item = VersionedKey(key_marker, ListedEntry(key_marker, data, metadata), versions)
+        yield from _key_versions(store, bucket, item, after=version_id_marker)
     roll_slash = delimiter == "/"
     last_prefix = None
     for item in _merged(layout, directories, bucket, prefix, roll_slash, key_marker):
@@ -207,7 +201,7 @@ def _page_items(
                     last_prefix = common
                     yield common
                 continue
-        yield from _key_versions(layout, store, bucket, item)
+        yield from _key_versions(store, bucket, item)
 
 
 def list_versions_page(
@@ -262,8 +256,6 @@ def versioned_keys(
             yield item
 
 
-def key_versions(
-    layout: StoreLayout, store: VersionStore, bucket: str, item: VersionedKey
-) -> Iterator[ObjectVersion]:
+def key_versions(store: VersionStore, bucket: str, item: VersionedKey) -> Iterator[ObjectVersion]:
     """A key's versions and delete markers, newest first, the latest marked."""
-    return _key_versions(layout, store, bucket, item)
+    return _key_versions(store, bucket, item)

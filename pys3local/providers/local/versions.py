@@ -35,7 +35,6 @@ the two unlinks); it is skipped.
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import os
 import re
@@ -73,10 +72,10 @@ from .locks import StripedLocks
 from .protection import guard_removal
 from .sidecar import metadata_document, object_info, read_sidecar
 from .staging import StagingArea
+from .version_entries import NULL_SUFFIX, Entry, read_entries, version_id_of
 from .version_repair import TEMPORARY, describes, journal_entry, linked_entry
 
 VERSION_ID = re.compile(r"[0-9a-f]{24}")
-_NULL_SUFFIX = "-null"
 _CLOCK_MAX = 2**64 - 1
 
 
@@ -87,11 +86,7 @@ def new_version_id() -> str:
 
 def _null_name(moment: datetime) -> str:
     ns = int(moment.timestamp() * 1_000_000) * 1000
-    return f"{_CLOCK_MAX - ns:016x}{_NULL_SUFFIX}"
-
-
-def version_id_of(name: str) -> str:
-    return NULL_VERSION if name.endswith(_NULL_SUFFIX) else name
+    return f"{_CLOCK_MAX - ns:016x}{NULL_SUFFIX}"
 
 
 def check_version_id(version_id: str) -> None:
@@ -104,31 +99,6 @@ def check_version_id(version_id: str) -> None:
 
 def marker_headers(version_id: str) -> dict[str, str]:
     return {"x-amz-delete-marker": "true", "x-amz-version-id": version_id}
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """A non-current version or delete marker in a key's versions directory."""
-
-    name: str
-    document: dict[str, object]
-
-    @property
-    def version_id(self) -> str:
-        return version_id_of(self.name)
-
-    @property
-    def delete_marker(self) -> bool:
-        return self.document.get("delete_marker") is True
-
-    def info(self, key: str, directory: Path) -> ObjectInfo:
-        """Its ObjectInfo (a marker's has size 0 and no ETag); FileNotFoundError if
-        its data is gone."""
-        if self.delete_marker:
-            moment = datetime.fromisoformat(str(self.document["last_modified"]))
-            return ObjectInfo(key, 0, "", moment, version_id=self.version_id)
-        st = os.stat(directory / self.name)
-        return replace(object_info(key, st, self.document), version_id=self.version_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -345,7 +315,7 @@ class VersionStore:
         return latest.version_id if latest is not None and latest.delete_marker else None
 
     def entries(
-        self, directory: Path, current_id: str | None, *, after: str | None = None
+        self, directory: Path | str, current_id: str | None, *, after: str | None = None
     ) -> Iterator[Entry]:
         """A key's non-current versions and markers, newest first, without copies of
         ``current_id`` or of an id seen already, nor data-less sidecars; with
@@ -356,36 +326,9 @@ class VersionStore:
     # Internals -------------------------------------------------------------------
 
     def _entries(
-        self, directory: Path, current_id: str | None, after: str | None = None
+        self, directory: Path | str, current_id: str | None, after: str | None = None
     ) -> Iterator[Entry]:
-        try:
-            files = os.listdir(directory)
-        except (FileNotFoundError, NotADirectoryError):
-            return
-        names = sorted(f[:-5] for f in files if f.endswith(".json") and not f.startswith("."))
-        seen = {current_id} if current_id is not None else set()
-        if after is not None:
-            if after == NULL_VERSION:
-                found = next((i for i, n in enumerate(names) if n.endswith(_NULL_SUFFIX)), None)
-            else:
-                found = bisect.bisect_left(names, after)
-                found = found if found < len(names) and names[found] == after else None
-            if found is None:
-                return
-            if any(n.endswith(_NULL_SUFFIX) for n in names[: found + 1]):
-                seen.add(NULL_VERSION)  # a null version listed already
-            names = names[found + 1 :]
-        for name in names:
-            version_id = version_id_of(name)
-            if version_id in seen:
-                continue
-            document = read_sidecar(directory / (name + ".json"))
-            if document is None:
-                continue
-            if document.get("delete_marker") is not True and not os.path.isfile(directory / name):
-                continue  # a removal interrupted between its two unlinks
-            seen.add(version_id)
-            yield Entry(name, document)
+        return read_entries(directory, current_id, after)
 
     def _current(self, bucket: str, key: str, paths: ObjectPaths) -> Current | None:
         try:
@@ -480,14 +423,14 @@ class VersionStore:
         """Remove the null versions in ``directory`` other than ``keep`` (suspended
         versioning: a new null version replaces the old one)."""
         for name in _names_in(directory):
-            if name.endswith(_NULL_SUFFIX) and name != keep:
+            if name.endswith(NULL_SUFFIX) and name != keep:
                 _unlink(directory / name)
                 _unlink(directory / (name + ".json"))
 
     def _guard_nulls(self, directory: Path, *, keep: str | None) -> None:
         """AccessDenied if :meth:`_drop_nulls` would drop a protected version."""
         for name in _names_in(directory):
-            if name.endswith(_NULL_SUFFIX) and name != keep:
+            if name.endswith(NULL_SUFFIX) and name != keep:
                 guard_removal(read_sidecar(directory / (name + ".json")))
 
     def _unlink_current(self, paths: ObjectPaths) -> None:
