@@ -193,6 +193,13 @@ class HTTPError(Exception):
         self.response = response
 
 
+def checked(response: Response, what: str, *expected: int) -> Response:
+    """``response`` if its status is one of ``expected`` (default 200), else HTTPError."""
+    if response.status not in (expected or (200,)):
+        raise HTTPError(response, what)
+    return response
+
+
 # --------------------------------------------------------------------------- asyncio
 
 

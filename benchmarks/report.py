@@ -324,6 +324,11 @@ _PHASES = [
     ("list_10000", "List 10k (per page)"),
     ("list_100000", "List 100k (per page)"),
     ("list_api", "List API keys (per page)"),
+    ("versioned_put", "PUT 4 KiB versioned"),
+    ("overwrite_put", "PUT 4 KiB overwrites"),
+    ("versioned_overwrite_put", "PUT 4 KiB overwrites versioned"),
+    ("list_versions_10000", "ListObjectVersions 10k (per page)"),
+    ("list_versions_100000", "ListObjectVersions 100k (per page)"),
 ]
 
 

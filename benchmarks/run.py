@@ -16,7 +16,6 @@ See benchmarks/README.md for what each figure means.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import base64
 import html
 import json
@@ -33,7 +32,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,21 +41,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import report
 import servers
 import upstream
+import versions
 from client import (
-    AsyncConnection,
     BlockingConnection,
     FileSlice,
     HTTPError,
-    LatencyRecorder,
     Payload,
-    Response,
     SigV4Signer,
     encode_query,
 )
+from client import checked as _check
+from listing import LIST_BUCKET, list_keys, listing_prefixes, timed_passes, write_listing_keys
+from small import BUCKET, small_phase
 
 MiB = 1024 * 1024
-BUCKET = "bench"
-LIST_BUCKET = "listing"
 
 
 @dataclass
@@ -115,43 +113,7 @@ def make_source(workdir: Path, size: int, part_size: int) -> SourceObject:
     return SourceObject(path, size, payload, parts, part_size)
 
 
-def listing_prefixes(count: int, sizes: tuple[int, ...]) -> list[str]:
-    """The prefixes a listing phase of ``count`` keys lists, ``count`` keys each.
-
-    Smaller listings are repeated over copies of their prefix (each listed cold once),
-    so every size is timed over about as many keys as the largest: a single 10,000-key
-    pass takes ~0.1 s, where one scheduling hiccup on a shared machine is 10 %.
-    """
-    copies = max(1, max(sizes) // count)
-    return [f"l{count}/"] + [f"l{count}-{i}/" for i in range(2, copies + 1)]
-
-
-def write_listing_keys(root: Path, layout: str, count: int, prefix: str) -> None:
-    """Write ``count`` one-byte objects straight into a server's directory.
-
-    pys3local: ``<root>/<bucket>/objects/<key>`` (no sidecar: served with a synthetic
-    ETag); rclone: ``<root>/<bucket>/<key>``.
-    """
-    bucket = root / LIST_BUCKET
-    if layout == "pys3local":
-        (bucket / ".metadata").mkdir(parents=True, exist_ok=True)
-        directory = bucket / "objects" / prefix
-    else:
-        directory = bucket / prefix
-    directory.mkdir(parents=True, exist_ok=True)
-    for i in range(count):
-        fd = os.open(directory / f"k{i:07d}", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.write(fd, b"x")
-        os.close(fd)
-
-
 # --------------------------------------------------------------------------- bulk
-
-
-def _check(response: Response, what: str, *expected: int) -> Response:
-    if response.status not in (expected or (200,)):
-        raise HTTPError(response, what)
-    return response
 
 
 def put_large(
@@ -286,153 +248,6 @@ def multipart_put(port: int, signer: SigV4Signer, key: str, src: SourceObject, p
     return elapsed
 
 
-# --------------------------------------------------------------------------- small objects
-
-
-@dataclass
-class SmallResult:
-    op: str
-    ops: int
-    seconds: float
-    latencies: LatencyRecorder
-    client_cpu_seconds: float
-    keys_written: list[str] = field(default_factory=list)
-
-    @property
-    def ops_per_second(self) -> float:
-        return self.ops / self.seconds if self.seconds else 0.0
-
-
-async def _small_phase(
-    ports: tuple[int, ...],
-    signer: SigV4Signer,
-    op: str,
-    keys: list[str],
-    body: bytes,
-    settings: Settings,
-    verify_body: bool,
-    extra_headers: dict[str, str] | None,
-    key_prefix: str,
-) -> SmallResult:
-    # "PUT_UNSIGNED": UNSIGNED-PAYLOAD and no Content-MD5 (boto3 over HTTPS, Go/JS SDKs).
-    payload = Payload.unsigned(body) if op == "PUT_UNSIGNED" else Payload.of(body)
-    recorder = LatencyRecorder()
-    written: list[str] = []
-    # Several ports (separate gateway processes): connection i goes to port i mod n.
-    conns = [
-        AsyncConnection(servers.HOST, ports[i % len(ports)], signer)
-        for i in range(settings.connections)
-    ]
-    begin = time.perf_counter() + 0.05
-    window_start = begin + settings.warmup
-    window_end = window_start + settings.duration
-    counted = 0
-    perf = time.perf_counter
-
-    async def worker(index: int, conn: AsyncConnection) -> None:
-        nonlocal counted
-        n = 0
-        stride = settings.connections
-        samples = recorder.samples
-        while True:
-            t0 = perf()
-            if t0 >= window_end:
-                return
-            if op.startswith("PUT"):
-                key = f"{key_prefix}c{index:02d}-{n:07d}"
-                path = f"/{BUCKET}/{key}"
-                response = await conn.request("PUT", path, body=body, payload=payload)
-            else:
-                key = keys[(index + n * stride) % len(keys)]
-                response = await conn.request(op, f"/{BUCKET}/{key}", headers=extra_headers)
-            t1 = perf()
-            n += 1
-            ok = response.status == 200
-            if ok and op == "GET":
-                ok = len(response.body) == len(body) and (not verify_body or response.body == body)
-            if ok and op == "HEAD":
-                ok = response.headers.get("content-length") == str(len(body))
-            if not ok:
-                recorder.errors += 1
-                if recorder.first_error is None:
-                    recorder.first_error = (
-                        f"{op} {key}: HTTP {response.status} {response.body[:200]!r}"
-                    )
-                continue
-            if op.startswith("PUT"):
-                written.append(key)
-            if window_start <= t1 <= window_end:
-                counted += 1
-                samples.append(t1 - t0)
-
-    cpu = time.process_time()
-    await asyncio.gather(*(worker(i, c) for i, c in enumerate(conns)))
-    cpu = time.process_time() - cpu
-    await asyncio.gather(*(c.close() for c in conns))
-    return SmallResult(op, counted, settings.duration, recorder, cpu, written)
-
-
-def _event_loop_runner() -> asyncio.Runner:
-    try:
-        import uvloop
-
-        return asyncio.Runner(loop_factory=uvloop.new_event_loop)
-    except ImportError:
-        return asyncio.Runner()
-
-
-def small_phase(
-    port: int | tuple[int, ...],
-    signer: SigV4Signer,
-    op: str,
-    keys: list[str],
-    body: bytes,
-    settings: Settings,
-    verify_body: bool = True,
-    extra_headers: dict[str, str] | None = None,
-    key_prefix: str = "small/",
-) -> SmallResult:
-    """``settings.connections`` connections doing ``op`` for ``settings.duration``
-    seconds after a warm-up; PUT writes new keys, GET and HEAD read ``keys``."""
-    ports = (port,) if isinstance(port, int) else port
-    with _event_loop_runner() as runner:
-        return runner.run(
-            _small_phase(
-                ports, signer, op, keys, body, settings, verify_body, extra_headers, key_prefix
-            )
-        )
-
-
-# --------------------------------------------------------------------------- listing
-
-
-def list_keys(conn: BlockingConnection, bucket: str, prefix: str, page: int) -> tuple[int, int]:
-    """ListObjectsV2 over ``prefix`` page by page; returns (keys, pages)."""
-    token = None
-    keys = pages = 0
-    last_key = ""
-    while True:
-        params = {"list-type": "2", "prefix": prefix, "max-keys": str(page)}
-        if token:
-            params["continuation-token"] = token
-        response = _check(conn.request("GET", f"/{bucket}", encode_query(params)), "List")
-        found = re.findall(rb"<Key>(.*?)</Key>", response.body)
-        if found:
-            first = html.unescape(found[0].decode())
-            if first <= last_key:
-                raise RuntimeError(f"listing went backwards: {first!r} after {last_key!r}")
-            last_key = html.unescape(found[-1].decode())
-        keys += len(found)
-        pages += 1
-        truncated = b"<IsTruncated>true</IsTruncated>" in response.body
-        match = re.search(rb"<NextContinuationToken>(.*?)</NextContinuationToken>", response.body)
-        if not truncated:
-            return keys, pages
-        if match is None:
-            raise RuntimeError("truncated listing without NextContinuationToken")
-        token = html.unescape(match[1].decode())
-
-
 # --------------------------------------------------------------------------- profiling
 
 
@@ -514,6 +329,8 @@ class ServerBench:
         conn.close()
 
     def applies(self, phase: str) -> bool:
+        if versions.is_phase(phase):
+            return versions.applies(self.kind, phase)
         if self.kind in upstream.KINDS:
             return upstream.applies(self.kind, phase)
         return self.kind != "workers" or phase.startswith("small_")
@@ -635,28 +452,19 @@ class ServerBench:
             bucket, expected = LIST_BUCKET, count
             prefixes = listing_prefixes(count, self.settings.list_sizes)
         conn = self.conn()
-        passes = []
-        pages = 0
         # Round 1 lists twice: a first pass right after the server started (its caches
         # cold, the page cache warm) and a repeat; later rounds are repeats. A pass
         # lists every prefix of the phase.
-        for _ in range(2 if round_index == 0 and self.settings.rounds == 1 else 1):
-            started = time.perf_counter()
-            for prefix in prefixes:
-                keys, prefix_pages = list_keys(conn, bucket, prefix, self.settings.list_page)
-                pages += prefix_pages
-                if keys != expected:
-                    raise RuntimeError(f"listed {keys} keys under {prefix}, expected {expected}")
-            passes.append(time.perf_counter() - started)
+        passes = 2 if round_index == 0 and self.settings.rounds == 1 else 1
+        raw = timed_passes(
+            conn, list_keys, bucket, prefixes, expected, self.settings.list_page, passes
+        )
         conn.close()
-        return {
-            "passes": passes,
-            "keys": expected * len(prefixes),
-            "ops": pages,
-            "first": round_index == 0,
-        }
+        return {**raw, "first": round_index == 0}
 
     def _handler(self, phase: str) -> Callable[[str, int], dict]:
+        if versions.is_phase(phase):
+            return lambda phase, round_index: versions.run_phase(self, phase, round_index)
         if phase.startswith("list_"):
             return self._list
         if phase.startswith("small_"):
@@ -709,7 +517,7 @@ def merge_rounds(phase: str, rounds: list[dict], object_size: int) -> dict:
         out["statuses"] = [r["status"] for r in rounds]
         out["exact"] = all(r["exact"] for r in rounds)
         out["seconds"] = sum(r["seconds"] for r in rounds) / len(rounds)
-    elif phase.startswith("small_"):
+    elif phase.startswith("small_") or phase in versions.PUT_PHASES:
         samples = sorted(s for r in rounds for s in r["samples"])
         seconds = sum(r["seconds"] for r in rounds)
         out["ops_per_s"] = ops / seconds if seconds else 0.0
@@ -722,6 +530,10 @@ def merge_rounds(phase: str, rounds: list[dict], object_size: int) -> dict:
         first = [r["passes"][0] for r in rounds if r["first"]]
         repeats = [p for r in rounds for p in (r["passes"][1:] if r["first"] else r["passes"])]
         out["keys"] = keys
+        pages = sorted(s for r in rounds for s in r.get("page_seconds", ()))
+        if pages:  # every page of every pass
+            out["p50_ms"] = _percentile(pages, 0.50) * 1000
+            out["p99_ms"] = _percentile(pages, 0.99) * 1000
         if first:
             out["seconds"] = first[0]
             out["keys_per_s"] = keys / first[0]
@@ -811,6 +623,11 @@ def start_bench(
         for count in settings.list_sizes:
             for prefix in listing_prefixes(count, settings.list_sizes):
                 write_listing_keys(root, layout, count, prefix)
+    chosen = phases(settings)
+    version_lists = [p for p in chosen if p.startswith("list_versions_")]
+    if version_lists and versions.applies(kind, version_lists[0]):
+        seconds = versions.write_version_tree(root, settings.list_sizes)
+        print(f"  {kind}: versions tree written in {seconds:.1f} s", flush=True)
     try:
         if kind == "rclone":
             server = servers.start_rclone(root)
@@ -841,16 +658,27 @@ def start_bench(
     bench.create_bucket(BUCKET)
     if kind not in ("workers", *upstream.KINDS):
         bench.create_bucket(LIST_BUCKET)
+    if any(p in versions.PUT_PHASES and versions.applies(kind, p) for p in chosen):
+        versions.prepare_server(bench)
     return bench
 
 
 def phases(settings: Settings) -> list[str]:
     if settings.only_phases is not None:
         chosen = list(settings.only_phases)
+        # The versioned rows are read against the unversioned ones of the same run.
+        for phase in list(chosen):
+            twin = phase.replace("list_versions_", "list_")
+            if phase.startswith("list_versions_") and twin not in chosen:
+                chosen.insert(chosen.index(phase), twin)
+        if any(p in versions.PUT_PHASES for p in chosen) and "small_put" not in chosen:
+            first = min(chosen.index(p) for p in versions.PUT_PHASES if p in chosen)
+            chosen.insert(first, "small_put")
         # The 4 KiB PUT is always measured with both payload styles.
         if "small_put" in chosen and "small_put_unsigned" not in chosen:
             chosen.insert(chosen.index("small_put") + 1, "small_put_unsigned")
         return chosen
+    put_versions, list_versions = versions.phases(settings.list_sizes)
     return [
         "put_large",
         "get_large",
@@ -860,8 +688,10 @@ def phases(settings: Settings) -> list[str]:
         "small_put_unsigned",
         "small_get",
         "small_head",
+        *put_versions,
         *(f"list_{n}" for n in settings.list_sizes),
         "list_api",
+        *list_versions,
     ]
 
 
@@ -994,7 +824,8 @@ def parse_args(argv: list[str] | None = None) -> tuple[Settings, argparse.Namesp
         "--phases",
         default=None,
         help="comma-separated subset of phases to run (GET/HEAD need small_put, "
-        "get_large/range_get need put_large, list_api needs small_put)",
+        "get_large/range_get need put_large, list_api needs small_put; the versioned "
+        "phases bring the unversioned ones they are compared with)",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -1050,6 +881,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "servers": {},
     }
+    bulk = {"put_large", "get_large", "range_get", "multipart_put"}
+    if "trivial" not in settings.servers and not bulk & set(phases(settings)):
+        settings.object_size = MiB  # no phase moves the large object: do not write one
     try:
         print(f"preparing a {settings.object_size // MiB} MiB object in {workdir} ...", flush=True)
         src = make_source(workdir, settings.object_size, settings.part_size)
@@ -1082,14 +916,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nwrote {json_path}")
         return 1 if any(r.get("error") for r in results["rows"]) else 0
     results["rows"] = report.build_rows(results)
+    results["versioned_rows"] = versions.rows(results)
     print()
     print(report.format_report(results))
+    if results["versioned_rows"]:
+        print()
+        print(versions.format_rows(results["versioned_rows"]))
     if settings.profile_dir is None:
         json_path, png_path = report.write_outputs(results, args.out)
         print(f"\nwrote {json_path}" + (f" and {png_path}" if png_path else ""))
     else:
         print(report.summarize_profiles(settings.profile_dir))
-    failed = [r for r in results["rows"] if r.get("error")]
+    failed = [r for r in results["rows"] + results["versioned_rows"] if r.get("error")]
     return 1 if failed else 0
 
 
