@@ -24,7 +24,6 @@ import platform
 import random
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import profiling
 import report
 import servers
 import upstream
@@ -248,49 +248,6 @@ def multipart_put(port: int, signer: SigV4Signer, key: str, src: SourceObject, p
     return elapsed
 
 
-# --------------------------------------------------------------------------- profiling
-
-
-class Profiler:
-    """``py-spy record`` attached to the server for one phase (only with --profile)."""
-
-    def __init__(
-        self, directory: Path | None, pid: int, label: str, extra_args: tuple[str, ...] = ()
-    ) -> None:
-        self._process: subprocess.Popen[bytes] | None = None
-        if directory is None:
-            return
-        directory.mkdir(parents=True, exist_ok=True)
-        self.output = directory / f"{label}.txt"
-        command = [
-            "py-spy",
-            "record",
-            "--pid",
-            str(pid),
-            "--rate",
-            "250",
-            "--subprocesses",
-            "--format",
-            "raw",
-            "--full-filenames",
-            *extra_args,
-            "-o",
-            str(self.output),
-        ]
-        self._process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        time.sleep(1.0)  # let py-spy attach before the load starts
-
-    def stop(self) -> None:
-        if self._process is not None:
-            self._process.send_signal(signal.SIGINT)
-            try:
-                self._process.wait(30)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-
-
 # --------------------------------------------------------------------------- one server
 
 
@@ -344,7 +301,9 @@ class ServerBench:
         profile_dir = (
             self.settings.profile_dir if self.kind not in ("rclone", upstream.SEAWEED) else None
         )
-        profiler = Profiler(profile_dir, self.server.pid, label, self.settings.profile_args)
+        profiler = profiling.Profiler(
+            profile_dir, self.server.pid, label, self.settings.profile_args
+        )
         client_cpu = time.process_time()
         cluster_cpu = sum(servers._cpu_seconds(p) for p in self.cluster_pids)
         try:
@@ -430,19 +389,7 @@ class ServerBench:
         if op.startswith("PUT"):
             self.small_keys.extend(result.keys_written)
             random.Random(11).shuffle(self.small_keys)
-        lat = result.latencies
-        if lat.errors:
-            print(f"      {lat.errors} errors; first: {lat.first_error}", flush=True)
-            if lat.errors > max(10, result.ops // 100):
-                raise RuntimeError(f"{lat.errors} failed requests; first: {lat.first_error}")
-        return {
-            "ops": result.ops,
-            "seconds": result.seconds,
-            "samples": lat.samples,
-            "errors": lat.errors,
-            "first_error": lat.first_error,
-            "client_cpu_seconds": result.client_cpu_seconds,
-        }
+        return result.figures()
 
     def _list(self, phase: str, round_index: int) -> dict:
         if phase == "list_api":
@@ -926,7 +873,7 @@ def main(argv: list[str] | None = None) -> int:
         json_path, png_path = report.write_outputs(results, args.out)
         print(f"\nwrote {json_path}" + (f" and {png_path}" if png_path else ""))
     else:
-        print(report.summarize_profiles(settings.profile_dir))
+        print(profiling.summarize_profiles(settings.profile_dir))
     failed = [r for r in results["rows"] + results["versioned_rows"] if r.get("error")]
     return 1 if failed else 0
 

@@ -34,6 +34,22 @@ class SmallResult:
     def ops_per_second(self) -> float:
         return self.ops / self.seconds if self.seconds else 0.0
 
+    def figures(self) -> dict:
+        """The raw figures of one round; fails the phase if over 1 % of requests did."""
+        lat = self.latencies
+        if lat.errors:
+            print(f"      {lat.errors} errors; first: {lat.first_error}", flush=True)
+            if lat.errors > max(10, self.ops // 100):
+                raise RuntimeError(f"{lat.errors} failed requests; first: {lat.first_error}")
+        return {
+            "ops": self.ops,
+            "seconds": self.seconds,
+            "samples": lat.samples,
+            "errors": lat.errors,
+            "first_error": lat.first_error,
+            "client_cpu_seconds": self.client_cpu_seconds,
+        }
+
 
 async def _small_phase(
     ports: tuple[int, ...],

@@ -148,17 +148,7 @@ def run_phase(bench: Any, phase: str, round_index: int) -> dict:
         bucket=PUT_BUCKET if versioned else "bench",
         key_space=OVERWRITE_KEYS if overwrite else None,
     )
-    lat = result.latencies
-    if lat.errors > max(10, result.ops // 100):
-        raise RuntimeError(f"{lat.errors} failed requests; first: {lat.first_error}")
-    return {
-        "ops": result.ops,
-        "seconds": result.seconds,
-        "samples": lat.samples,
-        "errors": lat.errors,
-        "first_error": lat.first_error,
-        "client_cpu_seconds": result.client_cpu_seconds,
-    }
+    return result.figures()
 
 
 def _list_phase(bench: Any, phase: str, round_index: int) -> dict:
