@@ -244,7 +244,8 @@ def rows(results: dict) -> list[dict]:
         ]
         if notes:
             made["note"] = "; ".join(notes)
-        out.append(made)
+        if a is not None or b is not None:  # a phase of this run
+            out.append(made)
         return made
 
     row(

@@ -532,3 +532,22 @@ async def test_PutObject_waits_for_a_reader_holding_the_key(
     assert info.size == size
     assert await read_all(provider, "b", "held") == new
     assert staging_files(provider.base_path) == []
+
+
+def test_read_sidecar_reads_any_size_and_refuses_what_is_not_one(tmp_path: Path) -> None:
+    """A sidecar larger than one read comes back whole; a missing file, a directory, a
+    torn or non-UTF-8 file or JSON that is not an object read as no sidecar."""
+    from pys3local.providers.local.sidecar import read_sidecar
+
+    document = {"etag": "e", "metadata": {f"k{i}": "v" * 100 for i in range(400)}}
+    big = tmp_path / "big.json"
+    big.write_text(json.dumps(document))
+    assert big.stat().st_size > 32 * 1024
+    assert read_sidecar(big) == document
+    assert read_sidecar(str(big)) == document
+    (tmp_path / "dir.json").mkdir()
+    (tmp_path / "torn.json").write_bytes(json.dumps(document).encode()[:1000])
+    (tmp_path / "latin.json").write_bytes(b'{"etag": "\xe9"}')
+    (tmp_path / "list.json").write_text("[1, 2]")
+    for name in ("missing.json", "dir.json", "torn.json", "latin.json", "list.json"):
+        assert read_sidecar(tmp_path / name) is None, name
