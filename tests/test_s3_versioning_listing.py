@@ -24,6 +24,22 @@ def entries(page: dict) -> list[tuple[str, str, bool, bool]]:
     return sorted(found, key=lambda e: (e[0].encode(), e[1]))
 
 
+def paged(s3, bucket: str, max_keys: int) -> list[tuple[str, str, bool]]:
+    """(key, version id, IsLatest) of every entry, listed ``max_keys`` at a time with
+    NextKeyMarker/NextVersionIdMarker."""
+    seen: list[tuple[str, str, bool]] = []
+    kwargs: dict[str, str] = {}
+    while True:
+        page = s3.list_object_versions(Bucket=bucket, MaxKeys=max_keys, **kwargs)
+        seen += [e[:3] for e in entries(page)]
+        if not page["IsTruncated"]:
+            return seen
+        kwargs = {
+            "KeyMarker": page["NextKeyMarker"],
+            "VersionIdMarker": page["NextVersionIdMarker"],
+        }
+
+
 @pytest.fixture
 def history(s3, bucket) -> dict[str, list[str]]:
     """Keys with several versions and markers; returns key -> version ids newest first."""
@@ -193,18 +209,7 @@ def test_ListObjectVersions_pages_one_at_a_time_through_null_versions(s3, bucket
     b_ids = [s3.put_object(Bucket=bucket, Key="b", Body=b"x")["VersionId"] for _ in range(2)]
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Suspended"})
     s3.put_object(Bucket=bucket, Key="b", Body=b"suspended")
-    seen = []
-    kwargs: dict[str, str] = {}
-    while True:
-        page = s3.list_object_versions(Bucket=bucket, MaxKeys=1, **kwargs)
-        seen += [e[:3] for e in entries(page)]
-        if not page["IsTruncated"]:
-            break
-        kwargs = {
-            "KeyMarker": page["NextKeyMarker"],
-            "VersionIdMarker": page["NextVersionIdMarker"],
-        }
-    assert seen == [
+    assert paged(s3, bucket, 1) == [
         ("a", a_ids[1], True),
         ("a", a_ids[0], False),
         ("a", "null", False),
@@ -231,15 +236,4 @@ def test_ListObjectVersions_keys_with_and_without_versions_directories(s3, bucke
     ]
     assert [e[:3] for e in entries(s3.list_object_versions(Bucket=bucket))] == expected
     for max_keys in (1, 2, 3):
-        seen: list[tuple[str, str, bool]] = []
-        kwargs: dict[str, str] = {}
-        while True:
-            page = s3.list_object_versions(Bucket=bucket, MaxKeys=max_keys, **kwargs)
-            seen += [e[:3] for e in entries(page)]
-            if not page["IsTruncated"]:
-                break
-            kwargs = {
-                "KeyMarker": page["NextKeyMarker"],
-                "VersionIdMarker": page["NextVersionIdMarker"],
-            }
-        assert seen == expected, max_keys
+        assert paged(s3, bucket, max_keys) == expected, max_keys
