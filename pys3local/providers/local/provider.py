@@ -17,7 +17,7 @@ import os
 import shutil
 import stat
 import threading
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,8 +33,6 @@ from pys3local.errors import (
 )
 from pys3local.providers.base import (
     Bucket,
-    CompletedPart,
-    MultipartUpload,
     ObjectInfo,
     ObjectListing,
     ObjectMetadata,
@@ -42,12 +40,8 @@ from pys3local.providers.base import (
     RangeRequest,
     StorageCapacity,
     StorageProvider,
-    UploadedPart,
-    completed_metadata,
-    verified_checksums,
 )
 from pys3local.providers.conditions import WriteCondition
-from pys3local.providers.streams import batched
 
 from .bucket_config import BucketConfigs
 from .commit import recover
@@ -69,10 +63,11 @@ from .sidecar import (
 )
 from .staging import StagingArea
 from .tags import replace_tags
+from .uploads import MultipartUploads
 from .version_repair import remove_temporaries
 from .versioned import VersionedObjects
 from .versions import VersionStore
-from .writes import ObjectWrites, check_content_md5
+from .writes import ObjectWrites
 
 T = TypeVar("T")
 #: Objects (or ranges) up to this size are read whole when opened.
@@ -87,7 +82,12 @@ READ_CHUNK = 4 * 1024 * 1024
 
 
 class LocalStorageProvider(
-    LocalLifecycle, VersionedObjects, LockedObjects, ObjectWrites, StorageProvider
+    LocalLifecycle,
+    VersionedObjects,
+    LockedObjects,
+    MultipartUploads,
+    ObjectWrites,
+    StorageProvider,
 ):
     """Buckets and objects as files under ``base_path`` (see :mod:`.layout`).
 
@@ -496,121 +496,3 @@ class LocalStorageProvider(
             )
 
         return await self._run(list_sync)
-
-    # Multipart uploads -----------------------------------------------------------
-
-    async def create_multipart_upload(
-        self, bucket: str, key: str, metadata: ObjectMetadata
-    ) -> MultipartUpload:
-        self.check_writable()
-        self.layout.object_paths(bucket, key)  # reject unstorable keys up front
-
-        def create_sync() -> MultipartUpload:
-            self._bucket_or_raise(bucket)
-            return self._multipart.create(bucket, key, metadata)
-
-        return await self._run(create_sync)
-
-    async def upload_part(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        part_number: int,
-        body: AsyncIterable[bytes],
-        *,
-        content_md5: bytes | None = None,
-        size: int | None = None,
-    ) -> UploadedPart:
-        self.check_writable()
-        slot = await self._run(
-            self._multipart.in_place_slot, bucket, key, upload_id, part_number, size
-        )
-        if slot is not None:
-            await self._write_staged(slot, batched(body))
-            try:
-                check_content_md5(slot, content_md5)
-                return await self._run(slot.finish, verified_checksums(body))
-            except BaseException:
-                slot.discard()
-                raise
-        staged = await self._stage(body)
-        try:
-            check_content_md5(staged, content_md5)
-            return await self._run(
-                self._multipart.add_part,
-                bucket,
-                key,
-                upload_id,
-                part_number,
-                staged.path,
-                staged.md5.hexdigest(),
-                verified_checksums(body),
-            )
-        except BaseException:
-            staged.discard()
-            raise
-
-    async def list_parts(
-        self, bucket: str, key: str, upload_id: str
-    ) -> tuple[MultipartUpload, list[UploadedPart]]:
-        return await self._run(self._multipart.list_parts, bucket, key, upload_id)
-
-    async def get_multipart_upload(self, bucket: str, key: str, upload_id: str) -> MultipartUpload:
-        return await self._run(self._multipart.get, bucket, key, upload_id)
-
-    async def complete_multipart_upload(
-        self,
-        bucket: str,
-        key: str,
-        upload_id: str,
-        parts: list[CompletedPart],
-        *,
-        checksums: dict[str, str] | None = None,
-        condition: WriteCondition | None = None,
-    ) -> ObjectInfo:
-        self.check_writable()
-        paths = self.layout.object_paths(bucket, key)
-
-        def complete_sync() -> ObjectInfo:
-            self._bucket_or_raise(bucket)
-            assembled = self._multipart.assemble(bucket, key, upload_id, parts)
-            try:
-                now = datetime.now(timezone.utc)
-                upload_metadata = assembled.upload.metadata
-                metadata = completed_metadata(upload_metadata, assembled.record, checksums)
-                info = ObjectInfo(
-                    key,
-                    assembled.size,
-                    assembled.etag,
-                    now,
-                    lock_new_version(metadata, self._lock_of(bucket), now),
-                    self._versions.write_version_id(bucket),
-                )
-                self._commit(bucket, key, paths, assembled.path, info, condition)
-            except BaseException:
-                if assembled.taken_over:
-                    self._multipart.give_back(upload_id, assembled.path)
-                else:
-                    with contextlib.suppress(FileNotFoundError):
-                        os.unlink(assembled.path)
-                raise
-            self._multipart.remove(upload_id)
-            return info
-
-        return await self._run(complete_sync)
-
-    async def abort_multipart_upload(self, bucket: str, key: str, upload_id: str) -> None:
-        self.check_writable()
-        await self._run(self._multipart.abort, bucket, key, upload_id)
-
-    async def list_multipart_uploads(self, bucket: str, prefix: str = "") -> list[MultipartUpload]:
-        def list_sync() -> list[MultipartUpload]:
-            self._bucket_or_raise(bucket)
-            return self._multipart.list_uploads(bucket, prefix)
-
-        return await self._run(list_sync)
-
-    async def remove_abandoned_uploads(self, older_than_seconds: float) -> int:
-        """Remove multipart uploads initiated longer ago than the given age."""
-        return await self._run(self._multipart.remove_older_than, older_than_seconds)
