@@ -63,7 +63,7 @@ from .sidecar import (
 )
 from .staging import StagingArea
 from .tags import replace_tags
-from .uploads import MultipartUploads
+from .uploads import MultipartOperations
 from .version_repair import remove_temporaries
 from .versioned import VersionedObjects
 from .versions import VersionStore
@@ -85,7 +85,7 @@ class LocalStorageProvider(
     LocalLifecycle,
     VersionedObjects,
     LockedObjects,
-    MultipartUploads,
+    MultipartOperations,
     ObjectWrites,
     StorageProvider,
 ):

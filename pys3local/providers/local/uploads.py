@@ -36,7 +36,7 @@ from .versions import VersionStore
 from .writes import check_content_md5
 
 
-class MultipartUploads:
+class MultipartOperations:
     """Multipart uploads for the local provider (a mixin of it)."""
 
     layout: StoreLayout
