@@ -565,7 +565,8 @@ def start_bench(
 ):
     """Prepare the data directory, start the server; a ServerBench or a skip note."""
     root = workdir / kind
-    if kind not in ("workers", *upstream.KINDS):
+    listing = any(p.removeprefix("list_").isdigit() for p in phases(settings))
+    if listing and kind not in ("workers", *upstream.KINDS):
         layout = "pys3local" if kind == "pys3local" else "rclone"
         for count in settings.list_sizes:
             for prefix in listing_prefixes(count, settings.list_sizes):
