@@ -1,4 +1,5 @@
-"""Reading the upstream's XML answers (listings, multipart results) into plain values.
+"""Reading the upstream's XML answers (listings, version listings, multipart results)
+into plain values.
 
 Parsed with defusedxml; element names are matched without their namespace (AWS
 sends ``http://s3.amazonaws.com/doc/2006-03-01/``, some stores send none).
@@ -14,6 +15,7 @@ from urllib.parse import unquote
 from defusedxml import ElementTree
 
 from pys3local.errors import InternalError
+from pys3local.providers.versioning import NULL_VERSION, ObjectVersion, VersionListing
 
 
 def _local(tag: str) -> str:
@@ -160,3 +162,36 @@ def buckets(body: bytes) -> list[tuple[str, datetime]]:
         for item in children(container, "Bucket"):
             found.append((text(item, "Name"), timestamp(text(item, "CreationDate"))))
     return found
+
+
+def versions_page(body: bytes) -> VersionListing:
+    """A ListObjectVersions answer: versions and delete markers in the order the
+    upstream gave them (keys in S3 order, each key's newest first), keys decoded."""
+    root = parse(body)
+    encoded = text(root, "EncodingType").lower() == "url"
+
+    def key_of(raw: str) -> str:
+        return unquote(raw, errors="surrogateescape") if encoded else raw
+
+    page = VersionListing(is_truncated=text(root, "IsTruncated").lower() == "true")
+    for item in root:
+        kind = _local(item.tag)
+        if kind not in ("Version", "DeleteMarker"):
+            continue
+        page.versions.append(
+            ObjectVersion(
+                key=key_of(text(item, "Key")),
+                version_id=text(item, "VersionId") or NULL_VERSION,
+                is_latest=text(item, "IsLatest").lower() == "true",
+                last_modified=timestamp(text(item, "LastModified")),
+                size=int(text(item, "Size", "0") or 0),
+                etag=text(item, "ETag").strip('"'),
+                delete_marker=kind == "DeleteMarker",
+            )
+        )
+    for item in children(root, "CommonPrefixes"):
+        page.common_prefixes.append(key_of(text(item, "Prefix")))
+    if page.is_truncated:
+        page.next_key_marker = key_of(text(root, "NextKeyMarker")) or None
+        page.next_version_id_marker = text(root, "NextVersionIdMarker") or None
+    return page

@@ -9,10 +9,10 @@ ETags are the upstream's.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterable
+from collections.abc import AsyncIterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 from xml.sax.saxutils import escape
 
 from pys3local.errors import InternalError, NoSuchUpload
@@ -49,6 +49,9 @@ class Upstream(Protocol):
     def client(self) -> UpstreamClient: ...
 
     def check_writable(self) -> None: ...
+    def headers_of(self, response: Any) -> dict[str, str]: ...
+    def version_from(self, headers: Mapping[str, str]) -> str | None: ...
+    async def _head(self, bucket: str, key: str, query: dict[str, str]) -> ObjectInfo: ...
     def condition_headers(self, condition: WriteCondition | None) -> dict[str, str]: ...
     def upstream_condition(
         self, bucket: str, key: str, condition: WriteCondition | None
@@ -236,7 +239,12 @@ class MultipartMixin:
                         500, documents.text(root, "Code"), documents.text(root, "Message")
                     )
                 )
-        return await self.head_object(bucket, key)
+        # The version the completion made, where it names one (a later write may be
+        # the latest by now).
+        version_id = self.version_from(self.headers_of(response))
+        if version_id is None:
+            return await self.head_object(bucket, key)
+        return await self._head(bucket, key, {"versionId": version_id})
 
     async def abort_multipart_upload(self: Upstream, bucket: str, key: str, upload_id: str) -> None:
         self.check_writable()

@@ -9,6 +9,7 @@ another (upload ids are the upstream's). Bodies stream both ways in chunks.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime, timezone
@@ -35,7 +36,7 @@ from pys3local.providers.base import (
     StorageProvider,
 )
 from pys3local.providers.conditions import WriteCondition
-from pys3local.providers.versioning import NULL_VERSION
+from pys3local.providers.versioning import DeleteOutcome
 
 from . import documents
 from .client import Connection, UpstreamClient, UpstreamError, s3_error
@@ -44,6 +45,7 @@ from .download import DownloadResponse
 from .mapping import BucketMap, metadata_headers, object_info
 from .multipart import MultipartMixin
 from .spool import sized_body
+from .versions import UpstreamVersioning
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _UNSATISFIED = re.compile(r"bytes \*/(\d+)")
@@ -57,11 +59,12 @@ def latin1_headers(response: httpx.Response | DownloadResponse) -> dict[str, str
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers.raw}
 
 
-class S3UpstreamProvider(MultipartMixin, ConditionalWrites, StorageProvider):
+class S3UpstreamProvider(MultipartMixin, ConditionalWrites, UpstreamVersioning, StorageProvider):
     """A :class:`StorageProvider` over an upstream S3 endpoint."""
 
     keeps_tags = False
     backend_name = "s3"
+    headers_of = staticmethod(latin1_headers)
 
     def __init__(
         self,
@@ -155,7 +158,7 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, StorageProvider):
                 **options,  # type: ignore[arg-type]
             )
         except UpstreamError as failure:
-            if failure.status == 404 and failure.code != "NoSuchUpload":
+            if failure.status == 404 and failure.code not in ("NoSuchUpload", "NoSuchVersion"):
                 if failure.code == "NoSuchBucket" or await self._bucket_missing(bucket):
                     raise NoSuchBucket(BucketName=bucket) from None
                 raise NoSuchKey(Key=key) from None
@@ -298,22 +301,44 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, StorageProvider):
     # ------------------------------------------------------------------ objects
 
     async def head_object(self, bucket: str, key: str) -> ObjectInfo:
-        response = await self._key_call("HEAD", bucket, key)
-        headers = latin1_headers(response)
-        return object_info(key, headers, int(headers.get("content-length", "0")))
+        return await self._head(bucket, key, {})
+
+    async def _head(self, bucket: str, key: str, query: dict[str, str]) -> ObjectInfo:
+        """HEAD the object, or the version ``query`` names."""
+        response = await self._key_call("HEAD", bucket, key, query=query)
+        return self._info(key, latin1_headers(response))
+
+    def _info(self, key: str, headers: dict[str, str], size: int | None = None) -> ObjectInfo:
+        if size is None:
+            size = int(headers.get("content-length", "0"))
+        info = object_info(key, headers, size)
+        version_id = self.version_from(headers)
+        return info if version_id is None else dataclasses.replace(info, version_id=version_id)
 
     async def get_object(
         self, bucket: str, key: str, byte_range: RangeRequest | None = None
     ) -> ObjectReader:
+        return await self._open(bucket, key, byte_range, {})
+
+    async def _open(
+        self,
+        bucket: str,
+        key: str,
+        byte_range: RangeRequest | None,
+        query: dict[str, str],
+    ) -> ObjectReader:
+        """Open the object, or the version ``query`` names, for reading."""
         headers = {}
         if byte_range is not None:
             first = "" if byte_range.first is None else str(byte_range.first)
             last = "" if byte_range.last is None else str(byte_range.last)
             headers["range"] = f"bytes={first}-{last}"
         try:
-            response = await self._key_call("GET", bucket, key, headers=headers, stream=True)
+            response = await self._key_call(
+                "GET", bucket, key, headers=headers, query=query, stream=True
+            )
         except InvalidRange:
-            info = await self.head_object(bucket, key)
+            info = await self._head(bucket, key, query)
             byte_range.resolve(info.size)  # type: ignore[union-attr]  # raises
             raise
         raw = latin1_headers(response)
@@ -334,7 +359,7 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, StorageProvider):
                     await response.aclose()
                     raise InvalidRange(ActualObjectSize=str(size))
                 span = resolved
-        return ObjectReader(object_info(key, raw, size), _chunks(response), span)
+        return ObjectReader(self._info(key, raw, size), _chunks(response), span)
 
     async def put_object(
         self,
@@ -357,14 +382,18 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, StorageProvider):
                 response = await self._key_call(
                     "PUT", bucket, key, headers=headers, content=content, idempotent=False
                 )
-        etag = (response.headers.get("etag") or "").strip('"')
-        return ObjectInfo(key, size, etag, datetime.now(timezone.utc), metadata)
+        answer = latin1_headers(response)
+        etag = answer.get("etag", "").strip('"')
+        return ObjectInfo(
+            key, size, etag, datetime.now(timezone.utc), metadata, self.version_from(answer)
+        )
 
-    async def delete_object(self, bucket: str, key: str) -> None:
+    async def delete_object(self, bucket: str, key: str) -> DeleteOutcome | None:
         self.check_writable()
         if self.layout.shared:
             await self.get_bucket(bucket)
-        await self._key_call("DELETE", bucket, key)
+        response = await self._key_call("DELETE", bucket, key)
+        return self.delete_outcome(latin1_headers(response))
 
     async def copy_object(
         self,
@@ -380,17 +409,20 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, StorageProvider):
         """A server-side copy: the bytes never pass through the gateway."""
         self.check_writable()
         await self.require_bucket(dst_bucket)
-        if src_version_id not in (None, NULL_VERSION):
-            raise self._no_versioning()
-        headers = {"x-amz-copy-source": self.copy_source(src_bucket, src_key)}
+        source = self.versioned_source(self.copy_source(src_bucket, src_key), src_version_id)
+        headers = {"x-amz-copy-source": source}
         headers.update(self.condition_headers(condition))
         if metadata is not None:
             headers.update(metadata_headers(metadata))
             headers["x-amz-metadata-directive"] = "REPLACE"
         async with self.upstream_condition(dst_bucket, dst_key, condition):
-            await self._key_call("PUT", dst_bucket, dst_key, headers=headers)
-        # The copy's own answer lacks size and metadata: HEAD the result.
-        return await self.head_object(dst_bucket, dst_key)
+            response = await self._key_call("PUT", dst_bucket, dst_key, headers=headers)
+        # The copy's own answer lacks size and metadata: HEAD the result (the version
+        # the copy made, where it names one: a later write may be the latest by now).
+        version_id = self.version_from(latin1_headers(response))
+        if version_id is None:
+            return await self.head_object(dst_bucket, dst_key)
+        return await self._head(dst_bucket, dst_key, {"versionId": version_id})
 
     def copy_source(self, bucket: str, key: str) -> str:
         """The ``x-amz-copy-source`` naming an object of this gateway upstream."""
