@@ -2,12 +2,15 @@
 (tests/seaweed.py, whose S3 gateway keeps versions), through boto3: in the buckets
 layout the versioning state, version ids, delete markers and ListObjectVersions are
 the upstream's, passed through; in the prefix layout (every bucket in one upstream
-bucket) versioning answers NotImplemented saying why."""
+bucket) versioning answers NotImplemented saying why; an upstream without versioning
+has its refusal come back as NotImplemented naming it."""
 
 from __future__ import annotations
 
+import http.server
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -206,3 +209,82 @@ def test_PutBucketVersioning_prefix_layout_NotImplemented(gateway, seaweed) -> N
     assert failure(exc) == (501, "NotImplemented")
     assert s3.get_object(Bucket=BUCKET, Key="k", VersionId="null")["Body"].read() == b"one"
     assert "DeleteMarker" not in s3.delete_object(Bucket=BUCKET, Key="k")
+
+
+class _Unversioned(http.server.BaseHTTPRequestHandler):
+    """An S3 store without versioning (as Garage is): its one bucket ``ver`` exists,
+    and every versioning request is 501 NotImplemented."""
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        if length:
+            self.rfile.read(length)
+        if "versioning" in self.path or "versions" in self.path:
+            status, body = (
+                501,
+                (
+                    b"<Error><Code>NotImplemented</Code>"
+                    b"<Message>versioning is not implemented here</Message></Error>"
+                ),
+            )
+        elif self.command == "GET" and self.path.split("?")[0] == "/":
+            status, body = (
+                200,
+                (
+                    b"<ListAllMyBucketsResult><Buckets><Bucket><Name>ver</Name>"
+                    b"<CreationDate>2024-01-01T00:00:00.000Z</CreationDate></Bucket>"
+                    b"</Buckets></ListAllMyBucketsResult>"
+                ),
+            )
+        elif self.command == "HEAD" and self.path.rstrip("/") == "/ver":
+            status, body = 200, b""
+        else:
+            status, body = 404, b"<Error><Code>NoSuchKey</Code><Message>none</Message></Error>"
+        self.send_response(status)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _answer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def unversioned_upstream() -> Iterator[str]:
+    """A loopback S3 endpoint without versioning (see :class:`_Unversioned`)."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Unversioned)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_PutBucketVersioning_upstream_without_versioning(
+    unversioned_upstream: str, make_server: Callable[..., RunningServer]
+) -> None:
+    """An upstream that answers NotImplemented to PutBucketVersioning: the client gets
+    501 NotImplemented naming the upstream, GetBucketVersioning says never set, and
+    ListObjectVersions is 501 too; nothing pretends to keep versions."""
+    env = {"UPSTREAM_S3_ACCESS_KEY_ID": "k", "UPSTREAM_S3_SECRET_ACCESS_KEY": "s"}
+    server = make_server(
+        "--backend",
+        "s3",
+        "--upstream-endpoint",
+        unversioned_upstream,
+        "--allow-bucket-creation",
+        env=env,
+    )
+    s3 = server.client()
+    with pytest.raises(ClientError) as exc:
+        enable(s3)
+    assert failure(exc) == (501, "NotImplemented")
+    message = exc.value.response["Error"]["Message"]
+    assert unversioned_upstream in message and "versioning is not implemented" in message
+    assert "Status" not in s3.get_bucket_versioning(Bucket=BUCKET)
+    with pytest.raises(ClientError) as exc:
+        s3.list_object_versions(Bucket=BUCKET)
+    assert failure(exc) == (501, "NotImplemented")
