@@ -50,11 +50,17 @@ def failure(exc: pytest.ExceptionInfo[ClientError]) -> tuple[int, str]:
 def test_PutBucketVersioning_upstream(
     seaweed: SeaweedCluster, make_server: Callable[..., RunningServer]
 ) -> None:
-    """The state set through the gateway is the upstream bucket's own, and reads back."""
+    """The state set through the gateway is the upstream bucket's own, and reads back;
+    before it is set, writes and deletes name no versions."""
     prefix = f"v{uuid.uuid4().hex[:8]}-"
     s3 = make_server(*upstream_args(seaweed, prefix), env=upstream_env(seaweed)).client()
     s3.create_bucket(Bucket=BUCKET)
     assert "Status" not in s3.get_bucket_versioning(Bucket=BUCKET)
+    # Never set: no version ids, and a delete adds no marker.
+    assert "VersionId" not in s3.put_object(Bucket=BUCKET, Key="k", Body=b"x")
+    assert "VersionId" not in s3.head_object(Bucket=BUCKET, Key="k")
+    deleted = s3.delete_object(Bucket=BUCKET, Key="k")
+    assert "VersionId" not in deleted and "DeleteMarker" not in deleted
     enable(s3)
     assert s3.get_bucket_versioning(Bucket=BUCKET)["Status"] == "Enabled"
     direct = seaweed.client().get_bucket_versioning(Bucket=prefix + BUCKET)
