@@ -243,3 +243,30 @@ async def test_HeadObject_then_GetObject_on_one_connection(fake_upstream) -> Non
     assert methods == [b"HEAD", b"GET", b"HEAD"]
     assert upstream.connections == 1
     await gateway.close()
+
+
+async def test_HeadObject_without_Last_Modified(fake_upstream) -> None:
+    """An upstream answer without Last-Modified is no failure: the object's date is
+    the answer's Date (or now without one), size and ETag as sent."""
+
+    def handler(sock: socket.socket, index: int) -> None:
+        answers = [
+            b'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nETag: "e"\r\n'
+            b"Date: Tue, 02 Jan 2024 03:04:05 GMT\r\n\r\n",
+            b'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nETag: "e"\r\n\r\nabc',
+        ]
+        for answer in answers:
+            if not read_request(sock):
+                return
+            sock.sendall(answer)
+
+    upstream = fake_upstream(handler)
+    gateway = provider(upstream.endpoint)
+    info = await gateway.head_object("b", "k")
+    assert (info.size, info.etag) == (3, "e")
+    assert info.last_modified.isoformat() == "2024-01-02T03:04:05+00:00"
+    before = time.time()
+    reader = await gateway.get_object("b", "k")
+    assert reader.info.last_modified.timestamp() >= before - 1
+    assert await read_all(reader) == b"abc"
+    await gateway.close()

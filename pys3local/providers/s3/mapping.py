@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from pys3local.providers.base import STORED_HEADERS, ObjectInfo, ObjectMetadata
@@ -129,6 +130,21 @@ def object_info(key: str, headers: Mapping[str, str], size: int) -> ObjectInfo:
         key=key,
         size=size,
         etag=(headers.get("etag") or "").strip('"'),
-        last_modified=parsedate_to_datetime(headers["last-modified"]),
+        last_modified=last_modified(headers),
         metadata=metadata_from(headers),
     )
+
+
+def last_modified(headers: Mapping[str, str]) -> datetime:
+    """The answer's ``Last-Modified``; without one (some stores leave it out of an
+    answer) or with one that is not an HTTP date, its ``Date``, else now."""
+    for name in ("last-modified", "date"):
+        value = headers.get(name)
+        if not value:
+            continue
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            continue
+        return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return datetime.now(timezone.utc).replace(microsecond=0)
