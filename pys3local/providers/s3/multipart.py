@@ -28,6 +28,7 @@ from pys3local.providers.conditions import WriteCondition
 
 from . import documents
 from .client import UpstreamError, s3_error
+from .locks import lock_headers
 from .mapping import metadata_headers
 from .spool import sized_body
 
@@ -83,7 +84,7 @@ class MultipartMixin:
             bucket,
             key,
             query={"uploads": ""},
-            headers=metadata_headers(metadata),
+            headers=metadata_headers(metadata) | lock_headers(metadata),
             idempotent=False,
         )
         upload_id = documents.text(documents.parse(response.content), "UploadId")

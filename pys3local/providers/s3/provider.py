@@ -42,6 +42,7 @@ from . import documents
 from .client import Connection, UpstreamClient, UpstreamError, s3_error
 from .conditional import ConditionalWrites
 from .download import DownloadResponse
+from .locks import UpstreamObjectLock, lock_headers, protection_from
 from .mapping import BucketMap, metadata_headers, object_info
 from .multipart import MultipartMixin
 from .spool import sized_body
@@ -59,7 +60,9 @@ def latin1_headers(response: httpx.Response | DownloadResponse) -> dict[str, str
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in response.headers.raw}
 
 
-class S3UpstreamProvider(MultipartMixin, ConditionalWrites, UpstreamVersioning, StorageProvider):
+class S3UpstreamProvider(
+    MultipartMixin, ConditionalWrites, UpstreamVersioning, UpstreamObjectLock, StorageProvider
+):
     """A :class:`StorageProvider` over an upstream S3 endpoint."""
 
     keeps_tags = False
@@ -146,9 +149,10 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, UpstreamVersioning, 
         return False
 
     async def _key_call(
-        self, method: str, bucket: str, key: str, **options: object
+        self, method: str, bucket: str, key: str, *, passed: tuple[str, ...] = (), **options: object
     ) -> httpx.Response:
-        """A request on an object; a 404 is NoSuchKey or NoSuchBucket, as it is."""
+        """A request on an object; a 404 is NoSuchKey or NoSuchBucket, as it is. An
+        upstream error whose code is in ``passed`` is raised as it is, for the caller."""
         upstream = self.layout.upstream_bucket(bucket)
         try:
             return await self.client.request(
@@ -158,6 +162,8 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, UpstreamVersioning, 
                 **options,  # type: ignore[arg-type]
             )
         except UpstreamError as failure:
+            if failure.code in passed:
+                raise
             if failure.status == 404 and failure.code not in ("NoSuchUpload", "NoSuchVersion"):
                 if failure.code == "NoSuchBucket" or await self._bucket_missing(bucket):
                     raise NoSuchBucket(BucketName=bucket) from None
@@ -313,7 +319,10 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, UpstreamVersioning, 
             size = int(headers.get("content-length", "0"))
         info = object_info(key, headers, size)
         version_id = self.version_from(headers)
-        return info if version_id is None else dataclasses.replace(info, version_id=version_id)
+        if version_id is None:  # no versions (or the prefix layout): no lock either
+            return info
+        info.metadata.protection = protection_from(headers)
+        return dataclasses.replace(info, version_id=version_id)
 
     async def get_object(
         self, bucket: str, key: str, byte_range: RangeRequest | None = None
@@ -373,7 +382,8 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, UpstreamVersioning, 
     ) -> ObjectInfo:
         self.check_writable()
         await self.require_bucket(bucket)
-        headers = metadata_headers(metadata) | self.condition_headers(condition)
+        headers = metadata_headers(metadata) | lock_headers(metadata)
+        headers.update(self.condition_headers(condition))
         if content_md5 is not None:
             headers["content-md5"] = base64.b64encode(content_md5).decode()
         async with sized_body(body) as (size, content):
@@ -413,7 +423,7 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, UpstreamVersioning, 
         headers = {"x-amz-copy-source": source}
         headers.update(self.condition_headers(condition))
         if metadata is not None:
-            headers.update(metadata_headers(metadata))
+            headers.update(metadata_headers(metadata) | lock_headers(metadata))
             headers["x-amz-metadata-directive"] = "REPLACE"
         async with self.upstream_condition(dst_bucket, dst_key, condition):
             response = await self._key_call("PUT", dst_bucket, dst_key, headers=headers)
@@ -422,7 +432,9 @@ class S3UpstreamProvider(MultipartMixin, ConditionalWrites, UpstreamVersioning, 
         version_id = self.version_from(latin1_headers(response))
         if version_id is None:
             return await self.head_object(dst_bucket, dst_key)
-        return await self._head(dst_bucket, dst_key, {"versionId": version_id})
+        info = await self._head(dst_bucket, dst_key, {"versionId": version_id})
+        asked = metadata.protection if metadata is not None else None
+        return await self.protect_copy(dst_bucket, dst_key, info, asked)
 
     def copy_source(self, bucket: str, key: str) -> str:
         """The ``x-amz-copy-source`` naming an object of this gateway upstream."""
