@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 from conftest import RunningServer
+from keys_support import add_key, error_code, key_client
 from seaweed import SeaweedCluster
 from test_s3_upstream_e2e import upstream_args, upstream_env
 
@@ -147,6 +148,63 @@ def test_CopyObject_and_CreateMultipartUpload_lock_headers_upstream(locked) -> N
             Bucket=BUCKET, Key="mpu", VersionId=done["VersionId"], BypassGovernanceRetention=True
         )
     assert failure(exc) == (403, "AccessDenied")
+
+
+def test_PutObjectRetention_append_only_and_bypass_rights_upstream(
+    seaweed: SeaweedCluster,
+    make_server: Callable[..., RunningServer],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Through the s3 backend an append-only key may set and extend a retention and set
+    a legal hold but never shorten, remove or lift one, bypass header or not; a writer
+    without admin has its bypass header ignored (the version stays protected)."""
+    config_dir = tmp_path_factory.mktemp("lock-keys")
+    appender = add_key(config_dir, "appender", "--bucket", BUCKET, "--allow", "read,append-only")
+    writer = add_key(config_dir, "writer", "--bucket", BUCKET, "--allow", "read,write,delete")
+    prefix = f"l{uuid.uuid4().hex[:8]}-"
+    server = make_server(
+        *upstream_args(seaweed, prefix),
+        "--upstream-conditional-writes",  # append-only keys write create-only
+        "--config-dir",
+        str(config_dir),
+        env=upstream_env(seaweed),
+    )
+    server.client().create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    s3 = key_client(server, appender)
+    version = s3.put_object(Bucket=BUCKET, Key="a", Body=b"x")["VersionId"]  # type: ignore[attr-defined]
+    two, three = later(48), later(72)
+    for until in (two, three):
+        s3.put_object_retention(  # type: ignore[attr-defined]
+            Bucket=BUCKET, Key="a", Retention={"Mode": "GOVERNANCE", "RetainUntilDate": until}
+        )
+    for retention in ({"Mode": "GOVERNANCE", "RetainUntilDate": two}, {}):
+        refused = error_code(
+            s3.put_object_retention,  # type: ignore[attr-defined]
+            Bucket=BUCKET,
+            Key="a",
+            Retention=retention,
+            BypassGovernanceRetention=True,
+        )
+        assert refused == "AccessDenied"
+    s3.put_object_legal_hold(Bucket=BUCKET, Key="a", LegalHold={"Status": "ON"})  # type: ignore[attr-defined]
+    lift = {"Bucket": BUCKET, "Key": "a", "LegalHold": {"Status": "OFF"}}
+    assert error_code(s3.put_object_legal_hold, **lift) == "AccessDenied"  # type: ignore[attr-defined]
+    retention = server.client().get_object_retention(Bucket=BUCKET, Key="a", VersionId=version)
+    assert retention["Retention"]["RetainUntilDate"] == three
+    assert server.client().get_object_legal_hold(Bucket=BUCKET, Key="a")["LegalHold"] == {
+        "Status": "ON"
+    }
+    w = key_client(server, writer)
+    guarded = w.put_object(  # type: ignore[attr-defined]
+        Bucket=BUCKET,
+        Key="g",
+        Body=b"x",
+        ObjectLockMode="GOVERNANCE",
+        ObjectLockRetainUntilDate=two,
+    )["VersionId"]
+    delete = {"Bucket": BUCKET, "Key": "g", "VersionId": guarded, "BypassGovernanceRetention": True}
+    assert error_code(w.delete_object, **delete) == "AccessDenied"  # type: ignore[attr-defined]
+    server.client().delete_object(**delete)
 
 
 def test_PutObjectLockConfiguration_prefix_layout_NotImplemented(
