@@ -27,6 +27,8 @@ from email.utils import parsedate_to_datetime
 
 from pys3local.providers.base import STORED_HEADERS, ObjectInfo, ObjectMetadata
 
+from .tags import tagging_header
+
 #: The user-metadata name (``x-amz-meta-<name>``) carrying pys3local's own facts.
 FACTS_META = "pys3local-facts"
 BUCKET_MARKERS = ".buckets/"
@@ -82,6 +84,8 @@ def metadata_headers(metadata: ObjectMetadata) -> dict[str, str]:
     for name, value in metadata.user.items():
         if name != FACTS_META:
             headers[f"x-amz-meta-{name}"] = value
+    if metadata.tags:
+        headers["x-amz-tagging"] = tagging_header(metadata.tags)
     facts: dict[str, object] = {}
     if metadata.checksums:
         facts["checksums"] = metadata.checksums

@@ -46,6 +46,7 @@ from .locks import UpstreamObjectLock, lock_headers, protection_from
 from .mapping import BucketMap, metadata_headers, object_info
 from .multipart import MultipartMixin
 from .spool import sized_body
+from .tags import UpstreamTags
 from .versions import UpstreamVersioning
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
@@ -61,11 +62,16 @@ def latin1_headers(response: httpx.Response | DownloadResponse) -> dict[str, str
 
 
 class S3UpstreamProvider(
-    MultipartMixin, ConditionalWrites, UpstreamVersioning, UpstreamObjectLock, StorageProvider
+    MultipartMixin,
+    ConditionalWrites,
+    UpstreamVersioning,
+    UpstreamObjectLock,
+    UpstreamTags,
+    StorageProvider,
 ):
     """A :class:`StorageProvider` over an upstream S3 endpoint."""
 
-    keeps_tags = False
+    keeps_tags = True
     backend_name = "s3"
     headers_of = staticmethod(latin1_headers)
 
@@ -312,7 +318,8 @@ class S3UpstreamProvider(
     async def _head(self, bucket: str, key: str, query: dict[str, str]) -> ObjectInfo:
         """HEAD the object, or the version ``query`` names."""
         response = await self._key_call("HEAD", bucket, key, query=query)
-        return self._info(key, latin1_headers(response))
+        headers = latin1_headers(response)
+        return await self._fill_tags(bucket, key, self._info(key, headers), headers)
 
     def _info(self, key: str, headers: dict[str, str], size: int | None = None) -> ObjectInfo:
         if size is None:
@@ -368,7 +375,12 @@ class S3UpstreamProvider(
                     await response.aclose()
                     raise InvalidRange(ActualObjectSize=str(size))
                 span = resolved
-        return ObjectReader(self._info(key, raw, size), _chunks(response), span)
+        try:
+            info = await self._fill_tags(bucket, key, self._info(key, raw, size), raw)
+        except BaseException:
+            await response.aclose()
+            raise
+        return ObjectReader(info, _chunks(response), span)
 
     async def put_object(
         self,
@@ -425,6 +437,9 @@ class S3UpstreamProvider(
         if metadata is not None:
             headers.update(metadata_headers(metadata) | lock_headers(metadata))
             headers["x-amz-metadata-directive"] = "REPLACE"
+            # ``metadata.tags`` is the set the tagging directive chose (in
+            # ``x-amz-tagging`` above); none at all must not mean "the source's".
+            headers["x-amz-tagging-directive"] = "REPLACE"
         async with self.upstream_condition(dst_bucket, dst_key, condition):
             response = await self._key_call("PUT", dst_bucket, dst_key, headers=headers)
         # The copy's own answer lacks size and metadata: HEAD the result (the version

@@ -1,0 +1,96 @@
+"""Object tags and multipart details on ``pys3local serve --backend s3`` over a real
+SeaweedFS cluster (tests/seaweed.py), through boto3: tags set on PutObject,
+CopyObject, CreateMultipartUpload and Put/DeleteObjectTagging are the upstream's
+own and read back (with their count on GET and HEAD)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import RunningServer
+from seaweed import SeaweedCluster
+from test_s3_upstream_e2e import upstream_args, upstream_env
+
+BUCKET = "parts"
+
+
+@pytest.fixture
+def gateway(seaweed: SeaweedCluster, make_server: Callable[..., RunningServer]) -> Any:
+    """A ``serve --backend s3`` over the cluster with a fresh bucket ``parts``; gives
+    (gateway client, upstream client, upstream bucket name)."""
+    prefix = f"t{uuid.uuid4().hex[:8]}-"
+    s3 = make_server(*upstream_args(seaweed, prefix), env=upstream_env(seaweed)).client()
+    s3.create_bucket(Bucket=BUCKET)
+    return s3, seaweed.client(), prefix + BUCKET
+
+
+def tags_of(s3: Any, bucket: str, key: str) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key=key)["TagSet"]}
+
+
+def tag_count(answer: dict[str, Any]) -> str | None:
+    return answer["ResponseMetadata"]["HTTPHeaders"].get("x-amz-tagging-count")
+
+
+def test_PutObjectTagging_upstream(gateway: Any) -> None:
+    """Tags given on PutObject (non-ASCII too) are the upstream object's, GET and HEAD
+    count them; PutObjectTagging replaces and DeleteObjectTagging removes them."""
+    s3, upstream, real = gateway
+    s3.put_object(Bucket=BUCKET, Key="k", Body=b"data", Tagging="a=1&b=%C3%A9t%C3%A9")
+    assert tags_of(s3, BUCKET, "k") == {"a": "1", "b": "été"}
+    assert tags_of(upstream, real, "k") == {"a": "1", "b": "été"}
+    assert tag_count(s3.head_object(Bucket=BUCKET, Key="k")) == "2"
+    got = s3.get_object(Bucket=BUCKET, Key="k")
+    assert got["Body"].read() == b"data" and tag_count(got) == "2"
+    s3.put_object_tagging(
+        Bucket=BUCKET, Key="k", Tagging={"TagSet": [{"Key": "z", "Value": "a b+c=d:@"}]}
+    )
+    assert tags_of(upstream, real, "k") == {"z": "a b+c=d:@"}
+    assert tags_of(s3, BUCKET, "k") == {"z": "a b+c=d:@"}
+    s3.delete_object_tagging(Bucket=BUCKET, Key="k")
+    assert tags_of(s3, BUCKET, "k") == {} == tags_of(upstream, real, "k")
+    assert tag_count(s3.head_object(Bucket=BUCKET, Key="k")) is None
+    with pytest.raises(s3.exceptions.NoSuchKey):
+        s3.get_object_tagging(Bucket=BUCKET, Key="missing")
+
+
+def test_CopyObject_TaggingDirective_upstream(gateway: Any) -> None:
+    """A copy keeps the source's tags by default (with metadata replaced too), takes
+    x-amz-tagging with TaggingDirective REPLACE, and none when REPLACE names none."""
+    s3, _, _ = gateway
+    s3.put_object(Bucket=BUCKET, Key="src", Body=b"x", Tagging="keep=yes")
+    source = {"Bucket": BUCKET, "Key": "src"}
+    s3.copy_object(Bucket=BUCKET, Key="same", CopySource=source)
+    s3.copy_object(
+        Bucket=BUCKET,
+        Key="meta",
+        CopySource=source,
+        MetadataDirective="REPLACE",
+        Metadata={"m": "1"},
+    )
+    s3.copy_object(
+        Bucket=BUCKET, Key="new", CopySource=source, TaggingDirective="REPLACE", Tagging="n=2"
+    )
+    s3.copy_object(Bucket=BUCKET, Key="none", CopySource=source, TaggingDirective="REPLACE")
+    assert tags_of(s3, BUCKET, "same") == {"keep": "yes"}
+    assert tags_of(s3, BUCKET, "meta") == {"keep": "yes"}
+    assert s3.head_object(Bucket=BUCKET, Key="meta")["Metadata"] == {"m": "1"}
+    assert tags_of(s3, BUCKET, "new") == {"n": "2"}
+    assert tags_of(s3, BUCKET, "none") == {}
+
+
+def test_CreateMultipartUpload_Tagging_upstream(gateway: Any) -> None:
+    """Tags given on CreateMultipartUpload are the completed object's."""
+    s3, upstream, real = gateway
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="mp", Tagging="mp=1")["UploadId"]
+    etag = s3.upload_part(Bucket=BUCKET, Key="mp", UploadId=upload, PartNumber=1, Body=b"p")["ETag"]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET,
+        Key="mp",
+        UploadId=upload,
+        MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
+    )
+    assert tags_of(s3, BUCKET, "mp") == {"mp": "1"} == tags_of(upstream, real, "mp")
