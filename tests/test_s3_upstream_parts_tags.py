@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from conftest import RunningServer
 from seaweed import SeaweedCluster
 from test_s3_upstream_e2e import upstream_args, upstream_env
@@ -94,3 +95,42 @@ def test_CreateMultipartUpload_Tagging_upstream(gateway: Any) -> None:
         MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]},
     )
     assert tags_of(s3, BUCKET, "mp") == {"mp": "1"} == tags_of(upstream, real, "mp")
+
+
+def _two_part_object(s3: Any, key: str) -> tuple[bytes, bytes, list[dict[str, Any]], str]:
+    """Upload ``key`` in two parts (5 MiB and 1 KiB); give the parts, the Complete's
+    part list and the upload id (completed)."""
+    first, second = b"a" * (5 * 1024 * 1024), b"b" * 1024
+    upload = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    parts = [
+        {"PartNumber": n, "ETag": s3.upload_part(**_part(key, upload, n, body))["ETag"]}
+        for n, body in ((1, first), (2, second))
+    ]
+    s3.complete_multipart_upload(
+        Bucket=BUCKET, Key=key, UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    return first, second, parts, upload
+
+
+def _part(key: str, upload: str, number: int, body: bytes) -> dict[str, Any]:
+    return {"Bucket": BUCKET, "Key": key, "UploadId": upload, "PartNumber": number, "Body": body}
+
+
+def test_GetObject_partNumber_upstream(gateway: Any) -> None:
+    """GetObject and HeadObject with partNumber give exactly that part of an object
+    completed through the gateway (place, length, parts count); a part it does not
+    have is InvalidPart; a single-part object's part 1 is its whole body."""
+    s3, _, _ = gateway
+    first, second, _, _ = _two_part_object(s3, "mp")
+    got = s3.get_object(Bucket=BUCKET, Key="mp", PartNumber=2)
+    assert got["Body"].read() == second
+    assert got["ContentRange"] == f"bytes {len(first)}-{len(first) + 1023}/{len(first) + 1024}"
+    assert got["PartsCount"] == 2
+    head = s3.head_object(Bucket=BUCKET, Key="mp", PartNumber=1)
+    assert head["ContentLength"] == len(first) and head["PartsCount"] == 2
+    assert head["ResponseMetadata"]["HTTPStatusCode"] == 206
+    with pytest.raises(ClientError) as exc:
+        s3.get_object(Bucket=BUCKET, Key="mp", PartNumber=3)
+    assert exc.value.response["Error"]["Code"] == "InvalidPart"
+    s3.put_object(Bucket=BUCKET, Key="one", Body=b"single")
+    assert s3.get_object(Bucket=BUCKET, Key="one", PartNumber=1)["Body"].read() == b"single"

@@ -21,7 +21,7 @@ from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
 from .conditions import WriteCondition
 from .lifecycle import LifecycleDefaults
 from .object_lock import ObjectLockDefaults, VersionProtection
-from .parts import PartsRecord
+from .parts import PartLocation, PartsRecord
 from .ranges import ByteRange, RangeRequest
 from .versioning import NULL_VERSION, DeleteOutcome, VersioningDefaults
 
@@ -421,6 +421,14 @@ class StorageProvider(VersioningDefaults, ObjectLockDefaults, LifecycleDefaults,
             )
         finally:
             await reader.aclose()
+
+    async def locate_part(self, bucket: str, key: str, number: int) -> PartLocation | None:
+        """Where part ``number`` of the object lies, for a backend whose store knows
+        its objects' parts itself (the ``s3`` backend's upstream) instead of keeping a
+        :class:`PartsRecord`. None (the default): the protocol layer reads
+        ``ObjectMetadata.parts``. Raises NoSuchBucket, NoSuchKey, InvalidPart.
+        """
+        return None
 
     async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> ObjectInfo:
         """Replace an object's tags (``{}`` removes them), leaving its data, ETag,

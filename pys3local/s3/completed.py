@@ -96,13 +96,26 @@ _OPEN_ATTEMPTS = 5
 
 async def open_part(
     service: S3Service, bucket: str, key: str, number: int
-) -> tuple[ObjectReader, ByteRange | None]:
-    """Open the bytes of part ``number``; return the reader and the part's span.
+) -> tuple[ObjectReader, ByteRange | None, int | None]:
+    """Open the bytes of part ``number``; return the reader, the part's span and, for
+    a backend whose store locates parts itself, the object's parts count.
 
-    The span comes from the record of the version actually opened: if the object was
-    replaced between reading its record and opening it, the read starts again, so
-    the bytes always belong to the part asked for.
+    The span comes from the record of the version actually opened (or the store's
+    answer for the object of the same ETag): if the object was replaced between
+    locating the part and opening it, the read starts again, so the bytes always
+    belong to the part asked for.
     """
+    located = await service.provider.locate_part(bucket, key, number)
+    if located is not None:
+        for _ in range(_OPEN_ATTEMPTS):
+            reader = await service.provider.get_object(bucket, key, as_range_request(located.span))
+            if reader.info.etag == located.info.etag:
+                return reader, located.span, located.count
+            await reader.aclose()
+            located = await service.provider.locate_part(bucket, key, number)
+            if located is None:
+                break
+        raise SlowDown("The object changed while its part was being opened; try again.")
     span = part_range(await service.provider.head_object(bucket, key), number)
     for _ in range(_OPEN_ATTEMPTS):
         reader = await service.provider.get_object(bucket, key, as_range_request(span))
@@ -112,21 +125,42 @@ async def open_part(
             await reader.aclose()
             raise
         if opened == span:
-            return reader, span
+            return reader, span, None
         await reader.aclose()
         span = opened
     raise SlowDown("The object changed while its part was being opened; try again.")
 
 
+async def head_part(
+    service: S3Service, bucket: str, key: str, info: ObjectInfo, number: int
+) -> tuple[ByteRange | None, int | None]:
+    """The span of part ``number`` of the object ``info`` describes and, for a backend
+    whose store locates parts itself, the object's parts count."""
+    located = await service.provider.locate_part(bucket, key, number)
+    if located is None:
+        return part_range(info, number), None
+    if located.info.etag != info.etag:
+        # Not the object ``info`` describes (replaced since, or an older version):
+        # only what ``info`` itself says can answer.
+        return part_range(info, number), None
+    return located.span, located.count
+
+
 def part_headers(
-    info: ObjectInfo, number: int, span: ByteRange | None, with_checksums: bool
+    info: ObjectInfo,
+    number: int,
+    span: ByteRange | None,
+    with_checksums: bool,
+    count: int | None = None,
 ) -> dict[str, str]:
-    """The headers of a part read: its length and place, the object's parts count,
-    and (when asked for) the part's checksums."""
+    """The headers of a part read: its length and place, the object's parts count
+    (``count`` where the store gave it), and (when asked for) the part's checksums."""
     record = info.metadata.parts
+    if count is None:
+        count = record.count if record is not None else 1
     headers = {
         "content-length": str(span.length if span is not None else 0),
-        "x-amz-mp-parts-count": str(record.count if record is not None else 1),
+        "x-amz-mp-parts-count": str(count),
     }
     if span is not None:
         headers["content-range"] = f"bytes {span.start}-{span.end}/{info.size}"

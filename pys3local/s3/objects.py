@@ -64,8 +64,8 @@ async def head_object(service: S3Service, request: S3Request) -> HttpResponse:
     if part is None:
         headers["content-length"] = str(info.size)
         return HttpResponse(200, headers)
-    span = completed.part_range(info, part)
-    headers.update(completed.part_headers(info, part, span, _wants_checksums(request)))
+    span, count = await completed.head_part(service, bucket, request.key, info, part)
+    headers.update(completed.part_headers(info, part, span, _wants_checksums(request), count))
     return HttpResponse(200 if span is None else 206, headers)
 
 
@@ -80,7 +80,7 @@ async def get_object(service: S3Service, request: S3Request) -> HttpResponse:
             raise InvalidRequest("Cannot specify both Range header and partNumber query parameter.")
         if version_id not in (None, "null"):
             raise NotImplementedOperation("partNumber with a versionId is not supported.")
-        reader, span = await completed.open_part(service, bucket, request.key, part)
+        reader, span, count = await completed.open_part(service, bucket, request.key, part)
     elif version_id is not None:
         reader = await service.provider.get_object_version(
             bucket, request.key, version_id, byte_range
@@ -102,7 +102,7 @@ async def get_object(service: S3Service, request: S3Request) -> HttpResponse:
     status = 200
     if part is not None:
         status = 200 if span is None else 206
-        headers.update(completed.part_headers(info, part, span, _wants_checksums(request)))
+        headers.update(completed.part_headers(info, part, span, _wants_checksums(request), count))
     elif reader.byte_range is not None:
         status = 206
         span = reader.byte_range

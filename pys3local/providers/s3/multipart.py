@@ -9,13 +9,14 @@ ETags are the upstream's.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import AsyncIterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 from xml.sax.saxutils import escape
 
-from pys3local.errors import InternalError, NoSuchUpload
+from pys3local.errors import InternalError, InvalidPart, NoSuchUpload
 from pys3local.providers.base import (
     ByteRange,
     CompletedPart,
@@ -25,12 +26,15 @@ from pys3local.providers.base import (
     UploadedPart,
 )
 from pys3local.providers.conditions import WriteCondition
+from pys3local.providers.parts import PartLocation
 
 from . import documents
 from .client import UpstreamError, s3_error
 from .locks import lock_headers
 from .mapping import metadata_headers
 from .spool import sized_body
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 if TYPE_CHECKING:
     import httpx
@@ -53,6 +57,10 @@ class Upstream(Protocol):
     def headers_of(self, response: Any) -> dict[str, str]: ...
     def version_from(self, headers: Mapping[str, str]) -> str | None: ...
     async def _head(self, bucket: str, key: str, query: dict[str, str]) -> ObjectInfo: ...
+    def _info(self, key: str, headers: dict[str, str], size: int | None = None) -> ObjectInfo: ...
+    async def _fill_tags(
+        self, bucket: str, key: str, info: ObjectInfo, headers: Mapping[str, str]
+    ) -> ObjectInfo: ...
     def condition_headers(self, condition: WriteCondition | None) -> dict[str, str]: ...
     def upstream_condition(
         self, bucket: str, key: str, condition: WriteCondition | None
@@ -246,6 +254,31 @@ class MultipartMixin:
         if version_id is None:
             return await self.head_object(bucket, key)
         return await self._head(bucket, key, {"versionId": version_id})
+
+    async def locate_part(
+        self: Upstream, bucket: str, key: str, number: int
+    ) -> PartLocation | None:
+        """Part ``number`` as the upstream, which keeps its objects' parts, gives it
+        (``HEAD ?partNumber=N``): its place from Content-Range, the count from
+        ``x-amz-mp-parts-count``."""
+        response = await self._key_call(
+            "HEAD", bucket, key, query={"partNumber": str(number)}, ok=(200, 206, 416)
+        )
+        headers = self.headers_of(response)
+        if response.status_code == 416:
+            raise InvalidPart(PartNumber=str(number))
+        match = _CONTENT_RANGE.fullmatch(headers.get("content-range", ""))
+        if match is not None:
+            span: ByteRange | None = ByteRange(int(match[1]), int(match[2]))
+            size = int(match[3])
+        else:  # an empty object: its one part is empty
+            span, size = None, int(headers.get("content-length", "0"))
+        try:
+            count = int(headers.get("x-amz-mp-parts-count", "1"))
+        except ValueError:
+            count = 1
+        info = await self._fill_tags(bucket, key, self._info(key, headers, size), headers)
+        return PartLocation(info, span, count)
 
     async def abort_multipart_upload(self: Upstream, bucket: str, key: str, upload_id: str) -> None:
         self.check_writable()
