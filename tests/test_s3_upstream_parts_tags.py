@@ -134,3 +134,19 @@ def test_GetObject_partNumber_upstream(gateway: Any) -> None:
     assert exc.value.response["Error"]["Code"] == "InvalidPart"
     s3.put_object(Bucket=BUCKET, Key="one", Body=b"single")
     assert s3.get_object(Bucket=BUCKET, Key="one", PartNumber=1)["Body"].read() == b"single"
+
+
+def test_CompleteMultipartUpload_retried_upstream(gateway: Any) -> None:
+    """A retried Complete answers the same success while the key holds the object
+    those parts make (here after another upload of the same parts replaced it, where
+    the upstream itself answers NoSuchUpload), and NoSuchUpload once other bytes did."""
+    s3, _, _ = gateway
+    _, _, parts, upload = _two_part_object(s3, "mp")
+    etag = s3.head_object(Bucket=BUCKET, Key="mp")["ETag"]
+    again = {"Bucket": BUCKET, "Key": "mp", "UploadId": upload, "MultipartUpload": {"Parts": parts}}
+    assert s3.complete_multipart_upload(**again)["ETag"] == etag
+    _two_part_object(s3, "mp")  # the same bytes again, by another upload
+    assert s3.complete_multipart_upload(**again)["ETag"] == etag
+    s3.put_object(Bucket=BUCKET, Key="mp", Body=b"other bytes")
+    with pytest.raises(s3.exceptions.NoSuchUpload):
+        s3.complete_multipart_upload(**again)

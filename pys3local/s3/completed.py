@@ -16,6 +16,7 @@ from pys3local.providers.base import (
     ObjectInfo,
     ObjectReader,
     RangeRequest,
+    multipart_etag,
 )
 
 from .checksums import header_name
@@ -32,18 +33,34 @@ async def earlier_completion(
 
     The upload is gone once completed, so a retried Complete (its first answer was
     lost) would be NoSuchUpload; S3 answers it with the same result as long as the
-    object is the one that upload made.
+    object is the one that upload made. An object without a parts record (made by a
+    store that keeps its own, like the ``s3`` backend's upstream) is that object when
+    its ETag is the one these parts make: the MD5 of their MD5s, ``-N``.
     """
     try:
         info = await service.provider.head_object(bucket, key)
     except NoSuchKey:
         return None
     record = info.metadata.parts
-    if record is None or record.upload_id != upload_id:
+    if record is None:
+        return info if info.etag == _parts_etag(parts) else None
+    if record.upload_id != upload_id:
         return None
     if tuple(p.part_number for p in parts) != record.numbers:
         return None
     return info
+
+
+def _parts_etag(parts: list[CompletedPart]) -> str | None:
+    """The multipart ETag of an object made of ``parts``; None if a part's ETag is
+    not an MD5 (then no object can be shown to be made of them)."""
+    digests = [p.etag.strip('"').lower() for p in parts]
+    if not digests or any(len(d) != 32 or d.strip(_HEX) for d in digests):
+        return None
+    return multipart_etag(digests)
+
+
+_HEX = "0123456789abcdef"
 
 
 def requested_part(request: S3Request) -> int | None:
