@@ -5,7 +5,9 @@ own and read back (with their count on GET and HEAD)."""
 
 from __future__ import annotations
 
+import base64
 import uuid
+import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -150,3 +152,39 @@ def test_CompleteMultipartUpload_retried_upstream(gateway: Any) -> None:
     s3.put_object(Bucket=BUCKET, Key="mp", Body=b"other bytes")
     with pytest.raises(s3.exceptions.NoSuchUpload):
         s3.complete_multipart_upload(**again)
+
+
+def _crc32(data: bytes) -> bytes:
+    return zlib.crc32(data).to_bytes(4, "big")
+
+
+@pytest.mark.parametrize("kind", ["COMPOSITE", "FULL_OBJECT"])
+def test_CompleteMultipartUpload_ChecksumCRC32_upstream(gateway: Any, kind: str) -> None:
+    """An upload created with CRC32 keeps its part checksums upstream, and the
+    Complete reports the object checksum the upstream object carries: the CRC32 of
+    the part CRC32s with -N (COMPOSITE) or of the whole body (FULL_OBJECT)."""
+    s3, upstream, real = gateway
+    bodies = (b"a" * (5 * 1024 * 1024), b"b" * 1024)
+    created = s3.create_multipart_upload(
+        Bucket=BUCKET, Key="ck", ChecksumAlgorithm="CRC32", ChecksumType=kind
+    )
+    upload = created["UploadId"]
+    parts = []
+    for number, body in enumerate(bodies, 1):
+        answer = s3.upload_part(**_part("ck", upload, number, body), ChecksumAlgorithm="CRC32")
+        assert answer["ChecksumCRC32"] == base64.b64encode(_crc32(body)).decode()
+        parts.append(
+            {"PartNumber": number, "ETag": answer["ETag"], "ChecksumCRC32": answer["ChecksumCRC32"]}
+        )
+    done = s3.complete_multipart_upload(
+        Bucket=BUCKET, Key="ck", UploadId=upload, MultipartUpload={"Parts": parts}
+    )
+    if kind == "COMPOSITE":
+        digest = _crc32(b"".join(_crc32(b) for b in bodies))
+        expected = base64.b64encode(digest).decode() + "-2"
+    else:
+        expected = base64.b64encode(_crc32(b"".join(bodies))).decode()
+    assert done["ChecksumCRC32"] == expected and done["ChecksumType"] == kind
+    direct = upstream.head_object(Bucket=real, Key="ck", ChecksumMode="ENABLED")
+    assert direct["ChecksumCRC32"] == expected
+    assert s3.get_object(Bucket=BUCKET, Key="ck")["Body"].read() == b"".join(bodies)

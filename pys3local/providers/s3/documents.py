@@ -103,16 +103,25 @@ class ListedPart:
     checksums: dict[str, str]
 
 
+_ALGORITHMS = ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256")
+
+
+def checksums_of(element: Any) -> dict[str, str]:
+    """The ``Checksum<ALGORITHM>`` elements of a part or a Complete's result."""
+    found = {}
+    for algorithm in _ALGORITHMS:
+        value = text(element, f"Checksum{algorithm}")
+        if value:
+            found[algorithm] = value
+    return found
+
+
 def parts_page(body: bytes) -> tuple[list[ListedPart], bool, int]:
     """A ListParts answer: the parts, whether there are more, the next marker."""
     root = parse(body)
     parts = []
     for item in children(root, "Part"):
-        checksums = {}
-        for algorithm in ("CRC32", "CRC32C", "CRC64NVME", "SHA1", "SHA256"):
-            value = text(item, f"Checksum{algorithm}")
-            if value:
-                checksums[algorithm] = value
+        checksums = checksums_of(item)
         parts.append(
             ListedPart(
                 number=int(text(item, "PartNumber", "0")),

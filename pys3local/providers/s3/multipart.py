@@ -3,7 +3,8 @@
 The upload id a client sees is the upstream's, so any gateway over the same
 upstream can take the next part or the Complete; parts go straight through
 (UploadPartCopy as the upstream's UploadPartCopy, no bytes through the gateway);
-ETags are the upstream's.
+ETags are the upstream's. An upload created with a checksum algorithm is created
+so upstream, which keeps the part checksums and computes the object's.
 """
 
 from __future__ import annotations
@@ -79,6 +80,17 @@ class Upstream(Protocol):
     ) -> httpx.Response: ...
 
 
+def _checksum_options(metadata: ObjectMetadata) -> dict[str, str]:
+    """The checksum algorithm and type an upload is created with, for the upstream
+    to keep each part's checksum and compute the object's."""
+    if metadata.checksum_algorithm is None:
+        return {}
+    headers = {"x-amz-checksum-algorithm": metadata.checksum_algorithm}
+    if metadata.checksum_type:
+        headers["x-amz-checksum-type"] = metadata.checksum_type
+    return headers
+
+
 class MultipartMixin:
     """The multipart half of :class:`~.provider.S3UpstreamProvider`."""
 
@@ -92,7 +104,9 @@ class MultipartMixin:
             bucket,
             key,
             query={"uploads": ""},
-            headers=metadata_headers(metadata) | lock_headers(metadata),
+            headers=metadata_headers(metadata)
+            | lock_headers(metadata)
+            | _checksum_options(metadata),
             idempotent=False,
         )
         upload_id = documents.text(documents.parse(response.content), "UploadId")
@@ -224,9 +238,15 @@ class MultipartMixin:
     ) -> ObjectInfo:
         self.check_writable()
         conditions = self.condition_headers(condition)
+        # Each part's checksums as the client names them: an upstream upload created
+        # with a checksum algorithm refuses a Complete without them.
         document = "".join(
             f"<Part><PartNumber>{p.part_number}</PartNumber>"
-            f"<ETag>&quot;{escape(p.etag)}&quot;</ETag></Part>"
+            f"<ETag>&quot;{escape(p.etag)}&quot;</ETag>"
+            + "".join(
+                f"<Checksum{a}>{escape(v)}</Checksum{a}>" for a, v in sorted(p.checksums.items())
+            )
+            + "</Part>"
             for p in parts
         )
         body = f"<CompleteMultipartUpload>{document}</CompleteMultipartUpload>".encode()
@@ -252,8 +272,16 @@ class MultipartMixin:
         # the latest by now).
         version_id = self.version_from(self.headers_of(response))
         if version_id is None:
-            return await self.head_object(bucket, key)
-        return await self._head(bucket, key, {"versionId": version_id})
+            info = await self.head_object(bucket, key)
+        else:
+            info = await self._head(bucket, key, {"versionId": version_id})
+        # The object checksum the upstream computed from the parts' (composite
+        # ``<base64>-N`` or full object), reported as the Complete's own.
+        upstream_checksums = documents.checksums_of(root)
+        if upstream_checksums:
+            info.metadata.checksums = upstream_checksums
+            info.metadata.checksum_type = documents.text(root, "ChecksumType") or None
+        return info
 
     async def locate_part(
         self: Upstream, bucket: str, key: str, number: int
