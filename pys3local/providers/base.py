@@ -21,7 +21,7 @@ from pys3local.errors import AccessDenied, NoSuchBucket, NotImplementedOperation
 from .conditions import WriteCondition
 from .lifecycle import LifecycleDefaults
 from .object_lock import ObjectLockDefaults, VersionProtection
-from .parts import PartLocation, PartsRecord
+from .parts import PartsRecord
 from .ranges import ByteRange, RangeRequest
 from .versioning import NULL_VERSION, DeleteOutcome, VersioningDefaults
 
@@ -154,6 +154,18 @@ class ObjectInfo:
     #: The version's id in a bucket whose versioning was ever set (``"null"`` for a
     #: version written while it was suspended); None otherwise.
     version_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartLocation:
+    """One part of an object as a store that knows its parts describes it."""
+
+    #: The object the part belongs to (its ETag tells a later read it is the same).
+    info: ObjectInfo
+    #: The part's bytes in the object (None for an empty part).
+    span: ByteRange | None
+    #: How many parts the object has.
+    count: int
 
 
 @dataclass(frozen=True, slots=True)

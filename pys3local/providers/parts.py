@@ -18,12 +18,8 @@ numbers only when they are not 1..N.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from .ranges import ByteRange
-
-if TYPE_CHECKING:
-    from .base import ObjectInfo
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,15 +103,3 @@ class PartsRecord:
         ):
             return None
         return record
-
-
-@dataclass(frozen=True, slots=True)
-class PartLocation:
-    """One part of an object as a store that knows its parts describes it."""
-
-    #: The object the part belongs to (its ETag tells a later read it is the same).
-    info: ObjectInfo
-    #: The part's bytes in the object (None for an empty part).
-    span: ByteRange | None
-    #: How many parts the object has.
-    count: int

@@ -24,10 +24,10 @@ from pys3local.providers.base import (
     MultipartUpload,
     ObjectInfo,
     ObjectMetadata,
+    PartLocation,
     UploadedPart,
 )
 from pys3local.providers.conditions import WriteCondition
-from pys3local.providers.parts import PartLocation
 
 from . import documents
 from .client import UpstreamError, s3_error
