@@ -195,6 +195,7 @@ def test_put_object_acknowledged_survives_power_cut(loop_image: Path, tmp_path: 
     assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged objects lost: {lost[:5]}"
 
 
+@pytest.mark.slow
 def test_put_object_no_fsync_loses_objects_on_power_cut(loop_image: Path, tmp_path: Path) -> None:
     """With --no-fsync the same power cut loses acknowledged PutObjects: the check
     above can see a loss (the unsafe opt-out is as unsafe as documented)."""

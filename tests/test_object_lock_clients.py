@@ -43,6 +43,7 @@ def signed(
 # aws cli ---------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_object_lock_with_the_aws_cli(server: RunningServer, tmp_path: Path) -> None:
     """create-bucket --object-lock-enabled-for-bucket, put/get-object-lock-configuration,
     put-object with lock options, put/get-object-retention, put/get-object-legal-hold,

@@ -55,6 +55,7 @@ def _all_versions(s3: object, bucket: str, prefix: str) -> list[tuple[str, str, 
     return found
 
 
+@pytest.mark.slow
 def test_ransomware_drill_restic_repository_survives_its_own_key(
     make_server: Callable[..., RunningServer], tmp_path: Path
 ) -> None:

@@ -57,6 +57,7 @@ def _inner_run(tmp_path: Path, source: str) -> tuple[int, str, int]:
     return result.returncode, result.stdout + result.stderr, int(pid_file.read_text())
 
 
+@pytest.mark.slow
 def test_a_run_that_leaves_a_server_running_fails_and_the_server_is_killed(
     tmp_path: Path,
 ) -> None:

@@ -368,6 +368,7 @@ def test_PutObject_kill9_while_the_file_is_written(make_server, fraction: float)
 # --------------------------------------------------------------------------- multipart
 
 
+@pytest.mark.slow
 def test_CompleteMultipartUpload_kill9_is_old_or_new_and_keeps_the_upload(make_server) -> None:
     """kill -9 while CompleteMultipartUpload copies a 200 MiB object together (at
     several sizes of the assembled file, and once it is whole): the key is the old
@@ -427,6 +428,7 @@ def test_CompleteMultipartUpload_kill9_is_old_or_new_and_keeps_the_upload(make_s
     assert check_store(server.data_dir, part_sizes={"mp": PART}).problems == []
 
 
+@pytest.mark.slow
 def test_CompleteMultipartUpload_in_place_kill9_is_old_or_new_and_keeps_the_upload(
     make_server,
 ) -> None:
@@ -553,6 +555,7 @@ def test_CopyObject_kill9_is_old_or_new(make_server) -> None:
 # --------------------------------------------------------------------------- DeleteObjects
 
 
+@pytest.mark.slow
 def test_DeleteObjects_kill9_leaves_each_key_whole_or_gone(make_server, tmp_path: Path) -> None:
     """kill -9 while DeleteObjects removes 1000 keys: each key is either gone or
     still whole (same body and ETag), listing and HEAD agree, other keys untouched."""

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import defusedxml.ElementTree as ET
+import pytest
 from conftest import RunningServer
 from reliability import HTTP, kill9_while
 from test_reliability_versions import check_disk
@@ -137,6 +138,7 @@ def check_protection(server: RunningServer, done: Acknowledged) -> None:
             assert response.status_code == 403, (key, version_id, response.status_code)
 
 
+@pytest.mark.slow
 def test_PutObjectRetention_kill9_never_weakens_a_protection(make_server, tmp_path: Path) -> None:
     """Rounds of concurrent retention extensions, legal holds and new versions, each
     ended by kill -9: after each restart every version has its bytes and metadata and

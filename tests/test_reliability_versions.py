@@ -24,6 +24,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import defusedxml.ElementTree as ET
+import pytest
 from conftest import RunningServer
 from reliability import HTTP, kill9, kill9_while, md5_hex
 
@@ -173,6 +174,7 @@ def check_disk(data_dir: Path) -> None:
         assert document["size"] == path.stat().st_size, path
 
 
+@pytest.mark.slow
 def test_PutObject_and_DeleteObject_kill9_in_a_versioned_bucket_lose_no_version(
     make_server, tmp_path: Path
 ) -> None:

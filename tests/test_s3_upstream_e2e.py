@@ -182,6 +182,7 @@ def test_rclone_copy_check(gateway: Callable[..., RunningServer], tmp_path: Path
     assert "Copied" not in again.output, again.report()
 
 
+@pytest.mark.slow
 def test_restic_backup_restore(gateway: Callable[..., RunningServer], tmp_path: Path) -> None:
     """restic init, backup, check --read-data and restore through the gateway."""
     server = gateway()

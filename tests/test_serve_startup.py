@@ -99,6 +99,7 @@ def test_serve_with_a_wrong_drime_key_from_a_saved_backend(
     assert "DRIME_API_KEY" not in line
 
 
+@pytest.mark.slow
 def test_serve_with_drime_unreachable(tmp_path: Path) -> None:
     """An API nobody answers: one line after the retries, no banner."""
     with refusing_port() as port:

@@ -9,6 +9,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
+import pytest
 from clients import aws, aws_env, rclone, rclone_env
 
 
@@ -21,6 +22,7 @@ def as_json(result) -> dict:
     return json.loads(result.stdout) if result.stdout.strip() else {}
 
 
+@pytest.mark.slow
 def test_versioning_with_the_aws_cli(server, bucket, tmp_path: Path) -> None:
     """put/get-bucket-versioning, versions from put-object, get-object --version-id,
     delete markers, delete-object --version-id, list-object-versions and the error
