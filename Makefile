@@ -16,7 +16,7 @@ setup:
 	$(PYTHON) -m pip install -e ".[dev,drime]"
 	command -v restic >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq restic; }
 
-# Everything but the long runs (marked "slow"): about 8 minutes on 2 cores.
+# Everything but the long runs (marked "slow"): about 10 minutes on 2 cores.
 test: setup
 	$(PYTHON) -m pytest -m "not slow"
 
