@@ -20,12 +20,14 @@ again on the way back.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from pys3local.providers.base import STORED_HEADERS, ObjectInfo, ObjectMetadata
+from pys3local.providers.ranges import ByteRange
 
 from .tags import tagging_header
 
@@ -152,3 +154,15 @@ def last_modified(headers: Mapping[str, str]) -> datetime:
             continue
         return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
     return datetime.now(timezone.utc).replace(microsecond=0)
+
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
+
+
+def content_range(headers: Mapping[str, str]) -> tuple[ByteRange, int] | None:
+    """The span and the whole object's size an answer's ``Content-Range`` gives
+    (``bytes first-last/size``); None without one, or with another form."""
+    match = _CONTENT_RANGE.fullmatch(headers.get("content-range", ""))
+    if match is None:
+        return None
+    return ByteRange(int(match[1]), int(match[2])), int(match[3])

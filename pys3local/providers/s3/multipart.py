@@ -10,7 +10,6 @@ so upstream, which keeps the part checksums and computes the object's.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import AsyncIterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timezone
@@ -32,10 +31,8 @@ from pys3local.providers.conditions import WriteCondition
 from . import documents
 from .client import UpstreamError, s3_error
 from .locks import lock_headers
-from .mapping import metadata_headers
+from .mapping import content_range, metadata_headers
 from .spool import sized_body
-
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 if TYPE_CHECKING:
     import httpx
@@ -295,10 +292,10 @@ class MultipartMixin:
         headers = self.headers_of(response)
         if response.status_code == 416:
             raise InvalidPart(PartNumber=str(number))
-        match = _CONTENT_RANGE.fullmatch(headers.get("content-range", ""))
-        if match is not None:
-            span: ByteRange | None = ByteRange(int(match[1]), int(match[2]))
-            size = int(match[3])
+        located = content_range(headers)
+        span: ByteRange | None
+        if located is not None:
+            span, size = located
         else:  # an empty object: its one part is empty
             span, size = None, int(headers.get("content-length", "0"))
         try:

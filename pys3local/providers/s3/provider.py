@@ -43,13 +43,12 @@ from .client import Connection, UpstreamClient, UpstreamError, s3_error
 from .conditional import ConditionalWrites
 from .download import DownloadResponse
 from .locks import UpstreamObjectLock, lock_headers, protection_from
-from .mapping import BucketMap, metadata_headers, object_info
+from .mapping import BucketMap, content_range, metadata_headers, object_info
 from .multipart import MultipartMixin
 from .spool import sized_body
 from .tags import UpstreamTags
 from .versions import UpstreamVersioning
 
-_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 _UNSATISFIED = re.compile(r"bytes \*/(\d+)")
 #: Largest page asked of the upstream (S3's own maximum).
 _UPSTREAM_PAGE = 1000
@@ -360,12 +359,11 @@ class S3UpstreamProvider(
         raw = latin1_headers(response)
         span: ByteRange | None = None
         if response.status_code == 206:
-            match = _CONTENT_RANGE.fullmatch(raw.get("content-range", ""))
-            if match is None:
+            located = content_range(raw)
+            if located is None:
                 await response.aclose()
                 raise InvalidRange()
-            span = ByteRange(int(match[1]), int(match[2]))
-            size = int(match[3])
+            span, size = located
         else:
             size = int(raw.get("content-length", "0"))
             if byte_range is not None:
