@@ -130,12 +130,12 @@ def run(
 # --------------------------------------------------------------------------- data
 
 
-def upload_in_one_part(s3: Any, bucket: str, key: str, body: bytes, **create: Any) -> None:
+def upload_in_one_part(s3: Any, bucket: str, key: str, body: bytes, **create: Any) -> Any:
     """A multipart upload of one part through boto3 (``create``: the arguments of
-    CreateMultipartUpload, e.g. Metadata or Tagging)."""
+    CreateMultipartUpload, e.g. Metadata or Tagging); returns Complete's answer."""
     upload_id = s3.create_multipart_upload(Bucket=bucket, Key=key, **create)["UploadId"]
     part = s3.upload_part(Bucket=bucket, Key=key, UploadId=upload_id, PartNumber=1, Body=body)
-    s3.complete_multipart_upload(
+    return s3.complete_multipart_upload(
         Bucket=bucket,
         Key=key,
         UploadId=upload_id,

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from clients import upload_in_one_part
 from conftest import RunningServer
 from keys_support import add_key, error_code, key_client
 from seaweed import SeaweedCluster
@@ -131,15 +132,8 @@ def test_CopyObject_and_CreateMultipartUpload_lock_headers_upstream(locked) -> N
     with pytest.raises(ClientError) as exc:
         s3.delete_object(Bucket=BUCKET, Key="copy", VersionId=copy["VersionId"])
     assert failure(exc) == (403, "AccessDenied")
-    upload = s3.create_multipart_upload(
-        Bucket=BUCKET, Key="mpu", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until
-    )["UploadId"]
-    part = s3.upload_part(Bucket=BUCKET, Key="mpu", UploadId=upload, PartNumber=1, Body=b"x")
-    done = s3.complete_multipart_upload(
-        Bucket=BUCKET,
-        Key="mpu",
-        UploadId=upload,
-        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
+    done = upload_in_one_part(
+        s3, BUCKET, "mpu", b"x", ObjectLockMode="COMPLIANCE", ObjectLockRetainUntilDate=until
     )
     retention = s3.get_object_retention(Bucket=BUCKET, Key="mpu", VersionId=done["VersionId"])
     assert retention["Retention"] == {"Mode": "COMPLIANCE", "RetainUntilDate": until}

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from clients import upload_in_one_part
 from conftest import RunningServer
 from seaweed import SeaweedCluster
 from test_s3_upstream_e2e import upstream_args, upstream_env
@@ -183,14 +184,7 @@ def test_CopyObject_source_versionId_upstream(gateway) -> None:
     assert made and made != first
     got = s3.get_object(Bucket=BUCKET, Key="copy", VersionId=made)
     assert got["Body"].read() == b"old bytes"
-    upload = s3.create_multipart_upload(Bucket=BUCKET, Key="mpu")["UploadId"]
-    part = s3.upload_part(Bucket=BUCKET, Key="mpu", UploadId=upload, PartNumber=1, Body=b"x")
-    done = s3.complete_multipart_upload(
-        Bucket=BUCKET,
-        Key="mpu",
-        UploadId=upload,
-        MultipartUpload={"Parts": [{"ETag": part["ETag"], "PartNumber": 1}]},
-    )
+    done = upload_in_one_part(s3, BUCKET, "mpu", b"x")
     assert done["VersionId"]
     assert s3.head_object(Bucket=BUCKET, Key="mpu")["VersionId"] == done["VersionId"]
 
