@@ -8,15 +8,17 @@ only the sidecar), names sort newest first, a ``null`` version is named
 file is gone (a removal interrupted between its two unlinks) is not a version.
 
 This is the per-entry loop of ListObjectVersions, so it works on strings rather than
-``Path`` objects and stats each data file once: the stat that proves the data is
-there is the one the listing shows (:attr:`Entry.st`).
+``Path`` objects and reads the directory once: that one read (``os.scandir``, whose
+entries carry their file type) both names the sidecars and proves which data files
+are there, so no version's data file is stat'ed. A version's data file never
+changes once it is in the directory (only renames and unlinks touch it), so the
+size, ETag and date its sidecar records are the ones a stat would confirm.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
-import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -27,6 +29,8 @@ from pys3local.providers.versioning import NULL_VERSION, ObjectVersion
 from .sidecar import object_info, read_sidecar
 
 NULL_SUFFIX = "-null"
+
+_fromisoformat = datetime.fromisoformat
 
 
 def version_id_of(name: str) -> str:
@@ -39,8 +43,6 @@ class Entry:
 
     name: str
     document: dict[str, object]
-    #: Its data file's stat, taken when the entry was read (None for a marker).
-    st: os.stat_result | None = None
 
     @property
     def version_id(self) -> str:
@@ -50,16 +52,32 @@ class Entry:
     def delete_marker(self) -> bool:
         return self.document.get("delete_marker") is True
 
-    def listed(self, key: str, latest: bool) -> ObjectVersion:
-        """Its ListObjectVersions entry (a marker's has size 0 and no ETag)."""
-        if self.delete_marker:
-            moment = datetime.fromisoformat(str(self.document["last_modified"]))
-            return ObjectVersion(key, self.version_id, latest, moment, 0, "", True)
-        assert self.st is not None  # read_entries stats every version's data
-        info = object_info(key, self.st, self.document, with_metadata=False)
-        return ObjectVersion(
-            key, self.version_id, latest, info.last_modified, info.size, info.etag, False
-        )
+
+def listed(
+    key: str,
+    version_id: str,
+    document: dict[str, object],
+    latest: bool,
+    directory: str,
+    name: str,
+) -> ObjectVersion | None:
+    """The ListObjectVersions entry of a non-current version or marker (a marker's
+    has size 0 and no ETag) from its sidecar ``document``. Its data file (``name`` in
+    ``directory``) is stat'ed only when the sidecar records no size (not one we wrote): None
+    if that file is gone by then."""
+    if document.get("delete_marker") is True:
+        moment = _fromisoformat(str(document["last_modified"]))
+        return ObjectVersion(key, version_id, latest, moment, 0, "", True)
+    size = document.get("size")
+    if type(size) is int:
+        moment = _fromisoformat(str(document["last_modified"]))
+        return ObjectVersion(key, version_id, latest, moment, size, str(document["etag"]), False)
+    try:
+        st = os.stat(f"{directory}/{name}")
+    except OSError:
+        return None
+    info = object_info(key, st, document, with_metadata=False)
+    return ObjectVersion(key, version_id, latest, info.last_modified, info.size, info.etag, False)
 
 
 def read_entries(
@@ -69,38 +87,56 @@ def read_entries(
     ``current_id`` or of an id seen already, nor data-less sidecars; with ``after``,
     only those after that version (found by name: the ones before it are not read),
     nothing if it is not there."""
+    for name, _version_id, document in read_documents(directory, current_id, after):
+        yield Entry(name, document)
+
+
+def read_documents(
+    directory: Path | str, current_id: str | None, after: str | None = None
+) -> Iterator[tuple[str, str, dict[str, object]]]:
+    """:func:`read_entries` as ``(name, version id, sidecar document)`` tuples: what
+    the listing reads, without an object per entry."""
+    names: list[str] = []
+    files: set[str] = set()
     try:
-        files = os.listdir(directory)
+        with os.scandir(directory) as it:
+            for found in it:
+                name = found.name
+                if name.startswith("."):
+                    continue  # a temporary file
+                if name.endswith(".json"):
+                    names.append(name[:-5])
+                try:
+                    # Free unless the type is unknown or a symlink, which (as a stat
+                    # would) is followed; a version's data is a regular file.
+                    if found.is_file():
+                        files.add(name)
+                except OSError:
+                    pass
     except (FileNotFoundError, NotADirectoryError):
         return
-    names = sorted(f[:-5] for f in files if f.endswith(".json") and not f.startswith("."))
+    names.sort()
     seen = {current_id} if current_id is not None else set()
     if after is not None:
         if after == NULL_VERSION:
-            found = next((i for i, n in enumerate(names) if n.endswith(NULL_SUFFIX)), None)
+            found_at = next((i for i, n in enumerate(names) if n.endswith(NULL_SUFFIX)), None)
         else:
-            found = bisect.bisect_left(names, after)
-            found = found if found < len(names) and names[found] == after else None
-        if found is None:
+            found_at = bisect.bisect_left(names, after)
+            found_at = found_at if found_at < len(names) and names[found_at] == after else None
+        if found_at is None:
             return
-        if any(n.endswith(NULL_SUFFIX) for n in names[: found + 1]):
+        if any(n.endswith(NULL_SUFFIX) for n in names[: found_at + 1]):
             seen.add(NULL_VERSION)  # a null version listed already
-        names = names[found + 1 :]
+        names = names[found_at + 1 :]
     base = f"{directory}/"
     for name in names:
-        version_id = version_id_of(name)
+        version_id = NULL_VERSION if name.endswith(NULL_SUFFIX) else name
         if version_id in seen:
             continue
         document = read_sidecar(base + name + ".json")
         if document is None:
             continue
-        st = None
-        if document.get("delete_marker") is not True:
-            try:
-                st = os.stat(base + name)
-            except OSError:
-                continue  # a removal interrupted between its two unlinks
-            if not stat.S_ISREG(st.st_mode):
-                continue
+        if name not in files and document.get("delete_marker") is not True:
+            continue  # a removal interrupted between its two unlinks
         seen.add(version_id)
-        yield Entry(name, document, st)
+        yield name, version_id, document

@@ -16,16 +16,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
 from pys3local.errors import KeyTooLongError
-from pys3local.providers.base import ObjectInfo
 from pys3local.providers.ordering import common_prefix
 from pys3local.providers.versioning import NULL_VERSION, ObjectVersion, VersionListing
 
 from .layout import StoreLayout, decode_segment
 from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
 from .sidecar import object_info, read_sidecar
+from .version_entries import listed, read_documents
 from .versions import VersionStore
+
+_fromisoformat = datetime.fromisoformat
 
 
 class VersionsDirectoryIndex(DirectoryIndex):
@@ -66,6 +69,11 @@ class VersionedKey:
     is_prefix: bool = False
 
 
+#: A :class:`VersionedKey` as the listing's loop takes it: (key, live, versions,
+#: is_prefix), a tuple rather than an object per key.
+_Item = tuple[str, ListedEntry | None, str | None, bool]
+
+
 def _merged(
     layout: StoreLayout,
     directories: DirectoryIndex,
@@ -73,7 +81,7 @@ def _merged(
     prefix: str,
     roll_up: bool,
     start_after: str,
-) -> Iterator[VersionedKey]:
+) -> Iterator[_Item]:
     """Keys (and, rolling up ``/``, common prefixes) of both trees in S3 order."""
     try:
         dir_path, meta_path, dir_prefix = layout.prefix_dirs(bucket, prefix)
@@ -93,60 +101,70 @@ def _merged(
             roll_up_directories=roll_up,
         )
     versions_path = layout.versions_dir(bucket) / relative
-    older: Iterator[VersionedKey] = iter(())
+    # The same walk over the versions tree, whose index names a key's directory as a
+    # leaf: each leaf found (its data_path) is that key's versions directory.
+    older: Iterator[ListedEntry] = iter(())
     if versions_path.is_dir():
-        # The same walk over the versions tree, whose index names a key's directory
-        # as a leaf: each leaf found is that key's versions directory.
-        older = (
-            VersionedKey(e.key, versions=e.data_path, is_prefix=e.data_path is None)
-            for e in walk_keys(
-                _VERSION_DIRECTORIES,
-                str(versions_path),
-                "",
-                dir_prefix,
-                prefix=prefix,
-                start_after=start_after,
-                roll_up_directories=roll_up,
-            )
+        older = walk_keys(
+            _VERSION_DIRECTORIES,
+            str(versions_path),
+            "",
+            dir_prefix,
+            prefix=prefix,
+            start_after=start_after,
+            roll_up_directories=roll_up,
         )
     a, b = next(live, None), next(older, None)
-    while a is not None or b is not None:
-        if b is None or (a is not None and a.key < b.key):
-            assert a is not None
-            yield VersionedKey(
-                a.key, live=a if a.data_path else None, is_prefix=a.data_path is None
-            )
+    while a is not None:
+        if b is None or a.key < b.key:
+            path = a.data_path
+            yield a.key, a if path else None, None, path is None
             a = next(live, None)
-        elif a is None or b.key < a.key:
-            yield b
+        elif b.key < a.key:
+            yield b.key, None, b.data_path, b.data_path is None
             b = next(older, None)
         else:
-            live_entry = a if a.data_path else None
-            yield VersionedKey(a.key, live_entry, b.versions, is_prefix=b.is_prefix)
+            path = b.data_path
+            yield a.key, a if a.data_path else None, path, path is None
             a, b = next(live, None), next(older, None)
+    while b is not None:
+        yield b.key, None, b.data_path, b.data_path is None
+        b = next(older, None)
 
 
-def _current(store: VersionStore, bucket: str, item: VersionedKey) -> ObjectVersion | None:
-    """The key's version in ``objects/``, if it has one."""
-    if item.live is None or item.live.metadata_path is None:
-        return None
+def _current(store: VersionStore, bucket: str, key: str, live: ListedEntry) -> ObjectVersion | None:
+    """The key's version in ``objects/``, if it has one: :func:`.sidecar.object_info`'s
+    size, ETag and date, without building its ``ObjectInfo``."""
     try:
-        st = os.stat(item.live.data_path or "")
+        st = os.stat(live.data_path or "")
     except FileNotFoundError:
         return None
-    document = store.describe(bucket, item.key, st, read_sidecar(item.live.metadata_path))
-    info = object_info(item.key, st, document, with_metadata=False)
-    return _listed(info, info.version_id or NULL_VERSION, True, False)
+    document = store.describe(bucket, key, st, read_sidecar(live.metadata_path or ""))
+    if document is not None and document.get("size") == st.st_size:
+        version_id = document.get("version_id")
+        if not isinstance(version_id, str) or not version_id:
+            version_id = NULL_VERSION
+        moment = _fromisoformat(str(document["last_modified"]))
+        return ObjectVersion(key, version_id, True, moment, st.st_size, str(document["etag"]))
+    info = object_info(key, st, document, with_metadata=False)
+    version_id = info.version_id or NULL_VERSION
+    return ObjectVersion(key, version_id, True, info.last_modified, info.size, info.etag)
 
 
 def _key_versions(
-    store: VersionStore, bucket: str, item: VersionedKey, after: str | None = None
+    store: VersionStore,
+    bucket: str,
+    key: str,
+    live: ListedEntry | None,
+    versions: str | None,
+    after: str | None = None,
 ) -> Iterator[ObjectVersion]:
     """A key's versions and markers, newest first, the latest marked; with ``after``
     only those after that version (a page that ends inside a key's versions)."""
-    key = item.key
-    current = _current(store, bucket, item)
-    if item.versions is None:  # no versions directory: nothing more to read
+    current = None
+    if live is not None and live.metadata_path is not None:
+        current = _current(store, bucket, key, live)
+    if versions is None:  # no versions directory: nothing more to read
         if current is not None and after is None:
             yield current
         return
@@ -154,21 +172,17 @@ def _key_versions(
     if after is None:
         if current is not None:
             yield current
-        entries = store.entries(item.versions, current_id)
+        documents = read_documents(versions, current_id)
     elif after == current_id:
-        entries = store.entries(item.versions, current_id)
+        documents = read_documents(versions, current_id)
     else:
-        entries = store.entries(item.versions, current_id, after=after)
+        documents = read_documents(versions, current_id, after)
     latest = current is None and after is None
-    for entry in entries:
-        yield entry.listed(key, latest)
-        latest = False
-
-
-def _listed(info: ObjectInfo, version_id: str, latest: bool, marker: bool) -> ObjectVersion:
-    return ObjectVersion(
-        info.key, version_id, latest, info.last_modified, info.size, info.etag, marker
-    )
+    for name, version_id, document in documents:
+        entry = listed(key, version_id, document, latest, versions, name)
+        if entry is not None:
+            yield entry
+            latest = False
 
 
 def _page_items(
@@ -186,22 +200,25 @@ def _page_items(
     if key_marker and version_id_marker and key_marker.startswith(prefix):
         data, metadata = layout.object_files(bucket, key_marker)
         versions = str(layout.key_versions_dir(bucket, key_marker))
-        item = VersionedKey(key_marker, ListedEntry(key_marker, data, metadata), versions)
-        yield from _key_versions(store, bucket, item, after=version_id_marker)
+        live = ListedEntry(key_marker, data, metadata)
+        yield from _key_versions(store, bucket, key_marker, live, versions, version_id_marker)
     roll_slash = delimiter == "/"
+    roll_other = bool(delimiter) and not roll_slash
     last_prefix = None
-    for item in _merged(layout, directories, bucket, prefix, roll_slash, key_marker):
-        if item.is_prefix:
-            yield item.key
+    for key, live, versions, is_prefix in _merged(
+        layout, directories, bucket, prefix, roll_slash, key_marker
+    ):
+        if is_prefix:
+            yield key
             continue
-        if delimiter and not roll_slash:
-            common = common_prefix(item.key, prefix, delimiter)
+        if roll_other:
+            common = common_prefix(key, prefix, delimiter)
             if common is not None:
                 if common != last_prefix and common > key_marker:
                     last_prefix = common
                     yield common
                 continue
-        yield from _key_versions(store, bucket, item)
+        yield from _key_versions(store, bucket, key, live, versions)
 
 
 def list_versions_page(
@@ -230,19 +247,22 @@ def list_versions_page(
         key_marker=key_marker,
         version_id_marker=version_id_marker,
     )
+    versions, prefixes = page.versions, page.common_prefixes
+    last: ObjectVersion | str | None = None
     for count, item in enumerate(items):
         if count == max_keys:
             page.is_truncated = True
             break
-        if isinstance(item, str):
-            page.common_prefixes.append(item)
-            page.next_key_marker, page.next_version_id_marker = item, None
+        if type(item) is str:
+            prefixes.append(item)
         else:
-            page.versions.append(item)
-            page.next_key_marker = item.key
-            page.next_version_id_marker = item.version_id
-    if not page.is_truncated:
-        page.next_key_marker = page.next_version_id_marker = None
+            versions.append(item)  # type: ignore[arg-type]
+        last = item
+    if page.is_truncated:  # the markers the next page starts after
+        if isinstance(last, str):
+            page.next_key_marker = last
+        elif last is not None:
+            page.next_key_marker, page.next_version_id_marker = last.key, last.version_id
     return page
 
 
@@ -251,11 +271,11 @@ def versioned_keys(
 ) -> Iterator[VersionedKey]:
     """Every key under ``prefix`` with a current version or a versions directory, in
     S3 order, one directory read at a time (the lifecycle sweep's walk)."""
-    for item in _merged(layout, directories, bucket, prefix, False, ""):
-        if not item.is_prefix:
-            yield item
+    for key, live, versions, is_prefix in _merged(layout, directories, bucket, prefix, False, ""):
+        if not is_prefix:
+            yield VersionedKey(key, live, versions)
 
 
 def key_versions(store: VersionStore, bucket: str, item: VersionedKey) -> Iterator[ObjectVersion]:
     """A key's versions and delete markers, newest first, the latest marked."""
-    return _key_versions(store, bucket, item)
+    return _key_versions(store, bucket, item.key, item.live, item.versions)
