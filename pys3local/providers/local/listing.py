@@ -101,7 +101,7 @@ class DirectoryIndex:
                 self._size -= len(evicted.names)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen one costs 3x as much to make, per key listed
 class ListedEntry:
     """A key (with the path of its data file) or a common prefix."""
 

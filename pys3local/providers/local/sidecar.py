@@ -71,6 +71,7 @@ def object_info(
 
 
 _DECODER = json.JSONDecoder()
+_SCAN = _DECODER.scan_once
 
 
 def read_sidecar(path: Path | str) -> dict[str, object] | None:
@@ -99,7 +100,15 @@ def _read_all(fd: int) -> bytes:
 def _sidecar_document(data: bytes) -> dict[str, object] | None:
     """A sidecar's JSON object; None for anything else (a torn or foreign file)."""
     try:  # we write UTF-8: the decoder straight away, without json.loads's sniffing
-        document = _DECODER.decode(data.decode())
+        text = data.decode()
+        try:
+            # The scanner alone parses what we write (no surrounding whitespace) for
+            # a good part less than decode(); anything else gets decode()'s answer.
+            document, end = _SCAN(text, 0)
+        except (StopIteration, ValueError):
+            end = -1
+        if end != len(text):
+            document = _DECODER.decode(text)
     except ValueError:
         return None
     return document if isinstance(document, dict) else None
