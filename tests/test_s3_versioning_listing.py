@@ -5,9 +5,13 @@ Drime backend's NotImplemented."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from botocore.exceptions import ClientError
 from conftest import RunningServer
+
+from pys3local.providers.local.layout import StoreLayout
 
 
 def enable(s3, bucket: str) -> None:
@@ -237,3 +241,34 @@ def test_ListObjectVersions_keys_with_and_without_versions_directories(s3, bucke
     assert [e[:3] for e in entries(s3.list_object_versions(Bucket=bucket))] == expected
     for max_keys in (1, 2, 3):
         assert paged(s3, bucket, max_keys) == expected, max_keys
+
+
+def test_ListObjectVersions_skips_versions_whose_data_file_is_gone(server, s3, bucket) -> None:
+    """A non-current version whose data file is gone (a removal cut short between its
+    two unlinks) or is not a regular file is never listed, on any page; every version
+    listed shows the Size, ETag and LastModified a HEAD of that version shows."""
+    enable(s3, bucket)
+    ids = [
+        s3.put_object(Bucket=bucket, Key="k", Body=b"x" * (n + 1))["VersionId"] for n in range(5)
+    ]
+    marker = s3.delete_object(Bucket=bucket, Key="k")["VersionId"]
+    layout = StoreLayout(server.data_dir)
+    versions = layout.key_versions_dir(bucket, "k")
+    os.unlink(versions / ids[3])  # the sidecar alone stays
+    os.unlink(versions / ids[1])
+    os.mkdir(versions / ids[1])  # a directory where the data file was
+    expected = [("k", marker, True), ("k", ids[4], False), ("k", ids[2], False)]
+    expected.append(("k", ids[0], False))
+    for max_keys in (1, 2, 1000):
+        assert paged(s3, bucket, max_keys) == expected
+    listed = s3.list_object_versions(Bucket=bucket)["Versions"]
+    assert [v["VersionId"] for v in listed] == [ids[4], ids[2], ids[0]]
+    for version in listed:
+        head = s3.head_object(Bucket=bucket, Key="k", VersionId=version["VersionId"])
+        assert version["Size"] == head["ContentLength"]
+        assert version["ETag"] == head["ETag"]
+        assert version["LastModified"].replace(microsecond=0) == head["LastModified"]
+    for gone in (ids[3], ids[1]):
+        with pytest.raises(ClientError) as error:
+            s3.head_object(Bucket=bucket, Key="k", VersionId=gone)
+        assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 404
