@@ -5,10 +5,15 @@ ListObjectsV2 walks it, :func:`.listing.walk_keys`) and ``.versions/`` every oth
 version and delete marker, one directory per key named like the key's sidecar. Both
 are walked depth-first in S3 key order, starting with a binary search at the page's
 first key, and merged by key; each key then shows its current version (if any)
-followed by its versions directory, newest first (:meth:`.versions.VersionStore.entries`).
+followed by its versions directory, newest first (:func:`.version_entries.read_documents`).
 A page therefore costs what it returns (plus one directory read per listed key), not
 what the bucket holds. With delimiter ``/`` whole directories are rolled up without
 being descended, on both trees.
+
+This is a loop per listed entry, so each entry costs what the files demand and little
+more: one stat and one sidecar read for a key's current version, one directory read
+per key and one sidecar read per older version; keys travel as tuples, and each entry
+is built once, straight from its sidecar (no ``ObjectInfo`` in between).
 """
 
 from __future__ import annotations
