@@ -12,7 +12,6 @@ import errno
 import json
 import os
 import stat
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,19 +22,6 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 _FADVISE = getattr(os, "posix_fadvise", None)
 _DONTNEED = getattr(os, "POSIX_FADV_DONTNEED", 4)
-
-
-#: How old an mtime must be before nothing can change the file or directory without
-#: changing it: a change in the same timestamp tick keeps the mtime, and a tick is a
-#: few ms where timestamps have sub-second digits, a whole second where they do not.
-SETTLE_SECONDS = 0.05
-COARSE_SETTLE_SECONDS = 2.0
-
-
-def settled(mtime_ns: int) -> bool:
-    """Whether a change made from now on would show as a different mtime."""
-    coarse = mtime_ns % 1_000_000_000 == 0
-    return time.time() - mtime_ns / 1e9 > (COARSE_SETTLE_SECONDS if coarse else SETTLE_SECONDS)
 
 
 def fsync_dir(path: Path) -> None:

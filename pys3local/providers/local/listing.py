@@ -11,13 +11,15 @@ not what the bucket holds.
 Sorted directory listings are cached, keyed by the directory's mtime, and dropped
 when this process changes the directory. A directory modified very recently is
 always re-read, because a change by another process in the same timestamp tick
-would not change the mtime (see :func:`.files.settled`).
+would not change the mtime: "recently" is :data:`_SETTLE_SECONDS` on filesystems
+with sub-second timestamps, :data:`_COARSE_SETTLE_SECONDS` on those without.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,11 +30,12 @@ from pys3local.errors import KeyTooLongError
 from pys3local.providers.base import ObjectInfo, ObjectListing
 from pys3local.providers.ordering import common_prefix, first_entry_to_list, local_part
 
-from .files import settled
 from .index import LocalIndex
 from .layout import StoreLayout, decode_segment, metadata_dir_segment
 from .sidecar import object_info, read_sidecar
 
+_SETTLE_SECONDS = 0.05
+_COARSE_SETTLE_SECONDS = 2.0
 _MAX_CACHED_ENTRIES = 2_000_000
 
 
@@ -63,7 +66,9 @@ class DirectoryIndex:
                 self._cache.move_to_end(directory)
                 return cached
         listing = self._read(directory, stat.st_mtime_ns)
-        if listing is not None and settled(stat.st_mtime_ns):
+        coarse = stat.st_mtime_ns % 1_000_000_000 == 0
+        settle = _COARSE_SETTLE_SECONDS if coarse else _SETTLE_SECONDS
+        if listing is not None and time.time() - stat.st_mtime_ns / 1e9 > settle:
             self._store(directory, listing)
         return listing
 

@@ -58,7 +58,7 @@ from .sidecar import (
     cached_object_info,
     cached_small_reader,
     object_info,
-    read_served_sidecar,
+    read_sidecar,
     utc_from_ns,
 )
 from .staging import StagingArea
@@ -291,7 +291,7 @@ class LocalStorageProvider(
         except (FileNotFoundError, NotADirectoryError):
             self._bucket_or_raise(bucket)
             raise self._missing(bucket, key, paths) from None
-        document = read_served_sidecar(paths.metadata)
+        document = read_sidecar(paths.metadata)
         if document is not None and document.get("ino") == st.st_ino and stat.S_ISREG(st.st_mode):
             return object_info(key, st, document, self._migrated(bucket, key))
         # A commit in progress, or a store copied elsewhere (new inodes): ask again
@@ -302,7 +302,7 @@ class LocalStorageProvider(
             except (FileNotFoundError, NotADirectoryError):
                 self._bucket_or_raise(bucket)
                 raise self._missing(bucket, key, paths) from None
-            document = read_served_sidecar(paths.metadata)
+            document = read_sidecar(paths.metadata)
         if not stat.S_ISREG(st.st_mode):
             raise NoSuchKey(Key=key)
         return object_info(key, st, document, self._migrated(bucket, key))
@@ -340,7 +340,7 @@ class LocalStorageProvider(
             else:
                 missing = False
                 st = os.fstat(fd)
-                document = read_served_sidecar(paths.metadata)
+                document = read_sidecar(paths.metadata)
         if missing:  # outside the lock: a delete marker check takes it again
             raise self._missing(bucket, key, paths)
         if not stat.S_ISREG(st.st_mode):

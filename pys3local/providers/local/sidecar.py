@@ -2,8 +2,7 @@
 data file's stat and its sidecar.
 
 Also the page-cache-only reads (``RWF_NOWAIT``) that let small HEAD and GET requests
-be answered on the event loop, and the sidecar reads of those answers, which go
-through the process's memory of sidecars read before (:mod:`.sidecar_memory`).
+be answered on the event loop.
 """
 
 from __future__ import annotations
@@ -17,8 +16,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from pys3local.providers.base import ObjectInfo, ObjectMetadata, ObjectReader, RangeRequest
-
-from .sidecar_memory import SIDECARS
 
 
 def utc_from_ns(ns: int) -> datetime:
@@ -82,19 +79,14 @@ def read_sidecar(path: Path | str) -> dict[str, object] | None:
     except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
         return None
     try:
-        data = _read_all(fd)
+        data = os.read(fd, _SIDECAR_READ_LIMIT)
+        if len(data) == _SIDECAR_READ_LIMIT:  # larger than any we write: read it all
+            data += b"".join(iter(lambda: os.read(fd, _SIDECAR_READ_LIMIT), b""))
     except IsADirectoryError:
         return None
     finally:
         os.close(fd)
     return _sidecar_document(data)
-
-
-def _read_all(fd: int) -> bytes:
-    data = os.read(fd, _SIDECAR_READ_LIMIT)
-    if len(data) == _SIDECAR_READ_LIMIT:  # larger than any we write: read it all
-        data += b"".join(iter(lambda: os.read(fd, _SIDECAR_READ_LIMIT), b""))
-    return data
 
 
 def _sidecar_document(data: bytes) -> dict[str, object] | None:
@@ -133,46 +125,16 @@ def read_if_cached(fd: int, length: int, offset: int = 0) -> bytes | None:
 
 
 def read_cached_sidecar(path: str) -> dict[str, object] | None:
-    """A sidecar without waiting for the disk: remembered, or in the page cache."""
-    data = SIDECARS.recall(path)
-    if data is not None:
-        return _sidecar_document(data)
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:
         return None
     try:
-        st = os.fstat(fd)
-        size = st.st_size
+        size = os.fstat(fd).st_size
         data = read_if_cached(fd, size) if 0 < size <= _SIDECAR_READ_LIMIT else None
     finally:
         os.close(fd)
-    if data is None:
-        return None
-    SIDECARS.remember(path, st, data)
-    return _sidecar_document(data)
-
-
-def read_served_sidecar(path: Path | str) -> dict[str, object] | None:
-    """A sidecar for a GetObject or HeadObject answer: remembered, or read (and then
-    remembered). Anything that decides on a sidecar's content reads the file with
-    :func:`read_sidecar` instead."""
-    path = os.fspath(path)
-    data = SIDECARS.recall(path)
-    if data is not None:
-        return _sidecar_document(data)
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-        return None
-    try:
-        st = os.fstat(fd)
-        data = _read_all(fd) if stat.S_ISREG(st.st_mode) else b""
-    finally:
-        os.close(fd)
-    if len(data) == st.st_size:  # what the identity describes, not a file being replaced
-        SIDECARS.remember(path, st, data)
-    return _sidecar_document(data)
+    return None if data is None else _sidecar_document(data)
 
 
 def cached_object_info(key: str, data: str, metadata: str) -> ObjectInfo | None:
