@@ -95,6 +95,9 @@ class Commit:
     #: Versioned buckets only: run under the key's lock before / after the renames.
     before_publish: Callable[[], None] | None = None
     after_publish: Callable[[], None] | None = None
+    #: Versioned buckets only: under the key's lock, whether ``before_publish`` has
+    #: nothing to keep (no version to replace), so the publish needs no disk wait.
+    nothing_to_keep: Callable[[], bool] | None = None
     staged_meta: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -114,7 +117,8 @@ class Commit:
         """Step 3 without the directory fsyncs: both renames under the key's lock.
 
         Both staged files must already be durable. With ``wait=False`` a busy lock
-        raises LockBusy and leaves everything as it was.
+        raises LockBusy and leaves everything as it was, and so does a versioned
+        publish that has a version to keep (fsyncs: disk work for a pool thread).
 
         ``check`` (a write condition, see :mod:`.preconditions`) runs first and may
         refuse (PreconditionFailed, NoSuchKey): the check and the renames happen under
@@ -124,7 +128,16 @@ class Commit:
         multipart upload's assembled data goes back to its upload).
         """
         with self.locks.hold(self.bucket, self.key, exclusive=True, wait=wait):
+            if not wait and self._keeps_a_version():
+                raise LockBusy()
             self.publish_held()
+
+    def _keeps_a_version(self) -> bool:
+        if self.before_publish is None and self.after_publish is None:
+            return False
+        return self.after_publish is not None or not (
+            self.nothing_to_keep is not None and self.nothing_to_keep()
+        )
 
     def publish_held(self) -> None:
         """:meth:`publish` for a caller that already holds the key's exclusive lock.
@@ -256,10 +269,8 @@ async def commit_from_loop(
     _close_durably(False, *fds)
     try:
         try:
-            if pending.before_publish is not None:
-                # A versioned publish keeps the replaced version durably (fsyncs):
-                # that is disk work for the pool, not the event loop.
-                raise LockBusy()
+            # A versioned publish that keeps the replaced version (fsyncs) refuses
+            # here too: that is disk work for the pool, not the event loop.
             pending.publish(wait=False)
         except LockBusy:
             await run(pending.publish)

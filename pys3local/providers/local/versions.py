@@ -143,9 +143,11 @@ class VersionStore:
 
     def publish_hooks(
         self, bucket: str, key: str, paths: ObjectPaths, version_id: str
-    ) -> tuple[Callable[[], None], Callable[[], None] | None]:
+    ) -> tuple[Callable[[], None], Callable[[], None] | None, Callable[[], bool]]:
         """What a commit of a version with ``version_id`` runs under the key's lock:
-        keep the version it replaces; with ``null``, drop the older null version."""
+        keep the version it replaces; with ``null``, drop the older null version.
+        The third hook tells, under the same lock, that the first has nothing to do
+        (a new key: no version to keep)."""
         suspended = version_id == NULL_VERSION
 
         def before() -> None:
@@ -160,7 +162,10 @@ class VersionStore:
         def after() -> None:
             self._drop_nulls(self.layout.key_versions_dir(bucket, key), keep=None)
 
-        return before, after if suspended else None
+        def nothing_to_keep() -> bool:
+            return not suspended and not os.path.lexists(paths.data)
+
+        return before, after if suspended else None, nothing_to_keep
 
     def add_marker(
         self,

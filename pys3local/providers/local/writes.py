@@ -283,9 +283,11 @@ class ObjectWrites:
         condition: WriteCondition | None = None,
         version_id: str | None = None,
     ) -> Commit:
-        before = after = None
+        before = after = nothing_to_keep = None
         if version_id is not None:  # a versioned bucket: keep what the commit replaces
-            before, after = self._versions.publish_hooks(bucket, key, paths, version_id)
+            before, after, nothing_to_keep = self._versions.publish_hooks(
+                bucket, key, paths, version_id
+            )
         return Commit.of_key(
             self.layout,
             self._locks,
@@ -297,6 +299,7 @@ class ObjectWrites:
             check=condition_check(condition, key, paths, self._migrated(bucket, key)),
             before_publish=before,
             after_publish=after,
+            nothing_to_keep=nothing_to_keep,
         )
 
     def _commit(
