@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -132,42 +133,37 @@ CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
 ]
 
 
-def categorize(path: Path) -> tuple[int, Counter[str]]:
-    """Samples of a raw py-spy profile by :data:`CATEGORIES`."""
-    counts: Counter[str] = Counter()
-    samples = 0
+def _stacks(path: Path) -> Iterator[tuple[list[tuple[str, str]], int]]:
+    """The stacks of a raw py-spy profile, each as its parsed frames (without the
+    "process ..." / "thread ..." pseudo-frames py-spy puts first) and its samples."""
     for line in path.read_text(errors="replace").splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
-        count = int(count_text)
-        samples += count
-        functions = [_parse_frame(f)[0] for f in stack.split(";")]
-        for name, patterns in CATEGORIES:
-            if any(f.startswith(patterns) for f in functions):
-                counts[name] += count
-                break
-        else:
-            counts["other"] += count
-    return samples, counts
-
-
-def summarize_profile(path: Path, top: int = 15) -> str:
-    """Where the samples of a ``py-spy record --format raw`` file go: by line of
-    self time, and by function including callees (pys3local and library code only,
-    not the wrappers every request passes through)."""
-    self_counts: Counter[str] = Counter()
-    total_counts: Counter[str] = Counter()
-    samples = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        # py-spy puts "process ..." / "thread ..." pseudo-frames first.
         frames = [
             _parse_frame(f) for f in stack.split(";") if not f.startswith(("process ", "thread "))
         ]
+        yield frames, int(count_text)
+
+
+def _category(functions: list[str]) -> str:
+    """The first of :data:`CATEGORIES` with a pattern that a function matches."""
+    for name, patterns in CATEGORIES:
+        if any(f.startswith(patterns) for f in functions):
+            return name
+    return "other"
+
+
+def summarize_profile(path: Path, top: int = 15) -> str:
+    """Where the samples of a ``py-spy record --format raw`` file go: by category, by
+    line of self time, and by function including callees (pys3local and library code
+    only, not the wrappers every request passes through)."""
+    categories: Counter[str] = Counter()
+    self_counts: Counter[str] = Counter()
+    total_counts: Counter[str] = Counter()
+    samples = 0
+    for frames, count in _stacks(path):
+        categories[_category([f[0] for f in frames])] += count
         if not frames:
             continue
         samples += count
@@ -178,7 +174,6 @@ def summarize_profile(path: Path, top: int = 15) -> str:
     if not samples:
         return f"### {path.stem}\n\nno samples"
     out = [f"### {path.stem}: {samples} samples", "", "by category:", ""]
-    _, categories = categorize(path)
     for name, count in categories.most_common():
         out.append(f"    {100 * count / samples:5.1f}%  {name}")
     out += ["", "self time by line:", ""]
