@@ -48,6 +48,30 @@ def _row(label: str, unit: str, ours: float | None, ref: float | None, **extra: 
     return {"label": label, "unit": unit, "ours": ours, "ref": ref, "ratio": ratio, **extra}
 
 
+def phase_row(
+    label: str,
+    unit: str,
+    ours_phase: dict | None,
+    ref_phase: dict | None,
+    field: str,
+    target: float | None,
+    /,
+    **extra: Any,
+) -> dict:
+    """A row setting ``field`` of two phases' figures side by side: their ratio, the
+    phases' errors, and with ``target`` whether the ratio reaches it (judged only when
+    there is a figure or an error to judge)."""
+    row = _row(label, unit, _value(ours_phase, field), _value(ref_phase, field), **extra)
+    errors = [p["error"] for p in (ours_phase, ref_phase) if p and "error" in p]
+    if errors:
+        row["error"] = "; ".join(errors)
+    if target is not None:
+        row["target"] = f">= {target:g}x"
+        if row["ours"] is not None or row["ref"] is not None or errors:
+            row["pass"] = row["ratio"] is not None and row["ratio"] >= target
+    return row
+
+
 #: 4 KiB rows: the ratio each must reach, single process and with --workers.
 SMALL_TARGETS = {"put": 1.0, "put_unsigned": 1.0, "get": 0.6, "head": 0.35}
 WORKERS_TARGETS = {"put": 1.5, "put_unsigned": 1.5, "get": 1.0, "head": 1.0}
@@ -88,14 +112,7 @@ def build_rows(results: dict) -> list[dict]:
     ) -> dict:
         ours_phase = _phase(results, ours_server, phase)
         ref_phase = _phase(results, REF, phase)
-        row = _row(label, unit, _value(ours_phase, field), _value(ref_phase, field), id=key)
-        errors = [p["error"] for p in (ours_phase, ref_phase) if p and "error" in p]
-        if errors:
-            row["error"] = "; ".join(errors)
-        if target is not None:
-            row["target"] = f">= {target:g}x"
-            if row["ours"] is not None or row["ref"] is not None or errors:
-                row["pass"] = row["ratio"] is not None and row["ratio"] >= target
+        row = phase_row(label, unit, ours_phase, ref_phase, field, target, id=key)
         latency_note(row, phase, ours_server)
         return row
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import servers
-from report import _phase, _row, _size_label, _value
+from report import _phase, _size_label, phase_row
 
 #: The benchmark's server kinds on the upstream side.
 SEAWEED = "seaweed"
@@ -175,14 +175,7 @@ def rows(results: dict) -> list[dict]:
         ours_phase, ref_phase = _phase(results, ours, phase), _phase(results, ref, phase)
         if ours_phase is None and ref_phase is None:
             continue  # the phase or the server was not asked for
-        row = _row(label, unit, _value(ours_phase, field), _value(ref_phase, field), id=key)
-        errors = [p["error"] for p in (ours_phase, ref_phase) if p and "error" in p]
-        if errors:
-            row["error"] = "; ".join(errors)
-        if target is not None:
-            row["target"] = f">= {target:g}x"
-            row["pass"] = row["ratio"] is not None and row["ratio"] >= target
-        out.append(row)
+        out.append(phase_row(label, unit, ours_phase, ref_phase, field, target, id=key))
     return out
 
 

@@ -35,7 +35,7 @@ from typing import Any
 
 from client import BlockingConnection, checked, encode_query
 from listing import listing_prefixes, timed_passes
-from report import _fmt, _row, _table
+from report import _fmt, _row, _table, phase_row
 from small import small_phase
 
 VERSIONS_BUCKET = "versions"
@@ -228,14 +228,7 @@ def rows(results: dict) -> list[dict]:
     def row(label: str, unit: str, ours: str, ref: str, field: str, target: float | None):
         a, b = data.get(ours), data.get(ref)
         what = "page" if field == "keys_per_s" else "PUT"
-        value = lambda p: p.get(field) if p and "error" not in p else None  # noqa: E731
-        made = _row(label, unit, value(a), value(b), id=ours, ours_phase=ours, ref_phase=ref)
-        errors = [p["error"] for p in (a, b) if p and "error" in p]
-        if errors:
-            made["error"] = "; ".join(errors)
-        if target is not None:
-            made["target"] = f">= {target:g}x"
-            made["pass"] = made["ratio"] is not None and made["ratio"] >= target
+        made = phase_row(label, unit, a, b, field, target, id=ours, ours_phase=ours, ref_phase=ref)
         notes = [
             f"{name} p50 {p['p50_ms']:.1f} / p99 {p['p99_ms']:.1f} ms, "
             f"server CPU {p['server_cpu_ms_per_op']:.2f} ms per {what}"
