@@ -19,7 +19,6 @@ import stat
 import threading
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TypeVar
 
@@ -53,7 +52,7 @@ from .lifecycle import LocalLifecycle
 from .listing import DirectoryIndex, list_page
 from .locks import StripedLocks
 from .multipart import LocalMultipartStore
-from .object_lock import LockedObjects, lock_new_version
+from .object_lock import LockedObjects
 from .sidecar import (
     cached_object_info,
     cached_small_reader,
@@ -448,21 +447,13 @@ class LocalStorageProvider(
             try:
                 staged.copy_from(fd, source.size)
                 staged.finish()
-                now = datetime.now(timezone.utc)
                 # A copy is a new version: it keeps none of the source's Object Lock.
                 chosen = (
                     metadata
                     if metadata is not None
                     else dataclasses.replace(source.metadata, protection=None)
                 )
-                info = ObjectInfo(
-                    dst_key,
-                    source.size,
-                    source.etag,
-                    now,
-                    lock_new_version(chosen, self._lock_of(dst_bucket), now),
-                    self._versions.write_version_id(dst_bucket),
-                )
+                info = self._new_version(dst_bucket, dst_key, source.size, source.etag, chosen)
                 self._commit(dst_bucket, dst_key, dst_paths, staged.path, info, condition)
             except BaseException:
                 staged.discard()

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterable, Awaitable, Callable
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,14 +24,11 @@ from pys3local.providers.base import (
     verified_checksums,
 )
 from pys3local.providers.conditions import WriteCondition
-from pys3local.providers.object_lock import ObjectLockConfiguration
 from pys3local.providers.streams import batched
 
 from .layout import ObjectPaths, StoreLayout
 from .multipart import LocalMultipartStore
-from .object_lock import lock_new_version
 from .staging import StagedFile, StreamedWrite
-from .versions import VersionStore
 from .writes import check_content_md5
 
 
@@ -41,14 +37,15 @@ class MultipartOperations:
 
     layout: StoreLayout
     _multipart: LocalMultipartStore
-    _versions: VersionStore
 
     if TYPE_CHECKING:  # provided by LocalStorageProvider and its other mixins
 
         def check_writable(self) -> None: ...
         def _bucket_or_raise(self, bucket: str) -> Path: ...
         def _run(self, fn: Callable[..., Any], *args: object) -> Awaitable[Any]: ...
-        def _lock_of(self, bucket: str) -> ObjectLockConfiguration | None: ...
+        def _new_version(
+            self, bucket: str, key: str, size: int, etag: str, metadata: ObjectMetadata
+        ) -> ObjectInfo: ...
         async def _stage(self, body: AsyncIterable[bytes]) -> StagedFile: ...
         async def _write_staged(
             self, staged: StreamedWrite, pieces: AsyncIterable[bytearray]
@@ -140,17 +137,9 @@ class MultipartOperations:
             self._bucket_or_raise(bucket)
             assembled = self._multipart.assemble(bucket, key, upload_id, parts)
             try:
-                now = datetime.now(timezone.utc)
                 upload_metadata = assembled.upload.metadata
                 metadata = completed_metadata(upload_metadata, assembled.record, checksums)
-                info = ObjectInfo(
-                    key,
-                    assembled.size,
-                    assembled.etag,
-                    now,
-                    lock_new_version(metadata, self._lock_of(bucket), now),
-                    self._versions.write_version_id(bucket),
-                )
+                info = self._new_version(bucket, key, assembled.size, assembled.etag, metadata)
                 self._commit(bucket, key, paths, assembled.path, info, condition)
             except BaseException:
                 if assembled.taken_over:

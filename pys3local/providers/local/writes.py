@@ -121,6 +121,21 @@ class ObjectWrites:
         def _lock_of(self, bucket: str) -> ObjectLockConfiguration | None: ...
         def _migrated(self, bucket: str, key: str) -> Callable[[str], str | None]: ...
 
+    def _new_version(
+        self, bucket: str, key: str, size: int, etag: str, metadata: ObjectMetadata
+    ) -> ObjectInfo:
+        """A version of ``key`` written now: its Object Lock is the one the write asks
+        for, else the bucket's default retention; its id is the one the bucket gives."""
+        now = datetime.now(timezone.utc)
+        return ObjectInfo(
+            key,
+            size,
+            etag,
+            now,
+            lock_new_version(metadata, self._lock_of(bucket), now),
+            self._versions.write_version_id(bucket),
+        )
+
     def _new_staged_file(self, bucket: str | None = None) -> StagedFile:
         """A new staging file; with ``bucket``, first check that the bucket exists."""
         self._ensure_open()
