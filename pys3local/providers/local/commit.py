@@ -133,11 +133,13 @@ class Commit:
             self.publish_held()
 
     def _keeps_a_version(self) -> bool:
-        if self.before_publish is None and self.after_publish is None:
+        """Whether the versioned hooks have disk work to do (keep the replaced version,
+        drop older null versions); asked under the key's lock."""
+        if self.after_publish is not None:
+            return True
+        if self.before_publish is None:
             return False
-        return self.after_publish is not None or not (
-            self.nothing_to_keep is not None and self.nothing_to_keep()
-        )
+        return self.nothing_to_keep is None or not self.nothing_to_keep()
 
     def publish_held(self) -> None:
         """:meth:`publish` for a caller that already holds the key's exclusive lock.

@@ -130,7 +130,7 @@ def read_documents(
         names = names[found_at + 1 :]
     base = f"{directory}/"
     for name in names:
-        version_id = NULL_VERSION if name.endswith(NULL_SUFFIX) else name
+        version_id = version_id_of(name)
         if version_id in seen:
             continue
         document = read_sidecar(base + name + ".json")

@@ -229,19 +229,19 @@ class VersionStore:
         directory = self.layout.key_versions_dir(bucket, key)
         with self._locks.hold(bucket, key, exclusive=True):
             current = self._current(bucket, key, paths)
-            if check is not None and not check(current, self._entries(directory, _id(current))):
+            if check is not None and not check(current, read_entries(directory, _id(current))):
                 return DeleteOutcome(None)
             if current is not None and current.version_id == version_id:
                 guard_removal(current.document, bypass=bypass_governance)
                 self._remove_named(directory, version_id)
-                successor = next(self._entries(directory, None), None)
+                successor = next(read_entries(directory, None), None)
                 if successor is not None and not successor.delete_marker:
                     self._promote(bucket, key, paths, directory, successor)
                 else:
                     self._unlink_current(paths)
                 outcome = DeleteOutcome(version_id)
             else:
-                entries = self._entries(directory, current.version_id if current else None)
+                entries = read_entries(directory, current.version_id if current else None)
                 latest = current is None
                 outcome = DeleteOutcome(version_id)
                 for entry in entries:
@@ -286,7 +286,7 @@ class VersionStore:
                 os.close(fd)
             else:
                 current_id = None
-            for entry in self._entries(directory, current_id):
+            for entry in read_entries(directory, current_id):
                 if entry.version_id != version_id:
                     continue
                 if entry.delete_marker:
@@ -316,7 +316,7 @@ class VersionStore:
         with self._locks.hold(bucket, key, exclusive=False):
             if self._current(bucket, key, paths) is not None:
                 return None
-            latest = next(self._entries(directory, None), None)
+            latest = next(read_entries(directory, None), None)
         return latest.version_id if latest is not None and latest.delete_marker else None
 
     def entries(
@@ -326,14 +326,9 @@ class VersionStore:
         ``current_id`` or of an id seen already, nor data-less sidecars; with
         ``after``, only those after that version (found by name: the ones before it
         are not read), nothing if it is not there."""
-        return self._entries(directory, current_id, after)
+        return read_entries(directory, current_id, after)
 
     # Internals -------------------------------------------------------------------
-
-    def _entries(
-        self, directory: Path | str, current_id: str | None, after: str | None = None
-    ) -> Iterator[Entry]:
-        return read_entries(directory, current_id, after)
 
     def _current(self, bucket: str, key: str, paths: ObjectPaths) -> Current | None:
         try:
