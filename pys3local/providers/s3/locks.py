@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pys3local.errors import NotImplementedOperation, ObjectLockConfigurationNotFoundError
-from pys3local.providers.base import ObjectInfo, ObjectMetadata
+from pys3local.providers.base import ObjectInfo
 from pys3local.providers.object_lock import (
     RETENTION_MODES,
     DefaultRetention,
@@ -37,52 +37,18 @@ from pys3local.providers.object_lock import (
 
 from . import documents
 from .client import UpstreamError
+from .mapping import BucketMap, iso_timestamp
 
 if TYPE_CHECKING:
     from .client import UpstreamClient
-    from .mapping import BucketMap
 
 _XMLNS = ' xmlns="http://s3.amazonaws.com/doc/2006-03-01/"'
-MODE_HEADER = "x-amz-object-lock-mode"
-UNTIL_HEADER = "x-amz-object-lock-retain-until-date"
-HOLD_HEADER = "x-amz-object-lock-legal-hold"
 #: Upstream codes saying a version has no retention or legal hold (AWS's, SeaweedFS's).
 _NONE_SET = (
     "NoSuchObjectLockConfiguration",
     "ObjectLockConfigurationNotFoundError",
     "NoSuchObjectLegalHold",
 )
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def lock_headers(metadata: ObjectMetadata | None) -> dict[str, str]:
-    """The upstream request headers asking for ``metadata``'s protection."""
-    protection = metadata.protection if metadata is not None else None
-    if protection is None:
-        return {}
-    headers: dict[str, str] = {}
-    if protection.retention is not None:
-        headers[MODE_HEADER] = protection.retention.mode
-        headers[UNTIL_HEADER] = _iso(protection.retention.retain_until)
-    if protection.legal_hold is not None:
-        headers[HOLD_HEADER] = "ON" if protection.legal_hold else "OFF"
-    return headers
-
-
-def protection_from(headers: Mapping[str, str]) -> VersionProtection | None:
-    """A version's protection as an upstream GET/HEAD answer states it."""
-    mode, until = headers.get(MODE_HEADER), headers.get(UNTIL_HEADER)
-    retention = None
-    if mode in RETENTION_MODES and until:
-        retention = Retention(mode, documents.timestamp(until))
-    hold_header = headers.get(HOLD_HEADER)
-    hold = None if hold_header is None else hold_header.upper() == "ON"
-    if retention is None and hold is None:
-        return None
-    return VersionProtection(retention, hold)
 
 
 def _body(document: str) -> tuple[bytes, dict[str, str]]:
@@ -247,7 +213,7 @@ class UpstreamObjectLock:
         if retention is not None:
             inner = (
                 f"<Mode>{retention.mode}</Mode>"
-                f"<RetainUntilDate>{_iso(retention.retain_until)}</RetainUntilDate>"
+                f"<RetainUntilDate>{iso_timestamp(retention.retain_until)}</RetainUntilDate>"
             )
         body, headers = _body(f"<Retention{_XMLNS}>{inner}</Retention>")
         if bypass_governance:

@@ -14,7 +14,8 @@ Two layouts:
 Metadata: Content-Type and the other stored headers and ``x-amz-meta-*`` go as the
 same headers. What S3 has no header for (verified checksums and what they cover)
 goes in one reserved user-metadata entry, :data:`FACTS_META`, which is removed
-again on the way back.
+again on the way back. A version's Object Lock protection travels as S3's own
+``x-amz-object-lock-*`` headers.
 """
 
 from __future__ import annotations
@@ -27,8 +28,10 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 from pys3local.providers.base import STORED_HEADERS, ObjectInfo, ObjectMetadata
+from pys3local.providers.object_lock import RETENTION_MODES, Retention, VersionProtection
 from pys3local.providers.ranges import ByteRange
 
+from .documents import timestamp
 from .tags import tagging_header
 
 #: The user-metadata name (``x-amz-meta-<name>``) carrying pys3local's own facts.
@@ -77,7 +80,8 @@ class BucketMap:
 
 
 def metadata_headers(metadata: ObjectMetadata) -> dict[str, str]:
-    """The upstream request headers that store ``metadata``."""
+    """The upstream request headers that store ``metadata``, its Object Lock
+    protection included."""
     headers: dict[str, str] = {}
     for header, attribute in STORED_HEADERS.items():
         value = getattr(metadata, attribute)
@@ -88,6 +92,7 @@ def metadata_headers(metadata: ObjectMetadata) -> dict[str, str]:
             headers[f"x-amz-meta-{name}"] = value
     if metadata.tags:
         headers["x-amz-tagging"] = tagging_header(metadata.tags)
+    headers.update(lock_headers(metadata))
     facts: dict[str, object] = {}
     if metadata.checksums:
         facts["checksums"] = metadata.checksums
@@ -166,3 +171,40 @@ def content_range(headers: Mapping[str, str]) -> tuple[ByteRange, int] | None:
     if match is None:
         return None
     return ByteRange(int(match[1]), int(match[2])), int(match[3])
+
+
+MODE_HEADER = "x-amz-object-lock-mode"
+UNTIL_HEADER = "x-amz-object-lock-retain-until-date"
+HOLD_HEADER = "x-amz-object-lock-legal-hold"
+
+
+def iso_timestamp(moment: datetime) -> str:
+    """An ISO 8601 time as S3 writes it (milliseconds, ``Z``)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def lock_headers(metadata: ObjectMetadata | None) -> dict[str, str]:
+    """The upstream request headers asking for ``metadata``'s protection."""
+    protection = metadata.protection if metadata is not None else None
+    if protection is None:
+        return {}
+    headers: dict[str, str] = {}
+    if protection.retention is not None:
+        headers[MODE_HEADER] = protection.retention.mode
+        headers[UNTIL_HEADER] = iso_timestamp(protection.retention.retain_until)
+    if protection.legal_hold is not None:
+        headers[HOLD_HEADER] = "ON" if protection.legal_hold else "OFF"
+    return headers
+
+
+def protection_from(headers: Mapping[str, str]) -> VersionProtection | None:
+    """A version's protection as an upstream GET/HEAD answer states it."""
+    mode, until = headers.get(MODE_HEADER), headers.get(UNTIL_HEADER)
+    retention = None
+    if mode in RETENTION_MODES and until:
+        retention = Retention(mode, timestamp(until))
+    hold_header = headers.get(HOLD_HEADER)
+    hold = None if hold_header is None else hold_header.upper() == "ON"
+    if retention is None and hold is None:
+        return None
+    return VersionProtection(retention, hold)

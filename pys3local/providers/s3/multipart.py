@@ -30,7 +30,6 @@ from pys3local.providers.conditions import WriteCondition
 
 from . import documents
 from .client import UpstreamError, s3_error
-from .locks import lock_headers
 from .mapping import content_range, metadata_headers
 from .spool import sized_body
 
@@ -101,9 +100,7 @@ class MultipartMixin:
             bucket,
             key,
             query={"uploads": ""},
-            headers=metadata_headers(metadata)
-            | lock_headers(metadata)
-            | _checksum_options(metadata),
+            headers=metadata_headers(metadata) | _checksum_options(metadata),
             idempotent=False,
         )
         upload_id = documents.text(documents.parse(response.content), "UploadId")

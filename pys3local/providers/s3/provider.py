@@ -42,8 +42,8 @@ from . import documents
 from .client import Connection, UpstreamClient, UpstreamError, s3_error
 from .conditional import ConditionalWrites
 from .download import DownloadResponse
-from .locks import UpstreamObjectLock, lock_headers, protection_from
-from .mapping import BucketMap, content_range, metadata_headers, object_info
+from .locks import UpstreamObjectLock
+from .mapping import BucketMap, content_range, metadata_headers, object_info, protection_from
 from .multipart import MultipartMixin
 from .spool import sized_body
 from .tags import UpstreamTags
@@ -392,8 +392,7 @@ class S3UpstreamProvider(
     ) -> ObjectInfo:
         self.check_writable()
         await self.require_bucket(bucket)
-        headers = metadata_headers(metadata) | lock_headers(metadata)
-        headers.update(self.condition_headers(condition))
+        headers = metadata_headers(metadata) | self.condition_headers(condition)
         if content_md5 is not None:
             headers["content-md5"] = base64.b64encode(content_md5).decode()
         async with sized_body(body) as (size, content):
@@ -433,7 +432,7 @@ class S3UpstreamProvider(
         headers = {"x-amz-copy-source": source}
         headers.update(self.condition_headers(condition))
         if metadata is not None:
-            headers.update(metadata_headers(metadata) | lock_headers(metadata))
+            headers.update(metadata_headers(metadata))
             headers["x-amz-metadata-directive"] = "REPLACE"
             # ``metadata.tags`` is the set the tagging directive chose (in
             # ``x-amz-tagging`` above); none at all must not mean "the source's".
