@@ -1,5 +1,5 @@
 """Reading the upstream's XML answers (listings, version listings, multipart results)
-into plain values.
+into plain values, and sending it small XML documents.
 
 Parsed with defusedxml; element names are matched without their namespace (AWS
 sends ``http://s3.amazonaws.com/doc/2006-03-01/``, some stores send none).
@@ -7,6 +7,8 @@ sends ``http://s3.amazonaws.com/doc/2006-03-01/``, some stores send none).
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -204,3 +206,11 @@ def versions_page(body: bytes) -> VersionListing:
         page.next_key_marker = key_of(text(root, "NextKeyMarker")) or None
         page.next_version_id_marker = text(root, "NextVersionIdMarker") or None
     return page
+
+
+def xml_request(document: str) -> tuple[bytes, dict[str, str]]:
+    """An XML request body and the headers it goes with: its Content-Type, and the
+    Content-MD5 S3 requires on the Object Lock and tagging writes."""
+    body = document.encode()
+    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
+    return body, {"content-type": "application/xml", "content-md5": md5}

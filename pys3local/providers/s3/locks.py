@@ -17,8 +17,6 @@ protection, the gateway checks the new version and sets it explicitly when missi
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -49,14 +47,6 @@ _NONE_SET = (
     "ObjectLockConfigurationNotFoundError",
     "NoSuchObjectLegalHold",
 )
-
-
-def _body(document: str) -> tuple[bytes, dict[str, str]]:
-    """An XML body and the headers it goes with (Content-MD5: S3 requires it on the
-    Object Lock writes)."""
-    body = document.encode()
-    md5 = base64.b64encode(hashlib.md5(body).digest()).decode()
-    return body, {"content-type": "application/xml", "content-md5": md5}
 
 
 class UpstreamObjectLock:
@@ -142,7 +132,7 @@ class UpstreamObjectLock:
                 f"<Rule><DefaultRetention><Mode>{default.mode}</Mode>{period}"
                 "</DefaultRetention></Rule>"
             )
-        body, headers = _body(
+        body, headers = documents.xml_request(
             f"<ObjectLockConfiguration{_XMLNS}><ObjectLockEnabled>Enabled</ObjectLockEnabled>"
             f"{rule}</ObjectLockConfiguration>"
         )
@@ -215,7 +205,7 @@ class UpstreamObjectLock:
                 f"<Mode>{retention.mode}</Mode>"
                 f"<RetainUntilDate>{iso_timestamp(retention.retain_until)}</RetainUntilDate>"
             )
-        body, headers = _body(f"<Retention{_XMLNS}>{inner}</Retention>")
+        body, headers = documents.xml_request(f"<Retention{_XMLNS}>{inner}</Retention>")
         if bypass_governance:
             headers["x-amz-bypass-governance-retention"] = "true"
         response = await self._key_call(
@@ -232,7 +222,9 @@ class UpstreamObjectLock:
             old = await self.get_object_legal_hold(bucket, key, version_id)
             check_legal_hold_change(bool(old), on, extend_only=True)
         status = "ON" if on else "OFF"
-        body, headers = _body(f"<LegalHold{_XMLNS}><Status>{status}</Status></LegalHold>")
+        body, headers = documents.xml_request(
+            f"<LegalHold{_XMLNS}><Status>{status}</Status></LegalHold>"
+        )
         response = await self._key_call(
             "PUT", bucket, key, query=query, headers=headers, content=body
         )

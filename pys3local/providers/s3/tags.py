@@ -9,8 +9,6 @@ an object that has some: untagged objects cost no extra request.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -26,12 +24,12 @@ def tagging_header(tags: Mapping[str, str]) -> str:
     return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in tags.items())
 
 
-def tagging_body(tags: Mapping[str, str]) -> bytes:
+def tagging_document(tags: Mapping[str, str]) -> str:
     """A PutObjectTagging document of ``tags``."""
     entries = "".join(
         f"<Tag><Key>{escape(k)}</Key><Value>{escape(v)}</Value></Tag>" for k, v in tags.items()
     )
-    return f"<Tagging><TagSet>{entries}</TagSet></Tagging>".encode()
+    return f"<Tagging><TagSet>{entries}</TagSet></Tagging>"
 
 
 def parse_tags(body: bytes) -> dict[str, str]:
@@ -75,10 +73,7 @@ class UpstreamTags:
     async def put_object_tags(self, bucket: str, key: str, tags: dict[str, str]) -> ObjectInfo:
         self.check_writable()
         if tags:
-            body = tagging_body(tags)
-            # Content-MD5: AWS refuses a PutObjectTagging without an integrity check.
-            digest = base64.b64encode(hashlib.md5(body).digest()).decode()
-            headers = {"content-type": "application/xml", "content-md5": digest}
+            body, headers = documents.xml_request(tagging_document(tags))
             await self._key_call(
                 "PUT", bucket, key, query={"tagging": ""}, headers=headers, content=body
             )
