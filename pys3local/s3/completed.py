@@ -154,11 +154,9 @@ async def head_part(
     """The span of part ``number`` of the object ``info`` describes and, for a backend
     whose store locates parts itself, the object's parts count."""
     located = await service.provider.locate_part(bucket, key, number)
-    if located is None:
-        return part_range(info, number), None
-    if located.info.etag != info.etag:
-        # Not the object ``info`` describes (replaced since, or an older version):
-        # only what ``info`` itself says can answer.
+    if located is None or located.info.etag != info.etag:
+        # No store's answer, or not about the object ``info`` describes (replaced
+        # since, or an older version): only what ``info`` itself says can answer.
         return part_range(info, number), None
     return located.span, located.count
 
