@@ -16,6 +16,7 @@ from tui_support import SIZE, call, make_app, s3_client, start_server, stop_serv
 
 from pys3local.config import ConfigStore
 from pys3local.providers.local import LocalStorageProvider
+from pys3local.providers.object_lock import ObjectLockConfiguration
 
 
 async def prepared_store(path: Path, versioning: dict[str, str | None]) -> None:
@@ -119,6 +120,103 @@ async def test_PutBucketVersioning_enabled_from_console(tmp_path):
         assert answer["Status"] == "Enabled"  # type: ignore[index]
         assert await stored_versioning(tmp_path / "data", "backups") == "Enabled"
         await stop_server(app, pilot)
+
+
+async def lock_bucket(path: Path, bucket: str) -> None:
+    """Object Lock enabled (no default retention) on a versioned bucket."""
+    provider = LocalStorageProvider(path)
+    await provider.open()
+    try:
+        await provider.put_object_lock_configuration(bucket, ObjectLockConfiguration())
+    finally:
+        await provider.close()
+
+
+def notifications(app) -> list[str]:
+    return [notification.message for notification in app._notifications]
+
+
+async def test_PutBucketVersioning_suspended_from_console(tmp_path):
+    """u asks first (saying what suspending means), a no changes nothing, a yes
+    suspends: the row, boto3 and a fresh provider all read Suspended."""
+    await prepared_store(tmp_path / "data", {"backups": "Enabled"})
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await custom_buckets(app, pilot)
+        port = await start_server(app, pilot)
+        await open_buckets_tab(app, pilot, 1)
+        await select_bucket(app, pilot, "backups")
+        await pilot.press("u")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        body = str(app.screen.query_one(".dialog-body").render())
+        assert "version id null" in body and "older versions stay" in body
+        await pilot.press("n")
+        await pilot.pause(0.2)
+        assert await stored_versioning(tmp_path / "data", "backups") == "Enabled"
+        await pilot.press("u")
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(lambda: "Versioning suspended on 'backups'" in message(app), pilot)
+        await wait_for(lambda: ["backups", "Suspended", "off", "-"] in table_rows(app), pilot)
+        answer = await call(s3_client(port).get_bucket_versioning, Bucket="backups")
+        assert answer["Status"] == "Suspended"  # type: ignore[index]
+        assert await stored_versioning(tmp_path / "data", "backups") == "Suspended"
+        await pilot.press("u")  # once more: nothing to ask
+        await wait_for(lambda: "already suspended" in message(app), pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        await stop_server(app, pilot)
+
+
+async def test_PutBucketVersioning_suspend_refused_on_an_object_lock_bucket(tmp_path):
+    """On a bucket with Object Lock, u is refused with a notification and no question;
+    when lock was enabled by a client after the table was read, the backend's
+    InvalidBucketState is one line and a notification. Both stay Enabled."""
+    await prepared_store(tmp_path / "data", {"vault": "Enabled", "late": "Enabled"})
+    await lock_bucket(tmp_path / "data", "vault")
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await custom_buckets(app, pilot)
+        port = await start_server(app, pilot)
+        client = s3_client(port)
+        await open_buckets_tab(app, pilot, 2)
+        await select_bucket(app, pilot, "vault")
+        await pilot.press("u")
+        await wait_for(lambda: "Object Lock is enabled" in message(app), pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        assert any("Object Lock is enabled" in text for text in notifications(app))
+        await select_bucket(app, pilot, "late")
+        await call(
+            client.put_object_lock_configuration,
+            Bucket="late",
+            ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"},
+        )
+        await pilot.press("u")  # the table still says "off": the backend refuses
+        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await pilot.press("y")
+        await wait_for(lambda: message(app).startswith("InvalidBucketState"), pilot)
+        assert any(text.startswith("InvalidBucketState") for text in notifications(app))
+        await wait_for(lambda: ["late", "Enabled", "Enabled", "-"] in table_rows(app), pilot)
+        for bucket in ("vault", "late"):
+            answer = await call(client.get_bucket_versioning, Bucket=bucket)
+            assert answer["Status"] == "Enabled"  # type: ignore[index]
+        await stop_server(app, pilot)
+
+
+async def test_PutBucketVersioning_nothing_to_suspend_on_a_never_versioned_bucket(tmp_path):
+    """u on a bucket whose versioning was never enabled says there is nothing to
+    suspend and sets nothing (Suspended would change how its writes are kept)."""
+    await prepared_store(tmp_path / "data", {"plain": None})
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await custom_buckets(app, pilot)
+        await start_server(app, pilot)
+        await open_buckets_tab(app, pilot, 1)
+        await select_bucket(app, pilot, "plain")
+        await pilot.press("u")
+        await wait_for(lambda: "nothing to suspend" in message(app), pilot)
+        assert not isinstance(app.screen, ConfirmDialog)
+        await stop_server(app, pilot)
+    assert await stored_versioning(tmp_path / "data", "plain") is None
 
 
 async def set_retention(app, pilot, mode: str, period: str, unit: str) -> None:
@@ -225,8 +323,9 @@ def fake_drime():
 
 
 async def test_PutBucketVersioning_not_supported_by_drime_is_one_line(tmp_path, fake_drime):
-    """On the Drime backend, enabling versioning and setting a retention each say "not
-    supported by this backend" (the backend's NotImplemented), and nothing breaks."""
+    """On the Drime backend, enabling or suspending versioning and setting a retention
+    each say "not supported by this backend" (the backend's NotImplemented), and
+    nothing breaks."""
     ConfigStore(tmp_path / "config").add(
         "mydrime",
         {"type": "drime", "api_key": "drime-key-0123456789", "workspace_id": 0,
@@ -241,6 +340,10 @@ async def test_PutBucketVersioning_not_supported_by_drime_is_one_line(tmp_path, 
         await pilot.press("v")
         await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
         await pilot.press("y")
+        await wait_for(lambda: "not supported by this backend" in message(app), pilot)
+        assert message(app) == "Versioning is not supported by this backend."
+        app.query_one(BucketsPane).show_message("")
+        await pilot.press("u")  # suspending says the same, with nothing to ask
         await wait_for(lambda: "not supported by this backend" in message(app), pilot)
         assert message(app) == "Versioning is not supported by this backend."
         await set_retention(app, pilot, "GOVERNANCE", "5", "days")

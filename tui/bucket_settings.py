@@ -47,10 +47,15 @@ class BucketState:
         return self.versioning or "never"
 
     @property
+    def locked(self) -> bool:
+        """Object Lock enabled: versioning can no longer be suspended."""
+        return self.lock is not None and self.lock.enabled
+
+    @property
     def lock_text(self) -> str:
         if self.lock_unsupported:
             return "unsupported"
-        return "Enabled" if self.lock is not None and self.lock.enabled else "off"
+        return "Enabled" if self.locked else "off"
 
     @property
     def retention_text(self) -> str:
@@ -92,6 +97,24 @@ async def read_bucket_states(
 async def enable_versioning(provider: StorageProvider, bucket: str) -> None:
     """PutBucketVersioning ``Enabled``."""
     await provider.put_bucket_versioning(bucket, "Enabled")
+
+
+async def suspend_versioning(provider: StorageProvider, bucket: str) -> None:
+    """PutBucketVersioning ``Suspended``: new writes get version id ``null`` and replace
+    the previous ``null`` version; older versions stay. Raises InvalidBucketState on a
+    bucket with Object Lock."""
+    await provider.put_bucket_versioning(bucket, "Suspended")
+
+
+async def keeps_versions(provider: StorageProvider, bucket: str) -> bool:
+    """Whether the backend can keep versions at all: a bucket never versioned reads the
+    same (no state) on every backend, but only one without versions answers
+    ListObjectVersions with NotImplemented (one entry asked for: its cost is flat)."""
+    try:
+        await provider.list_object_versions(bucket, max_keys=1)
+    except NotImplementedOperation:
+        return False
+    return True
 
 
 async def set_default_retention(

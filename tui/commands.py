@@ -51,6 +51,8 @@ COMMANDS: tuple[tuple[str, str, str | None, str | None, str], ...] = (
     ("Copy the rclone config", "rclone: y (via the terminal)", "rclone", "#rclone-pane", "copy"),
     ("Add the remote to rclone.conf", "rclone: w (asks first)", "rclone", "#rclone-pane", "append"),
     ("Enable bucket versioning", "Buckets: v", "buckets", "#buckets-pane", "enable_versioning"),
+    ("Suspend bucket versioning", "Buckets: u (asks first)", "buckets", "#buckets-pane",
+     "suspend_versioning"),
     ("Set a bucket's default retention", "Buckets: t", "buckets", "#buckets-pane", "retention"),
 )  # fmt: skip
 

@@ -25,7 +25,6 @@ from pys3local.cache import (
     CacheError,
     MetadataCache,
     is_local_store,
-    local_store_path,
     parse_store,
     shared_cache,
     store_label,
@@ -33,12 +32,12 @@ from pys3local.cache import (
 from pys3local.cli.cache_report import (
     ProgressBar,
     format_size,
+    local_versions,
     print_plan,
     print_summary,
     stats_lines,
 )
 from pys3local.cli.cache_report import entries as _entries
-from pys3local.providers.local.usage import measure_versions
 
 if TYPE_CHECKING:
     from pys3local.backends import BackendSettings
@@ -87,11 +86,7 @@ def stats(db_path: Path, workspace: int | None, store_label: str | None) -> None
     store = _parse_store_option(store_label, workspace)
     with _opened(db_path) as db:
         figures = db.stats(workspace) if store is None else db.stats(store[0], store=store[1])
-    versions = {
-        (ws, name): measure_versions(local_store_path(name))
-        for ws, name in figures.stores
-        if is_local_store(name)
-    }
+    versions = local_versions(figures.stores)
     click.echo("\n".join(stats_lines(figures, workspace, store_label, versions)))
 
 

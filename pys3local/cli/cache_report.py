@@ -4,14 +4,20 @@ migration plans, progress and summaries."""
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 import click
 
-from pys3local.cache import CacheFigures, CacheStats, store_label
-from pys3local.providers.local.usage import VersionUsage
+from pys3local.cache import (
+    CacheFigures,
+    CacheStats,
+    is_local_store,
+    local_store_path,
+    store_label,
+)
+from pys3local.providers.local.usage import VersionUsage, measure_versions
 from pys3local.sizes import format_size
 
 if TYPE_CHECKING:
@@ -29,6 +35,21 @@ def format_time(moment: datetime) -> str:
 def entries(count: int) -> str:
     """``1 entry``, ``1,234 entries``."""
     return f"{count:,} entry" if count == 1 else f"{count:,} entries"
+
+
+def local_versions(stores: Iterable[tuple[int, str]]) -> dict[tuple[int, str], VersionUsage]:
+    """The non-current versions and delete markers of each local store among
+    ``stores`` (workspace, store string), read from its data directory: the cache holds
+    a row per live object only. The ``versions`` of :func:`stats_lines`, for ``cache
+    stats`` and the console's Cache tab alike.
+
+    Blocking (a walk of each directory's versions trees): run it in a thread.
+    """
+    return {
+        (workspace, store): measure_versions(local_store_path(store))
+        for workspace, store in stores
+        if is_local_store(store)
+    }
 
 
 def stats_lines(
@@ -82,9 +103,14 @@ def _versions_text(usage: VersionUsage) -> str:
     """``, 2 noncurrent versions (1.2 MB), 1 delete marker``, or nothing."""
     if not (usage.versions or usage.delete_markers):
         return ""
+    return ", " + versions_summary(usage)
+
+
+def versions_summary(usage: VersionUsage) -> str:
+    """``2 noncurrent versions (1.2 MB), 1 delete marker``."""
     markers = "delete marker" if usage.delete_markers == 1 else "delete markers"
     return (
-        f", {usage.versions:,} noncurrent versions ({format_size(usage.version_bytes)}), "
+        f"{usage.versions:,} noncurrent versions ({format_size(usage.version_bytes)}), "
         f"{usage.delete_markers:,} {markers}"
     )
 

@@ -28,9 +28,11 @@ from ..bucket_settings import (
     describe_error,
     describe_retention,
     enable_versioning,
+    keeps_versions,
     needs_typed_confirmation,
     read_bucket_states,
     set_default_retention,
+    suspend_versioning,
 )
 from ..list_table import ListTable
 from ..log_format import shorten_middle
@@ -53,6 +55,8 @@ class BucketsPane(Vertical):
         Binding("r", "refresh", "Refresh"),
         # Short labels: the footer must fit in 80 columns (the buttons say more).
         Binding("v", "enable_versioning", "Versioning on"),
+        # Not s: that starts the server everywhere in the console.
+        Binding("u", "suspend_versioning", "Suspend"),
         Binding("t", "retention", "Retention"),
     ]
 
@@ -68,6 +72,7 @@ class BucketsPane(Vertical):
         with Horizontal(classes="buttons"):
             yield Button("Refresh (r)", id="bu-refresh", compact=True)
             yield Button("Enable versioning (v)", id="bu-versioning", compact=True)
+            yield Button("Suspend (u)", id="bu-suspend", compact=True)
             yield Button("Default retention (t)", id="bu-retention", compact=True)
         yield Static("", id="bu-message", markup=False)
 
@@ -161,6 +166,7 @@ class BucketsPane(Vertical):
         actions = {
             "bu-refresh": self.action_refresh,
             "bu-versioning": self.action_enable_versioning,
+            "bu-suspend": self.action_suspend_versioning,
             "bu-retention": self.action_retention,
         }
         action = actions.get(event.button.id or "")
@@ -187,6 +193,55 @@ class BucketsPane(Vertical):
             self.show_message(f"Versioning enabled on '{name}'.")
 
     @work(exclusive=True, group="buckets-change", exit_on_error=False)
+    async def action_suspend_versioning(self) -> None:
+        state = self._chosen()
+        if state is None:
+            return
+        name = state.name
+        if state.versioning == "Suspended":
+            self.show_message(f"Versioning is already suspended on '{name}'.")
+            return
+        if state.versioning is None:
+            await self._nothing_to_suspend(name)
+            return
+        if state.locked:
+            # S3 refuses it (InvalidBucketState): say why instead of asking first.
+            text = f"Versioning cannot be suspended on '{name}': Object Lock is enabled on it."
+            self.show_message(text, error=True)
+            self.notify(text, title="Nothing changed", severity="error", markup=False)
+            return
+        body = (
+            "New writes then get version id null and replace the previous null version; "
+            "older versions stay (and keep their space until removed). Versioning can be "
+            "enabled again later."
+        )
+        confirm = ConfirmDialog(f"Suspend versioning on '{name}'?", body, "Suspend")
+        if not await self.app.push_screen_wait(confirm):
+            return
+        if await self._change(lambda p: suspend_versioning(p, name), "Versioning"):
+            self.show_message(f"Versioning suspended on '{name}'.")
+        else:
+            # A refusal (say Object Lock enabled by a client since the table was read):
+            # on the message line, and a toast as for a bucket known to be locked.
+            self.notify(self._message, title="Nothing changed", severity="error", markup=False)
+
+    async def _nothing_to_suspend(self, name: str) -> None:
+        """A bucket never versioned: nothing to suspend, or (a backend without versions)
+        what enabling it says there."""
+        try:
+            supported = await self._call(lambda p: keeps_versions(p, name))
+        except StartError as exc:
+            self.show_message(str(exc), error=True)
+            return
+        except Exception as exc:  # a backend failure: one line
+            self.show_message(describe_error(exc, "Versioning"), error=True)
+            return
+        if not supported:
+            self.show_message("Versioning is not supported by this backend.", error=True)
+            return
+        self.show_message(f"Versioning was never enabled on '{name}': there is nothing to suspend.")
+
+    @work(exclusive=True, group="buckets-change", exit_on_error=False)
     async def action_retention(self) -> None:
         state = self._chosen()
         if state is None:
@@ -194,8 +249,7 @@ class BucketsPane(Vertical):
         if state.lock_unsupported:
             self.show_message("Object Lock is not supported by this backend.", error=True)
             return
-        lock = state.lock
-        lock_enabled = lock is not None and lock.enabled
+        lock, lock_enabled = state.lock, state.locked
         current = lock.default_retention if lock is not None else None
         form = RetentionForm(state.name, current, lock_enabled=lock_enabled)
         choice: RetentionChoice | None = await self.app.push_screen_wait(form)

@@ -2,7 +2,9 @@
 
 Every database call is blocking SQLite, so each one runs in a short thread hop; a
 migration reads whole objects, so it runs in its own thread worker (with its own
-event loop for the provider) and reports through messages.
+event loop for the provider) and reports through messages. The versions line
+(:mod:`.cache_versions`) counts the non-current versions of local data directories
+in a thread of its own.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -25,6 +27,8 @@ from pys3local.cache import (
     CacheStats,
     MetadataCache,
     acquire_cache,
+    is_local_store,
+    local_store,
     release_cache,
     store_label,
 )
@@ -33,10 +37,10 @@ from pys3local.config import ConfigStore
 from ..cache_jobs import MigrationOutcome, MigrationRequest, run_migration
 from ..figures import format_size
 from ..list_table import ListTable
-from ..log_format import shorten_middle
 from ..messages import MigrationFinished, MigrationProgress
 from ..screens.cache_dialogs import CleanupDialog, CleanupScope, MigrateDialog
 from ..screens.confirm import ConfirmDialog
+from .cache_versions import VersionsLine, short_label
 
 #: Seconds between two progress messages from the migration thread.
 PROGRESS_INTERVAL = 0.1
@@ -54,15 +58,6 @@ def _when(moment: datetime | None, form: str = "%Y-%m-%d %H:%M:%S") -> str:
     if moment is None:
         return "-"
     return moment.astimezone(timezone.utc).strftime(form)
-
-
-def short_label(label: str, width: int) -> str:
-    """A store label in ``width`` cells: its kind and workspace (``drime:1465``,
-    ``local:``) kept whole, the folder shortened in the middle."""
-    head, slash, rest = label.partition("/")
-    if len(label) <= width or len(head) + 4 > width:
-        return shorten_middle(label, width)
-    return head + shorten_middle(slash + rest, width - len(head))
 
 
 def store_table(
@@ -125,6 +120,7 @@ class CachePane(Vertical):
     def compose(self) -> ComposeResult:
         yield Label(f"Cache database {self.cache_path}", classes="pane-title", id="cache-title")
         yield Static("", id="cache-overall")
+        yield VersionsLine(id="cache-versions")
         yield ListTable(id="cache-table", cursor_type="row", zebra_stripes=True)
         with Horizontal(classes="buttons"):
             yield Button("Refresh (r)", id="ca-refresh", compact=True)
@@ -183,11 +179,39 @@ class CachePane(Vertical):
             return
         self.stats, self._file_size = stats, size
         self._show_stats(stats, size)
+        versions = self.query_one(VersionsLine)
+        served = self._served_store()
+        versions.count([*stats.stores, *([served] if served else [])])
+        versions.show(self._versions_store())
 
     def on_resize(self) -> None:
         # Store labels are shortened to the table's width: lay them out again.
         if self.stats is not None:
             self._show_stats(self.stats, self._file_size)
+            self.query_one(VersionsLine).show(self._versions_store())
+
+    def _served_store(self) -> tuple[int, str] | None:
+        """The running server's local data directory, as a store (None: no server, or
+        not a local backend)."""
+        status = self.app.server.status  # type: ignore[attr-defined]
+        if not status.is_active or status.options is None:
+            return None
+        backend = status.options.backend
+        path = type_of(backend).data_directory(backend)
+        return (0, local_store(path)) if path is not None else None
+
+    def _versions_store(self) -> tuple[int, str] | None:
+        """Whose versions the tab shows: the selected row's local data directory, else
+        the running server's."""
+        selected = self.selected_store
+        if selected is not None and is_local_store(selected[1]):
+            return selected
+        return self._served_store()
+
+    @on(DataTable.RowHighlighted, "#cache-table")
+    def _row_highlighted(self) -> None:
+        if self.stats is not None:
+            self.query_one(VersionsLine).show(self._versions_store())
 
     @property
     def selected_store(self) -> tuple[int, str] | None:
