@@ -96,3 +96,33 @@ async def test_ListObjectVersions_walk_runs_off_the_ui_thread(tmp_path, monkeypa
         await wait_for(lambda: len(walks) >= 2, pilot, what="the walk asked for meanwhile")
         await pilot.pause(0.3)
         assert len(walks) <= 3
+
+
+async def test_ListObjectVersions_walk_not_repeated_by_the_live_refresh(tmp_path, monkeypatch):
+    """While a server runs the figures are read every two seconds, but the versions
+    are walked again only when asked (r) or after a longer interval."""
+    data, db_path = tmp_path / "data", tmp_path / "config" / "metadata.db"
+    with MetadataCache(db_path) as db:
+        await versioned_store(data, cache=db)
+    walks: list[object] = []
+    real = cache_versions.local_versions
+
+    def counted(stores):  # type: ignore[no-untyped-def]
+        walks.append(stores)
+        return real(stores)
+
+    monkeypatch.setattr(cache_versions, "local_versions", counted)
+    app = make_app(tmp_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await start_server(app, pilot)
+        await pilot.press("4")
+        await wait_for(lambda: "1 delete marker" in versions_text(app), pilot)
+        overall = app.query_one("#cache-overall", Static)
+        walked = len(walks)
+        overall.update("")
+        await wait_for(lambda: str(overall.render()), pilot, what="a live refresh")
+        await pilot.pause(2.5)  # another one
+        assert len(walks) == walked
+        await pilot.press("r")
+        await wait_for(lambda: len(walks) == walked + 1, pilot, what="the walk r asks for")
+        await stop_server(app, pilot)

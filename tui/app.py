@@ -315,7 +315,7 @@ class AdminApp(App[None]):
         if not self._panes_mounted() or not self.server.status.is_active:
             return
         if self.query_one(TabbedContent).active == "cache":
-            self.query_one(CachePane).action_refresh()
+            self.query_one(CachePane).action_refresh(live=True)
 
     def _update_rclone(self) -> None:
         status = self.server.status

@@ -54,7 +54,7 @@ class BucketsPane(Vertical):
     BINDINGS = [
         Binding("r", "refresh", "Refresh"),
         # Short labels: the footer must fit in 80 columns (the buttons say more).
-        Binding("v", "enable_versioning", "Versioning on"),
+        Binding("v", "enable_versioning", "Versions on"),
         # Not s: that starts the server everywhere in the console.
         Binding("u", "suspend_versioning", "Suspend"),
         Binding("t", "retention", "Retention"),

@@ -171,7 +171,8 @@ class CachePane(Vertical):
     # ------------------------------------------------------------------ stats
 
     @work(exclusive=True, group="cache-stats", exit_on_error=False)
-    async def action_refresh(self) -> None:
+    async def action_refresh(self, live: bool = False) -> None:
+        """Read the figures again (``live``: the timer's refresh while a server runs)."""
         try:
             stats, size = await self._call(lambda db: (db.stats(), db.file_size()))
         except CacheError as exc:
@@ -181,7 +182,7 @@ class CachePane(Vertical):
         self._show_stats(stats, size)
         versions = self.query_one(VersionsLine)
         served = self._served_store()
-        versions.count([*stats.stores, *([served] if served else [])])
+        versions.count([*stats.stores, *([served] if served else [])], live=live)
         versions.show(self._versions_store())
 
     def on_resize(self) -> None:

@@ -5,12 +5,14 @@ The cache has a row per live object only, so the versions are read from the data
 directory: a walk of its versions trees (:func:`~pys3local.cli.cache_report.local_versions`,
 the very function ``cache stats`` uses). The walk can be long, so it runs in a
 thread, one at a time however often the figures are refreshed (a refresh during a
-walk asks for one more walk after it, never a second thread).
+walk asks for one more walk after it, never a second thread); the refresh every two
+seconds while a server runs walks again only every :data:`LIVE_INTERVAL` seconds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterable
 
 from textual import work
@@ -23,6 +25,8 @@ from pys3local.providers.local.usage import VersionUsage
 from ..log_format import shorten_middle
 
 HEAD = "Versions in "
+#: Seconds between two walks asked for by the live refresh (not by a person).
+LIVE_INTERVAL = 30.0
 
 
 class VersionsLine(Static):
@@ -36,10 +40,16 @@ class VersionsLine(Static):
         self._counting = False
         self._pending: list[tuple[int, str]] | None = None
         self._error = ""
+        self._walked: tuple[float, list[tuple[int, str]]] | None = None
 
-    def count(self, stores: Iterable[tuple[int, str]]) -> None:
-        """Count the versions of the local ones among ``stores`` in a thread."""
+    def count(self, stores: Iterable[tuple[int, str]], live: bool = False) -> None:
+        """Count the versions of the local ones among ``stores`` in a thread; ``live``
+        (the timer's refresh): only if the last walk of the same stores is old."""
         local = sorted({store for store in stores if is_local_store(store[1])})
+        if live and self._walked is not None:
+            ended, walked = self._walked
+            if walked == local and time.monotonic() - ended < LIVE_INTERVAL:
+                return
         if self._counting:
             self._pending = local
             return
@@ -59,6 +69,7 @@ class VersionsLine(Static):
             self._error = f"Cannot count versions: {exc}"
         finally:
             self._counting = False
+            self._walked = (time.monotonic(), stores)
         self.show(self.store)
         if self._pending is not None:
             pending, self._pending = self._pending, None
