@@ -6,6 +6,7 @@ each tab, and saves each screen as SVG, converted to PNG with cairosvg.
 
     python screenshots/generate.py            # writes screenshots/*.png
     python screenshots/generate.py --svg      # keeps the SVGs too
+    python screenshots/generate.py --only buckets cache   # only these (same run)
 
 Fonts: Textual's SVG asks for "Fira Code"; without it installed, box-drawing
 characters misalign, so "DejaVu Sans Mono" is used instead
@@ -64,8 +65,15 @@ def has_fira_code() -> bool:
     return bool(fonts.strip())
 
 
-def save(app: AdminApp, name: str, keep_svg: bool) -> Path:
-    """The current screen as ``screenshots/<name>.png``."""
+#: The screens to write (None: every one); the app is driven through all of them
+#: anyway, so a screen shows the same state as in a full run.
+ONLY: set[str] | None = None
+
+
+def save(app: AdminApp, name: str, keep_svg: bool) -> Path | None:
+    """The current screen as ``screenshots/<name>.png`` (unless left out by --only)."""
+    if ONLY is not None and name not in ONLY:
+        return None
     svg = app.export_screenshot(title=f"pys3local tui: {name}")
     if not has_fira_code():
         svg = svg.replace("Fira Code", "DejaVu Sans Mono")
@@ -308,7 +316,12 @@ async def shoot(base: Path, keep_svg: bool) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--svg", action="store_true", help="keep the SVG files too")
+    parser.add_argument(
+        "--only", nargs="+", metavar="NAME", help="write only these screens (e.g. buckets)"
+    )
     args = parser.parse_args()
+    global ONLY
+    ONLY = set(args.only) if args.only else None
     random.seed(7)
     # A fixed place, so paths on the screenshots do not change from run to run.
     base = Path(tempfile.gettempdir()) / "pys3local-demo"
