@@ -69,6 +69,39 @@ async def select_bucket(app, pilot, name: str) -> None:
     await pilot.pause()
 
 
+async def serve_and_select(app, pilot, bucket: str, rows: int = 1) -> int:
+    """Serve every bucket, open the tab with ``rows`` rows, select ``bucket``; the port."""
+    await custom_buckets(app, pilot)
+    port = await start_server(app, pilot)
+    await open_buckets_tab(app, pilot, rows)
+    await select_bucket(app, pilot, bucket)
+    return port
+
+
+async def asked(app, pilot, key: str) -> None:
+    """Press ``key`` and wait for its yes/no question."""
+    await pilot.press(key)
+    await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+
+
+async def no_then_yes(app, pilot, key: str, path: Path, bucket: str, before: str | None) -> None:
+    """``key`` answered no (the stored state stays ``before``), then again and yes."""
+    await asked(app, pilot, key)
+    await pilot.press("n")  # a no changes nothing
+    await pilot.pause(0.2)
+    assert await stored_versioning(path, bucket) == before
+    await asked(app, pilot, key)
+    await pilot.press("y")
+
+
+async def read_everywhere(app, pilot, port: int, path: Path, bucket: str, state: str) -> None:
+    """The row, boto3 and a fresh provider on the data directory all read ``state``."""
+    await wait_for(lambda: [bucket, state, "off", "-"] in table_rows(app), pilot)
+    answer = await call(s3_client(port).get_bucket_versioning, Bucket=bucket)
+    assert answer["Status"] == state  # type: ignore[index]
+    assert await stored_versioning(path, bucket) == state
+
+
 async def test_GetBucketVersioning_shown_per_bucket(tmp_path):
     """Each bucket's row shows Enabled, Suspended or never, and Object Lock off; in
     default bucket mode only ``default``, the one bucket clients see."""
@@ -102,23 +135,10 @@ async def test_PutBucketVersioning_enabled_from_console(tmp_path):
     await prepared_store(tmp_path / "data", {"backups": None})
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await custom_buckets(app, pilot)
-        port = await start_server(app, pilot)
-        await open_buckets_tab(app, pilot, 1)
-        await select_bucket(app, pilot, "backups")
-        await pilot.press("v")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
-        await pilot.press("n")  # a no changes nothing
-        await pilot.pause(0.2)
-        assert await stored_versioning(tmp_path / "data", "backups") is None
-        await pilot.press("v")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
-        await pilot.press("y")
+        port = await serve_and_select(app, pilot, "backups")
+        await no_then_yes(app, pilot, "v", tmp_path / "data", "backups", None)
         await wait_for(lambda: "Versioning enabled on 'backups'" in message(app), pilot)
-        await wait_for(lambda: ["backups", "Enabled", "off", "-"] in table_rows(app), pilot)
-        answer = await call(s3_client(port).get_bucket_versioning, Bucket="backups")
-        assert answer["Status"] == "Enabled"  # type: ignore[index]
-        assert await stored_versioning(tmp_path / "data", "backups") == "Enabled"
+        await read_everywhere(app, pilot, port, tmp_path / "data", "backups", "Enabled")
         await stop_server(app, pilot)
 
 
@@ -142,25 +162,14 @@ async def test_PutBucketVersioning_suspended_from_console(tmp_path):
     await prepared_store(tmp_path / "data", {"backups": "Enabled"})
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await custom_buckets(app, pilot)
-        port = await start_server(app, pilot)
-        await open_buckets_tab(app, pilot, 1)
-        await select_bucket(app, pilot, "backups")
-        await pilot.press("u")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        port = await serve_and_select(app, pilot, "backups")
+        await asked(app, pilot, "u")
         body = str(app.screen.query_one(".dialog-body").render())
         assert "version id null" in body and "older versions stay" in body
-        await pilot.press("n")
-        await pilot.pause(0.2)
-        assert await stored_versioning(tmp_path / "data", "backups") == "Enabled"
-        await pilot.press("u")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
-        await pilot.press("y")
+        await pilot.press("escape")
+        await no_then_yes(app, pilot, "u", tmp_path / "data", "backups", "Enabled")
         await wait_for(lambda: "Versioning suspended on 'backups'" in message(app), pilot)
-        await wait_for(lambda: ["backups", "Suspended", "off", "-"] in table_rows(app), pilot)
-        answer = await call(s3_client(port).get_bucket_versioning, Bucket="backups")
-        assert answer["Status"] == "Suspended"  # type: ignore[index]
-        assert await stored_versioning(tmp_path / "data", "backups") == "Suspended"
+        await read_everywhere(app, pilot, port, tmp_path / "data", "backups", "Suspended")
         await pilot.press("u")  # once more: nothing to ask
         await wait_for(lambda: "already suspended" in message(app), pilot)
         assert not isinstance(app.screen, ConfirmDialog)
@@ -175,11 +184,7 @@ async def test_PutBucketVersioning_suspend_refused_on_an_object_lock_bucket(tmp_
     await lock_bucket(tmp_path / "data", "vault")
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await custom_buckets(app, pilot)
-        port = await start_server(app, pilot)
-        client = s3_client(port)
-        await open_buckets_tab(app, pilot, 2)
-        await select_bucket(app, pilot, "vault")
+        client = s3_client(await serve_and_select(app, pilot, "vault", rows=2))
         await pilot.press("u")
         await wait_for(lambda: "Object Lock is enabled" in message(app), pilot)
         assert not isinstance(app.screen, ConfirmDialog)
@@ -190,8 +195,7 @@ async def test_PutBucketVersioning_suspend_refused_on_an_object_lock_bucket(tmp_
             Bucket="late",
             ObjectLockConfiguration={"ObjectLockEnabled": "Enabled"},
         )
-        await pilot.press("u")  # the table still says "off": the backend refuses
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await asked(app, pilot, "u")  # the table still says "off": the backend refuses
         await pilot.press("y")
         await wait_for(lambda: message(app).startswith("InvalidBucketState"), pilot)
         assert any(text.startswith("InvalidBucketState") for text in notifications(app))
@@ -208,10 +212,7 @@ async def test_PutBucketVersioning_nothing_to_suspend_on_a_never_versioned_bucke
     await prepared_store(tmp_path / "data", {"plain": None})
     app = make_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
-        await custom_buckets(app, pilot)
-        await start_server(app, pilot)
-        await open_buckets_tab(app, pilot, 1)
-        await select_bucket(app, pilot, "plain")
+        await serve_and_select(app, pilot, "plain")
         await pilot.press("u")
         await wait_for(lambda: "nothing to suspend" in message(app), pilot)
         assert not isinstance(app.screen, ConfirmDialog)
@@ -337,8 +338,7 @@ async def test_PutBucketVersioning_not_supported_by_drime_is_one_line(tmp_path, 
         await start_server(app, pilot)
         await open_buckets_tab(app, pilot, 1)
         assert table_rows(app) == [["default", "never", "off", "-"]]
-        await pilot.press("v")
-        await wait_for(lambda: isinstance(app.screen, ConfirmDialog), pilot)
+        await asked(app, pilot, "v")
         await pilot.press("y")
         await wait_for(lambda: "not supported by this backend" in message(app), pilot)
         assert message(app) == "Versioning is not supported by this backend."
