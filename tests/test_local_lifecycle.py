@@ -40,7 +40,7 @@ def sweep(provider: LocalStorageProvider, *, expire=None, remove=None) -> list[L
     LifecycleSweep(
         provider.layout,
         provider._configs,
-        provider._versions,
+        provider._version_sources,
         provider._multipart,
         expire or provider._delete,
         remove or provider._remove_version,

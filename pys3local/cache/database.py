@@ -269,7 +269,7 @@ class MetadataCache:
     def delete_prefix(self, workspace_id: int, bucket: str, prefix: str, *, store: str = "") -> int:
         """Forget every key that starts with ``prefix`` (case-sensitive, no wildcards)."""
         where, params = key_range(prefix)
-        return self._delete_where(
+        return self._forget_where(
             f"workspace_id = ? AND store = ? AND bucket = ?{where}",
             (workspace_id, store, bucket, *params),
         )
@@ -300,14 +300,14 @@ class MetadataCache:
         if all:
             if workspace_id is not None or bucket is not None or store is not None:
                 raise ValueError("all=True cannot be combined with a workspace, store or bucket")
-            return self._delete_where("1", ())
+            return self._forget_where("1", ())
         if workspace_id is None:
             raise ValueError("name a workspace, or pass all=True to empty the whole cache")
         where, params = "workspace_id = ?", (workspace_id,)
         for column, value in (("store", store), ("bucket", bucket)):
             if value is not None:
                 where, params = f"{where} AND {column} = ?", (*params, value)
-        return self._delete_where(where, params)
+        return self._forget_where(where, params)
 
     # Figures and maintenance -------------------------------------------------
 
@@ -445,9 +445,9 @@ class MetadataCache:
     def _write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         return self._run(op, write=True)
 
-    def _delete_where(self, where: str, params: tuple[object, ...]) -> int:
+    def _delete_where(self, where: str, params: tuple[object, ...], table: str = "objects") -> int:
         sql = (
-            f"DELETE FROM objects WHERE {PK} IN (SELECT {PK[1:-1]} FROM objects "
+            f"DELETE FROM {table} WHERE {PK} IN (SELECT {PK[1:-1]} FROM {table} "
             f"WHERE {where} LIMIT {_DELETE_BATCH})"
         )
         removed = 0
@@ -456,6 +456,12 @@ class MetadataCache:
             removed += count
             if count < _DELETE_BATCH:
                 return removed
+
+    def _forget_where(self, where: str, params: tuple[object, ...]) -> int:
+        """Delete the ``objects`` rows selected, and the versions directories' rows
+        of the same keys; returns how many ``objects`` rows went."""
+        self._delete_where(where, params, "version_dirs")
+        return self._delete_where(where, params)
 
     def _run(self, op: Callable[[sqlite3.Connection], T], *, write: bool) -> T:
         """Run ``op`` on this thread's connection, in a write transaction if asked.

@@ -52,6 +52,9 @@ class CacheEntry:
     updated_at: datetime | None = None
     #: Storage area within the workspace (see :func:`local_store`, :func:`drime_store`).
     store: str = ""
+    #: The id of the version this entry describes (``null`` for the null version);
+    #: None when not recorded (the local backend then reads it from the sidecar).
+    version_id: str | None = None
 
     def __post_init__(self) -> None:
         if self.md5 is not None and not is_md5_hex(self.md5):

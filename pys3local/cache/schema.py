@@ -17,7 +17,7 @@ log = logging.getLogger("pys3local.cache")
 T = TypeVar("T")
 
 #: The schema this code writes. Older databases are upgraded on open.
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 #: Version 1: the layout of pys3local 0.2.x, which never set ``user_version`` (so a
 #: version-0 file holding these tables is version 1). Kept to build test databases
@@ -99,9 +99,27 @@ SCHEMA_V3_UPLOADS: tuple[str, ...] = (
         PRIMARY KEY (upload_id, number)
     ) WITHOUT ROWID""",
 )
-CURRENT_SCHEMA = SCHEMA_V2 + SCHEMA_V3_UPLOADS
+#: Version 4 adds what ListObjectVersions lists without reading sidecars: the id of
+#: the version an ``objects`` row describes (``null`` for the null version; NULL when
+#: not recorded), and per key the entries of its versions directory with the
+#: directory's identity (see :mod:`.version_dirs`).
+SCHEMA_V4_VERSIONS: tuple[str, ...] = (
+    "ALTER TABLE objects ADD COLUMN version_id TEXT",
+    """CREATE TABLE version_dirs (
+        workspace_id  INTEGER NOT NULL,
+        store         TEXT    NOT NULL,
+        bucket        TEXT    NOT NULL,
+        key           TEXT    NOT NULL,
+        dir_id        TEXT    NOT NULL,
+        entries       TEXT    NOT NULL,
+        PRIMARY KEY (workspace_id, store, bucket, key)
+    ) WITHOUT ROWID""",
+)
+CURRENT_SCHEMA = SCHEMA_V2 + SCHEMA_V3_UPLOADS + SCHEMA_V4_VERSIONS
 
-COLUMNS = "workspace_id, store, bucket, key, md5, size, etag, file_id, last_modified, updated_at"
+#: The ``objects`` columns of version 2 (what the 1 -> 2 upgrade fills).
+V2_COLUMNS = "workspace_id, store, bucket, key, md5, size, etag, file_id, last_modified, updated_at"
+COLUMNS = V2_COLUMNS + ", version_id"
 PK = "(workspace_id, store, bucket, key)"
 # An upsert keeps a known MD5 / file id when the new row lacks it and still describes
 # the same object (same size, same ETag, or for ETag-less legacy rows the same Drime
@@ -111,8 +129,10 @@ _SAME_OBJECT = (
     "(objects.etag IS NULL AND objects.file_id = excluded.file_id))"
 )
 UPSERT = f"""
-    INSERT INTO objects ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO objects ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT {PK} DO UPDATE SET
+        version_id = CASE WHEN excluded.file_id IS NULL AND {_SAME_OBJECT}
+                          THEN objects.version_id ELSE excluded.version_id END,
         md5 = CASE WHEN excluded.md5 IS NULL AND {_SAME_OBJECT}
                    THEN objects.md5 ELSE excluded.md5 END,
         file_id = CASE WHEN excluded.file_id IS NULL AND {_SAME_OBJECT}
@@ -209,7 +229,8 @@ def _upgrade_1_to_2(conn: sqlite3.Connection) -> None:
             )
         )
     conn.executemany(
-        f"INSERT OR IGNORE INTO objects ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows
+        f"INSERT OR IGNORE INTO objects ({V2_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
     )
 
 
@@ -218,9 +239,16 @@ def _upgrade_2_to_3(conn: sqlite3.Connection) -> None:
     _execute_all(conn, SCHEMA_V3_UPLOADS)
 
 
+def _upgrade_3_to_4(conn: sqlite3.Connection) -> None:
+    """Add version ids and the versions directories' rows (filled as keys are listed
+    or written: an ``objects`` row without a version id is read from its sidecar)."""
+    _execute_all(conn, SCHEMA_V4_VERSIONS)
+
+
 _UPGRADES: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _upgrade_1_to_2,
     2: _upgrade_2_to_3,
+    3: _upgrade_3_to_4,
 }
 
 
@@ -274,11 +302,12 @@ def entry_row(entry: CacheEntry, now: datetime) -> tuple[object, ...]:
         entry.file_id,
         micros(entry.last_modified),
         micros(updated),
+        entry.version_id,
     )
 
 
 def row_entry(row: tuple) -> CacheEntry:
-    workspace_id, store, bucket, key, md5, size, etag, file_id, modified, updated = row
+    workspace_id, store, bucket, key, md5, size, etag, file_id, modified, updated, version = row
     return CacheEntry(
         workspace_id,
         bucket,
@@ -290,4 +319,5 @@ def row_entry(row: tuple) -> CacheEntry:
         _EPOCH + modified * _MICROSECOND,
         _EPOCH + updated * _MICROSECOND,
         store,
+        version,
     )

@@ -86,6 +86,7 @@ class CacheView:
         etag: str | None,
         last_modified: datetime,
         file_id: str | None = None,
+        version_id: str | None = None,
     ) -> CacheEntry:
         """A new entry of this view's workspace and store."""
         return CacheEntry(
@@ -99,14 +100,15 @@ class CacheView:
             last_modified,
             None,
             self.store,
+            version_id,
         )
 
     def get(self, bucket: str, key: str) -> CacheEntry | None:
-        return self._call(None, self.cache.get, self.workspace_id, bucket, key, store=self.store)
+        return self.call(None, self.cache.get, self.workspace_id, bucket, key, store=self.store)
 
     def get_many(self, bucket: str, keys: Iterable[str]) -> dict[str, CacheEntry]:
         ws, store = self.workspace_id, self.store
-        return self._call({}, self.cache.get_many, ws, bucket, keys, store=store)
+        return self.call({}, self.cache.get_many, ws, bucket, keys, store=store)
 
     def list_entries(
         self,
@@ -118,7 +120,7 @@ class CacheView:
         limit: int = 1000,
     ) -> list[CacheEntry] | None:
         """Like :meth:`MetadataCache.list_entries`; None when the cache failed (not "empty")."""
-        return self._call(
+        return self.call(
             None,
             self.cache.list_entries,
             self.workspace_id,
@@ -138,32 +140,34 @@ class CacheView:
             self.cache.put(entry)
             return True
 
-        return self._call(False, put)
+        return self.call(False, put)
 
     def put_many(self, entries: list[CacheEntry]) -> int:
         """Record entries built with :meth:`entry` in one transaction; returns how many."""
         for entry in entries:
             self._own(entry)
-        return self._call(0, self.cache.put_many, entries)
+        return self.call(0, self.cache.put_many, entries)
 
     def delete(self, bucket: str, key: str) -> bool:
         ws, store = self.workspace_id, self.store
-        return self._call(False, self.cache.delete, ws, bucket, key, store=store)
+        return self.call(False, self.cache.delete, ws, bucket, key, store=store)
 
     def delete_many(self, bucket: str, keys: Iterable[str]) -> int:
         ws, store = self.workspace_id, self.store
-        return self._call(0, self.cache.delete_many, ws, bucket, keys, store=store)
+        return self.call(0, self.cache.delete_many, ws, bucket, keys, store=store)
 
     def delete_prefix(self, bucket: str, prefix: str) -> int:
         ws, store = self.workspace_id, self.store
-        return self._call(0, self.cache.delete_prefix, ws, bucket, prefix, store=store)
+        return self.call(0, self.cache.delete_prefix, ws, bucket, prefix, store=store)
 
     def _own(self, entry: CacheEntry) -> CacheEntry:
         if (entry.workspace_id, entry.store) != (self.workspace_id, self.store):
             raise ValueError("entry belongs to another workspace or store; build it with entry()")
         return entry
 
-    def _call(self, default: T, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+    def call(self, default: T, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """``fn(*args, **kwargs)`` on the open cache, or ``default`` when it failed
+        (logged, as every call of a view is)."""
         try:
             if not self.cache.is_open and not self._try_open():
                 return default

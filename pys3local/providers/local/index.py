@@ -27,6 +27,7 @@ from pathlib import Path
 from pys3local.batching import BackgroundBatches
 from pys3local.cache import CacheEntry, CacheView, MetadataCache, local_store
 from pys3local.providers.base import ObjectInfo
+from pys3local.providers.versioning import NULL_VERSION
 
 _PLAIN_MD5_LENGTH = 32
 #: How long rows gather before a transaction: one wakeup and one transaction for
@@ -74,6 +75,7 @@ class LocalIndex:
             etag=info.etag,
             last_modified=info.last_modified,
             file_id=file_identity(st),
+            version_id=info.version_id or NULL_VERSION,
         )
         self._submit(entry)
 
@@ -121,12 +123,16 @@ class LocalIndex:
         return self._view.get_many(bucket, keys)
 
     @staticmethod
+    def describes(row: CacheEntry, st: os.stat_result) -> bool:
+        """Whether ``row`` was recorded for the data file ``st`` (and has its ETag)."""
+        return row.etag is not None and row.size == st.st_size and row.file_id == file_identity(st)
+
+    @staticmethod
     def listed_info(key: str, st: os.stat_result, row: CacheEntry | None) -> ObjectInfo | None:
         """The listing view of an object from its row, if the row describes this file."""
-        if row is None or row.etag is None or row.size != st.st_size:
+        if row is None or not LocalIndex.describes(row, st):
             return None
-        if row.file_id != file_identity(st):
-            return None
+        assert row.etag is not None
         return ObjectInfo(key, st.st_size, row.etag, row.last_modified)
 
     def migrated_md5(self, bucket: str, key: str, synthetic_etag: str) -> str | None:

@@ -31,6 +31,7 @@ from .index import LocalIndex
 from .layout import ObjectPaths, StoreLayout
 from .lifecycle_sweep import LifecycleSweep
 from .multipart import LocalMultipartStore
+from .version_listing import VersionSources
 from .versions import Current, Entry, VersionStore
 
 
@@ -42,6 +43,7 @@ class LocalLifecycle:
     readonly: bool
     _configs: BucketConfigs
     _versions: VersionStore
+    _version_sources: VersionSources
     _multipart: LocalMultipartStore
     _cache_index: LocalIndex
 
@@ -110,7 +112,7 @@ class LocalLifecycle:
                 report = LifecycleSweep(
                     self.layout,
                     self._configs,
-                    self._versions,
+                    self._version_sources,
                     self._multipart,
                     self._delete,  # DeleteObject: a marker if versioned, else the object goes
                     self._remove_version,

@@ -45,8 +45,8 @@ from .layout import StoreLayout
 from .listing import DirectoryIndex
 from .multipart import LocalMultipartStore
 from .sidecar import object_info, read_sidecar
-from .version_listing import VersionedKey, key_versions, versioned_keys
-from .versions import Current, Entry, VersionStore
+from .version_listing import VersionedKey, VersionSources, key_versions, versioned_keys
+from .versions import Current, Entry
 
 log = logging.getLogger("pys3local.lifecycle")
 
@@ -71,7 +71,7 @@ class LifecycleSweep:
         self,
         layout: StoreLayout,
         configs: BucketConfigs,
-        versions: VersionStore,
+        sources: VersionSources,
         multipart: LocalMultipartStore,
         expire_current: ExpireCurrent,
         remove_version: RemoveVersion,
@@ -82,7 +82,8 @@ class LifecycleSweep:
     ) -> None:
         self._layout = layout
         self._configs = configs
-        self._versions = versions
+        self._sources = sources
+        self._versions = sources.store
         self._multipart = multipart
         self._expire_current = expire_current
         self._remove_version = remove_version
@@ -158,7 +159,7 @@ class LifecycleSweep:
                 log.warning("lifecycle: %s/%s skipped: %s", bucket, item.key, exc)
 
     def _sweep_key(self, bucket: str, item: VersionedKey, rules: list[LifecycleRule]) -> None:
-        chain = list(key_versions(self._versions, bucket, item))
+        chain = list(key_versions(self._sources, bucket, item))
         if not chain:
             return
         latest = chain[0]

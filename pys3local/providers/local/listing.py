@@ -66,9 +66,7 @@ class DirectoryIndex:
                 self._cache.move_to_end(directory)
                 return cached
         listing = self._read(directory, stat.st_mtime_ns)
-        coarse = stat.st_mtime_ns % 1_000_000_000 == 0
-        settle = _COARSE_SETTLE_SECONDS if coarse else _SETTLE_SECONDS
-        if listing is not None and time.time() - stat.st_mtime_ns / 1e9 > settle:
+        if listing is not None and settled(stat.st_mtime_ns):
             self._store(directory, listing)
         return listing
 
@@ -104,6 +102,14 @@ class DirectoryIndex:
             while self._size > self._max_entries and self._cache:
                 _, evicted = self._cache.popitem(last=False)
                 self._size -= len(evicted.names)
+
+
+def settled(mtime_ns: int) -> bool:
+    """Whether a directory last changed at ``mtime_ns`` is old enough that any later
+    change gets another mtime (see the module docstring)."""
+    coarse = mtime_ns % 1_000_000_000 == 0
+    settle = _COARSE_SETTLE_SECONDS if coarse else _SETTLE_SECONDS
+    return time.time() - mtime_ns / 1e9 > settle
 
 
 @dataclass(slots=True)  # not frozen: a frozen one costs 3x as much to make, per key listed

@@ -227,6 +227,7 @@ class LockedObjects:
                 if located.described:
                     make_parents(self.layout.metadata_dir(bucket), located.sidecar)
                 self._rewrite(located.sidecar, with_protection(located.document, new))
+                self._versions.changed(bucket, key)
         return located.version_id
 
     def _locate(

@@ -63,6 +63,8 @@ from .sidecar import (
 from .staging import StagingArea
 from .tags import replace_tags
 from .uploads import MultipartOperations
+from .version_index import VersionIndex
+from .version_listing import VersionSources
 from .version_repair import remove_temporaries
 from .versioned import VersionedObjects
 from .versions import VersionStore
@@ -124,8 +126,17 @@ class LocalStorageProvider(
         self._directories = DirectoryIndex()
         self._multipart = LocalMultipartStore(self.layout, self._staging, durable=durable)
         self._configs = BucketConfigs(self.layout, self._locks, self._staging)
+        self._version_index = VersionIndex(cache, self.base_path, self.layout)
         self._versions = VersionStore(
-            self.layout, self._locks, self._staging, self._configs, durable=durable
+            self.layout,
+            self._locks,
+            self._staging,
+            self._configs,
+            durable=durable,
+            changed=self._version_index.changed,
+        )
+        self._version_sources = VersionSources(
+            self._versions, self._cache_index, self._version_index
         )
         self._io_threads = io_threads
         self._executor: ThreadPoolExecutor | None = None
@@ -170,11 +181,13 @@ class LocalStorageProvider(
             self._executor.shutdown(wait=False)
             self._executor = None
         await asyncio.to_thread(self._cache_index.close)
+        await asyncio.to_thread(self._version_index.close)
         await asyncio.to_thread(wait_for_releases)
 
     def flush_index(self) -> None:
         """Wait until the metadata cache holds every commit and delete made so far."""
         self._cache_index.flush()
+        self._version_index.flush()
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:

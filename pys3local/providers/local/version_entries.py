@@ -80,6 +80,20 @@ def listed(
     return ObjectVersion(key, version_id, latest, info.last_modified, info.size, info.etag, False)
 
 
+def resume_after(names: list[str], after: str) -> tuple[int, bool] | None:
+    """Where a listing that stopped at version ``after`` goes on in a key's sorted
+    version ``names``: the index of the next name, and whether a null version was
+    listed already; None if ``after`` is not there."""
+    if after == NULL_VERSION:
+        found_at = next((i for i, n in enumerate(names) if n.endswith(NULL_SUFFIX)), None)
+    else:
+        found_at = bisect.bisect_left(names, after)
+        found_at = found_at if found_at < len(names) and names[found_at] == after else None
+    if found_at is None:
+        return None
+    return found_at + 1, any(n.endswith(NULL_SUFFIX) for n in names[: found_at + 1])
+
+
 def read_entries(
     directory: Path | str, current_id: str | None, after: str | None = None
 ) -> Iterator[Entry]:
@@ -118,16 +132,13 @@ def read_documents(
     names.sort()
     seen = {current_id} if current_id is not None else set()
     if after is not None:
-        if after == NULL_VERSION:
-            found_at = next((i for i, n in enumerate(names) if n.endswith(NULL_SUFFIX)), None)
-        else:
-            found_at = bisect.bisect_left(names, after)
-            found_at = found_at if found_at < len(names) and names[found_at] == after else None
-        if found_at is None:
+        resumed = resume_after(names, after)
+        if resumed is None:
             return
-        if any(n.endswith(NULL_SUFFIX) for n in names[: found_at + 1]):
-            seen.add(NULL_VERSION)  # a null version listed already
-        names = names[found_at + 1 :]
+        start, null_listed = resumed
+        if null_listed:
+            seen.add(NULL_VERSION)
+        names = names[start:]
     base = f"{directory}/"
     for name in names:
         version_id = version_id_of(name)

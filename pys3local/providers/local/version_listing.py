@@ -5,35 +5,45 @@ ListObjectsV2 walks it, :func:`.listing.walk_keys`) and ``.versions/`` every oth
 version and delete marker, one directory per key named like the key's sidecar. Both
 are walked depth-first in S3 key order, starting with a binary search at the page's
 first key, and merged by key; each key then shows its current version (if any)
-followed by its versions directory, newest first (:func:`.version_entries.read_documents`).
-A page therefore costs what it returns (plus one directory read per listed key), not
-what the bucket holds. With delimiter ``/`` whole directories are rolled up without
-being descended, on both trees.
+followed by its versions directory's, newest first. A page therefore costs what it
+returns, not what the bucket holds. With delimiter ``/`` whole directories are
+rolled up without being descended, on both trees.
 
-This is a loop per listed entry, so each entry costs what the files demand and little
-more: one stat and one sidecar read for a key's current version, one directory read
-per key and one sidecar read per older version; keys travel as tuples, and each entry
-is built once, straight from its sidecar (no ``ObjectInfo`` in between).
+What a key lists comes from the metadata cache where its rows still describe the
+files, as ListObjectsV2's does: the current version's row (checked against one stat
+of its data file) and the versions directory's row (checked against one stat of the
+directory, :mod:`.version_index`). Keys are taken in runs, with one lookup of their
+rows per run. Without rows (no cache, or files changed since) a key costs a sidecar
+read for its current version and a directory read plus a sidecar read per older
+version, and the directory's row is stored for the next listing.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import islice
 
+from pys3local.cache import CacheEntry
 from pys3local.errors import KeyTooLongError
+from pys3local.providers.base import ObjectInfo
 from pys3local.providers.ordering import common_prefix
 from pys3local.providers.versioning import NULL_VERSION, ObjectVersion, VersionListing
 
+from .index import LocalIndex
 from .layout import StoreLayout, decode_segment
 from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
 from .sidecar import object_info, read_sidecar
-from .version_entries import listed, read_documents
+from .version_entries import NULL_SUFFIX, resume_after
+from .version_index import VersionIndex, VersionRow
 from .versions import VersionStore
 
 _fromisoformat = datetime.fromisoformat
+#: Keys read (and their rows looked up) at a time.
+_CHUNK_KEYS = 256
 
 
 class VersionsDirectoryIndex(DirectoryIndex):
@@ -137,99 +147,162 @@ def _merged(
         b = next(older, None)
 
 
-def _current(store: VersionStore, bucket: str, key: str, live: ListedEntry) -> ObjectVersion | None:
-    """The key's version in ``objects/``, if it has one: :func:`.sidecar.object_info`'s
-    size, ETag and date, without building its ``ObjectInfo``."""
-    try:
-        st = os.stat(live.data_path or "")
-    except FileNotFoundError:
-        return None
-    document = store.describe(bucket, key, st, read_sidecar(live.metadata_path or ""))
+@dataclass(frozen=True, slots=True)
+class VersionSources:
+    """What a listing reads besides the two trees: the version store, and the rows
+    of the metadata cache (objects' version ids, versions directories)."""
+
+    store: VersionStore
+    objects: LocalIndex
+    directories: VersionIndex
+
+
+def _current(
+    sources: VersionSources,
+    bucket: str,
+    key: str,
+    live: ListedEntry,
+    st: os.stat_result,
+    row: CacheEntry | None,
+) -> ObjectVersion:
+    """The key's version in ``objects/`` (data file ``st``): from its row when that
+    describes this file, else :func:`.sidecar.object_info`'s size, ETag and date,
+    without building its ``ObjectInfo``."""
+    if row is not None and row.version_id and LocalIndex.describes(row, st):
+        assert row.etag is not None
+        return ObjectVersion(key, row.version_id, True, row.last_modified, st.st_size, row.etag)
+    sidecar = read_sidecar(live.metadata_path or "")
+    document = sources.store.describe(bucket, key, st, sidecar)
     if document is not None and document.get("size") == st.st_size:
         version_id = document.get("version_id")
         if not isinstance(version_id, str) or not version_id:
             version_id = NULL_VERSION
         moment = _fromisoformat(str(document["last_modified"]))
-        return ObjectVersion(key, version_id, True, moment, st.st_size, str(document["etag"]))
+        current = ObjectVersion(key, version_id, True, moment, st.st_size, str(document["etag"]))
+        if document is sidecar and document.get("ino") == st.st_ino:
+            # The sidecar names this very file: what a commit would have recorded.
+            info = ObjectInfo(key, st.st_size, current.etag, moment, version_id=version_id)
+            sources.objects.record(bucket, info, live.data_path or "", st)
+        return current
     info = object_info(key, st, document, with_metadata=False)
     version_id = info.version_id or NULL_VERSION
     return ObjectVersion(key, version_id, True, info.last_modified, info.size, info.etag)
 
 
 def _key_versions(
-    store: VersionStore,
-    bucket: str,
     key: str,
-    live: ListedEntry | None,
-    versions: str | None,
+    current: ObjectVersion | None,
+    older: list[VersionRow],
     after: str | None = None,
 ) -> Iterator[ObjectVersion]:
-    """A key's versions and markers, newest first, the latest marked; with ``after``
-    only those after that version (a page that ends inside a key's versions)."""
-    current = None
-    if live is not None and live.metadata_path is not None:
-        current = _current(store, bucket, key, live)
-    if versions is None:  # no versions directory: nothing more to read
-        if current is not None and after is None:
-            yield current
-        return
+    """A key's versions and markers, newest first, the latest marked: ``current``,
+    then ``older`` (its versions directory's, without copies of the current version
+    or of a version seen already); with ``after`` only those after that version (a
+    page that ends inside a key's versions)."""
     current_id = current.version_id if current is not None else None
+    seen = {current_id} if current_id is not None else set()
     if after is None:
         if current is not None:
             yield current
-        documents = read_documents(versions, current_id)
-    elif after == current_id:
-        documents = read_documents(versions, current_id)
-    else:
-        documents = read_documents(versions, current_id, after)
+    elif after != current_id:
+        resumed = resume_after([row[0] for row in older], after)
+        if resumed is None:
+            return
+        start, null_listed = resumed
+        if null_listed:
+            seen.add(NULL_VERSION)
+        older = older[start:]
     latest = current is None and after is None
-    for name, version_id, document in documents:
-        entry = listed(key, version_id, document, latest, versions, name)
-        if entry is not None:
-            yield entry
-            latest = False
+    for name, _inode, size, etag, moment, marker in older:
+        version_id = NULL_VERSION if name.endswith(NULL_SUFFIX) else name
+        if version_id in seen:
+            continue
+        seen.add(version_id)
+        yield ObjectVersion(key, version_id, latest, _fromisoformat(moment), size, etag, marker)
+        latest = False
+
+
+def _chunk_versions(
+    sources: VersionSources, bucket: str, chunk: list[_Item], after: str | None = None
+) -> Iterator[ObjectVersion | str]:
+    """The entries of a run of keys (and common prefixes, as strings), with one
+    lookup of their rows for the run."""
+    stats: dict[str, os.stat_result] = {}
+    with_versions: list[str] = []
+    for key, live, versions, _is_prefix in chunk:
+        if live is not None:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                stats[key] = os.stat(live.data_path or "")
+        if versions is not None:
+            with_versions.append(key)
+    objects = sources.objects.lookup(bucket, stats) if stats else {}
+    rows = sources.directories.lookup(bucket, with_versions) if with_versions else {}
+    for key, live, versions, is_prefix in chunk:
+        if is_prefix:
+            yield key
+            continue
+        st = stats.get(key)
+        current = None
+        if st is not None and live is not None:
+            current = _current(sources, bucket, key, live, st, objects.get(key))
+        older: list[VersionRow] = []
+        if versions is not None:
+            older = sources.directories.versions(bucket, key, versions, rows.get(key))
+        yield from _key_versions(key, current, older, after)
 
 
 def _page_items(
     layout: StoreLayout,
     directories: DirectoryIndex,
-    store: VersionStore,
+    sources: VersionSources,
     bucket: str,
+    wanted: Callable[[], int],
     *,
     prefix: str,
     delimiter: str,
     key_marker: str,
     version_id_marker: str,
 ) -> Iterator[ObjectVersion | str]:
-    """Every entry after the markers: versions, and common prefixes as strings."""
+    """Every entry after the markers: versions, and common prefixes as strings. Keys
+    are read in runs of at most as many as the page still ``wanted`` (a key lists at
+    least one entry, nearly always), so a page reads few keys it does not list."""
     if key_marker and version_id_marker and key_marker.startswith(prefix):
         data, metadata = layout.object_files(bucket, key_marker)
         versions = str(layout.key_versions_dir(bucket, key_marker))
-        live = ListedEntry(key_marker, data, metadata)
-        yield from _key_versions(store, bucket, key_marker, live, versions, version_id_marker)
-    roll_slash = delimiter == "/"
-    roll_other = bool(delimiter) and not roll_slash
+        marked = (key_marker, ListedEntry(key_marker, data, metadata), versions, False)
+        yield from _chunk_versions(sources, bucket, [marked], version_id_marker)
+    keys = _rolled_up(
+        _merged(layout, directories, bucket, prefix, delimiter == "/", key_marker),
+        prefix,
+        delimiter,
+        key_marker,
+    )
+    while chunk := list(islice(keys, max(1, min(_CHUNK_KEYS, wanted())))):
+        yield from _chunk_versions(sources, bucket, chunk)
+
+
+def _rolled_up(
+    items: Iterator[_Item], prefix: str, delimiter: str, key_marker: str
+) -> Iterator[_Item]:
+    """``items`` with keys rolled up into common prefixes for a delimiter other than
+    ``/`` (whose prefixes the walk already made)."""
+    if not delimiter or delimiter == "/":
+        yield from items
+        return
     last_prefix = None
-    for key, live, versions, is_prefix in _merged(
-        layout, directories, bucket, prefix, roll_slash, key_marker
-    ):
-        if is_prefix:
-            yield key
-            continue
-        if roll_other:
-            common = common_prefix(key, prefix, delimiter)
-            if common is not None:
-                if common != last_prefix and common > key_marker:
-                    last_prefix = common
-                    yield common
-                continue
-        yield from _key_versions(store, bucket, key, live, versions)
+    for item in items:
+        common = None if item[3] else common_prefix(item[0], prefix, delimiter)
+        if common is None:
+            yield item
+        elif common != last_prefix and common > key_marker:
+            last_prefix = common
+            yield common, None, None, True
 
 
 def list_versions_page(
     layout: StoreLayout,
     directories: DirectoryIndex,
-    store: VersionStore,
+    sources: VersionSources,
     bucket: str,
     *,
     prefix: str,
@@ -242,17 +315,18 @@ def list_versions_page(
     page = VersionListing()
     if max_keys <= 0:
         return page
+    versions, prefixes = page.versions, page.common_prefixes
     items = _page_items(
         layout,
         directories,
-        store,
+        sources,
         bucket,
+        lambda: max_keys + 1 - len(versions) - len(prefixes),
         prefix=prefix,
         delimiter=delimiter,
         key_marker=key_marker,
         version_id_marker=version_id_marker,
     )
-    versions, prefixes = page.versions, page.common_prefixes
     last: ObjectVersion | str | None = None
     for count, item in enumerate(items):
         if count == max_keys:
@@ -281,6 +355,12 @@ def versioned_keys(
             yield VersionedKey(key, live, versions)
 
 
-def key_versions(store: VersionStore, bucket: str, item: VersionedKey) -> Iterator[ObjectVersion]:
+def key_versions(
+    sources: VersionSources, bucket: str, item: VersionedKey
+) -> Iterator[ObjectVersion]:
     """A key's versions and delete markers, newest first, the latest marked."""
-    return _key_versions(store, bucket, item.key, item.live, item.versions)
+    return (
+        entry
+        for entry in _chunk_versions(sources, bucket, [(item.key, item.live, item.versions, False)])
+        if type(entry) is not str
+    )

@@ -26,7 +26,7 @@ from .layout import ObjectPaths, StoreLayout
 from .listing import DirectoryIndex
 from .locks import StripedLocks
 from .preconditions import current_etag
-from .version_listing import list_versions_page
+from .version_listing import VersionSources, list_versions_page
 from .versions import VersionStore, marker_headers
 
 
@@ -37,6 +37,7 @@ class VersionedObjects:
     durable: bool
     _configs: BucketConfigs
     _versions: VersionStore
+    _version_sources: VersionSources
     _directories: DirectoryIndex
     _cache_index: LocalIndex
     _locks: StripedLocks
@@ -177,7 +178,7 @@ class VersionedObjects:
             return list_versions_page(
                 self.layout,
                 self._directories,
-                self._versions,
+                self._version_sources,
                 bucket,
                 prefix=prefix,
                 delimiter=delimiter,

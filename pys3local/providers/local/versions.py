@@ -124,12 +124,16 @@ class VersionStore:
         configs: BucketConfigs,
         *,
         durable: bool,
+        changed: Callable[[str, str], None] | None = None,
     ) -> None:
         self.layout = layout
         self._locks = locks
         self._staging = staging
         self.configs = configs
         self.durable = durable
+        #: Told (bucket, key) after every change to a key's versions directory,
+        #: with the key's lock held (the listing rows of :mod:`.version_index`).
+        self.changed: Callable[[str, str], None] = changed or _nothing
 
     # Writes ----------------------------------------------------------------------
 
@@ -158,9 +162,11 @@ class VersionStore:
                 self._guard_nulls(self.layout.key_versions_dir(bucket, key), keep=None)
             if current is not None and not (suspended and current.version_id == NULL_VERSION):
                 self._keep(bucket, key, paths, current, move=False)
+                self.changed(bucket, key)
 
         def after() -> None:
             self._drop_nulls(self.layout.key_versions_dir(bucket, key), keep=None)
+            self.changed(bucket, key)
 
         def nothing_to_keep() -> bool:
             return not suspended and not os.path.lexists(paths.data)
@@ -200,6 +206,7 @@ class VersionStore:
             if version_id == NULL_VERSION:
                 self._drop_nulls(directory, keep=name)
             self._prune(bucket, key, paths)
+            self.changed(bucket, key)
         return DeleteOutcome(version_id, delete_marker=True)
 
     def remove_version(
@@ -256,6 +263,7 @@ class VersionStore:
                         break
                     latest = False
             self._prune(bucket, key, paths)
+            self.changed(bucket, key)
         return outcome
 
     # Reads -----------------------------------------------------------------------
@@ -479,6 +487,10 @@ class VersionStore:
         prune_empty_dirs(
             self.layout.key_versions_dir(bucket, key), self.layout.versions_dir(bucket)
         )
+
+
+def _nothing(bucket: str, key: str) -> None:
+    pass
 
 
 def _id(current: Current | None) -> str | None:
