@@ -574,7 +574,7 @@ def start_bench(
     chosen = phases(settings)
     version_lists = [p for p in chosen if p.startswith("list_versions_")]
     if version_lists and versions.applies(kind, version_lists[0]):
-        seconds = versions.write_version_tree(root, settings.list_sizes)
+        seconds = versions.write_version_tree(root, settings.list_sizes, servers.cache_db(root))
         print(f"  {kind}: versions tree written in {seconds:.1f} s", flush=True)
     try:
         if kind == "rclone":

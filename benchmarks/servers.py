@@ -115,8 +115,15 @@ def _spawn(name: str, command: list[str], port: int, root: Path, timeout: float 
     return Server(name, process, port, root, log, command)
 
 
+def cache_db(root: Path) -> Path:
+    """The metadata cache of the server on ``root``: a file of the run's own, beside
+    it, rather than the user's."""
+    return root.parent / f"{root.name}-metadata.db"
+
+
 def start_pys3local(root: Path, *, workers: int | None = None) -> Server:
-    """``pys3local serve`` with defaults except credentials, address and bucket mode."""
+    """``pys3local serve`` with defaults except credentials, address, bucket mode and
+    where its metadata cache is (:func:`cache_db`)."""
     root.mkdir(parents=True, exist_ok=True)
     port = free_port()
     command = [
@@ -133,6 +140,8 @@ def start_pys3local(root: Path, *, workers: int | None = None) -> Server:
         "--secret-access-key",
         SECRET_KEY,
         "--allow-bucket-creation",
+        "--cache-db",
+        str(cache_db(root)),
     ]
     if workers is not None:
         command += ["--workers", str(workers)]

@@ -19,8 +19,15 @@ non-current version, with their real sidecars and version ids), and every listed
 is made of hard links of a seed key's files at the paths the store's own layout gives
 for it. The tree is then exactly what PutObjects would leave (the sidecars name
 their data file's inode, which a hard link keeps), at a fraction of the time; only
-the version ids repeat across keys, which a listing does not look at. The listing
-itself goes through the real server over HTTP.
+the version ids repeat across keys, which a listing does not look at.
+
+PutObjects through the server would also have left the tree's rows in the metadata
+cache: each commit records its object's row with the version id, and each change to
+a key's versions directory has that directory's row stored (the local backend's
+``VersionStore.changed``). Hard links record nothing, so one listing of every prefix
+in-process, with the server's cache file, stores the same rows (a listing stores
+the rows it finds missing, from the same files). The scored listing itself goes
+through the real server over HTTP, its first pass after the server started.
 """
 
 from __future__ import annotations
@@ -68,9 +75,10 @@ def applies(kind: str, phase: str) -> bool:
 # --------------------------------------------------------------------------- the tree
 
 
-def write_version_tree(root: Path, list_sizes: tuple[int, ...]) -> float:
-    """Every prefix the listing phases list, ``n`` versions under each (see the module
-    docstring); returns the seconds it took."""
+def write_version_tree(root: Path, list_sizes: tuple[int, ...], cache_db: Path) -> float:
+    """Every prefix the listing phases list, ``n`` versions under each, and their rows
+    in the metadata cache ``cache_db`` (see the module docstring); returns the
+    seconds it took."""
     from pys3local.providers.base import ObjectMetadata
     from pys3local.providers.local.provider import LocalStorageProvider
 
@@ -99,7 +107,35 @@ def write_version_tree(root: Path, list_sizes: tuple[int, ...]) -> float:
                 os.makedirs(os.path.dirname(path), exist_ok=True)
             for i, target in enumerate(targets):
                 _link_key(sources[i % SEED_KEYS], target)
+    time.sleep(0.1)  # a row is stored only from a directory that has settled
+    asyncio.run(_record_rows(root, list_sizes, cache_db))
     return time.perf_counter() - started
+
+
+async def _record_rows(root: Path, list_sizes: tuple[int, ...], cache_db: Path) -> None:
+    """List every prefix once in-process, so that the cache holds the tree's rows."""
+    from pys3local.cache import MetadataCache
+    from pys3local.providers.local.provider import LocalStorageProvider
+
+    cache = MetadataCache(cache_db).open()
+    provider = LocalStorageProvider(root, cache=cache)
+    await provider.open()
+    for count in list_sizes:
+        for prefix in listing_prefixes(count, list_sizes):
+            key_marker = version_marker = ""
+            while True:
+                page = await provider.list_object_versions(
+                    VERSIONS_BUCKET,
+                    prefix=f"v{prefix}",
+                    key_marker=key_marker,
+                    version_id_marker=version_marker,
+                )
+                if not page.is_truncated:
+                    break
+                key_marker = page.next_key_marker or ""
+                version_marker = page.next_version_id_marker or ""
+    await provider.close()  # writes every row queued
+    cache.close()
 
 
 async def _body(data: bytes):  # type: ignore[no-untyped-def]

@@ -127,18 +127,22 @@ def _list_versions_result(
         writer.element("EncodingType", encoding_type)
     writer.element("IsTruncated", "true" if page.is_truncated else "false")
     owner = f"<Owner><ID>{xml.OWNER_ID}</ID><DisplayName>{xml.OWNER_NAME}</DisplayName></Owner>"
-    for version in page.versions:
-        tag = "DeleteMarker" if version.delete_marker else "Version"
-        writer.raw(f"<{tag}>")
-        writer.element("Key", encode(version.key))
-        writer.element("VersionId", version.version_id)
-        writer.element("IsLatest", "true" if version.is_latest else "false")
-        writer.element("LastModified", xml.iso8601(version.last_modified))
-        if not version.delete_marker:
-            writer.element("ETag", xml.quote_etag(version.etag))
-            writer.element("Size", version.size)
-            writer.element("StorageClass", "STANDARD")
-        writer.raw(f"{owner}</{tag}>")
+    text, iso8601 = xml.xml_text, xml.iso8601
+    for version in page.versions:  # one string per entry: a page holds a thousand
+        common = (
+            f"<Key>{text(encode(version.key))}</Key>"
+            f"<VersionId>{text(version.version_id)}</VersionId>"
+            f"<IsLatest>{'true' if version.is_latest else 'false'}</IsLatest>"
+            f"<LastModified>{iso8601(version.last_modified)}</LastModified>"
+        )
+        if version.delete_marker:
+            writer.raw(f"<DeleteMarker>{common}{owner}</DeleteMarker>")
+        else:
+            writer.raw(
+                f"<Version>{common}<ETag>{text(xml.quote_etag(version.etag))}</ETag>"
+                f"<Size>{version.size}</Size><StorageClass>STANDARD</StorageClass>"
+                f"{owner}</Version>"
+            )
     for common_prefix in page.common_prefixes:
         writer.raw("<CommonPrefixes>")
         writer.element("Prefix", encode(common_prefix))

@@ -177,6 +177,14 @@ def _encoder(encoding_type: str | None) -> Callable[[str], str]:
     return lambda text: text
 
 
+def xml_text(value: str) -> str:
+    """``value`` as XML character data: escaped, and what XML cannot carry even
+    escaped replaced with U+FFFD."""
+    if _NOT_XML.search(value):
+        value = _NOT_XML.sub("\ufffd", value)
+    return escape(value)
+
+
 class _ListingWriter:
     """A listing document built as text, element by element.
 
@@ -191,13 +199,10 @@ class _ListingWriter:
         self.encode = _encoder(encoding_type)
 
     def element(self, tag: str, text: object) -> None:
-        value = str(text)
-        if _NOT_XML.search(value):
-            value = _NOT_XML.sub("\ufffd", value)
-        self._parts.append(f"<{tag}>{escape(value)}</{tag}>")
+        self._parts.append(f"<{tag}>{xml_text(str(text))}</{tag}>")
 
     def raw(self, markup: str) -> None:
-        """Append fixed markup (tags only, never client text)."""
+        """Append markup: fixed tags, and text only as :func:`xml_text` made it."""
         self._parts.append(markup)
 
     def contents(self, result: ListObjectsResult, *, owner: bool) -> None:
@@ -208,11 +213,8 @@ class _ListingWriter:
             else ""
         )
         for info in result.objects:
-            key = encode(info.key)
-            if _NOT_XML.search(key):
-                key = _NOT_XML.sub("\ufffd", key)
             parts.append(
-                f"<Contents><Key>{escape(key)}</Key>"
+                f"<Contents><Key>{xml_text(encode(info.key))}</Key>"
                 f"<LastModified>{iso8601(info.last_modified)}</LastModified>"
                 f"<ETag>{escape(quote_etag(info.etag))}</ETag><Size>{info.size}</Size>"
                 f"<StorageClass>STANDARD</StorageClass>{owner_xml}</Contents>"
