@@ -106,12 +106,23 @@ def encode(rows: list[VersionRow]) -> str:
     return json.dumps(rows, separators=(",", ":"))
 
 
-def decode(text: str) -> list[VersionRow]:
+_SCAN = json.JSONDecoder().scan_once
+
+
+def decode(text: str) -> list[VersionRow] | None:
+    """The versions :func:`encode` wrote; None for anything else (then the directory
+    is read, as without a row)."""
     try:
-        rows = json.loads(text)
-    except ValueError:
-        return []
-    return rows if isinstance(rows, list) else []
+        # The scanner alone: what encode() writes has no surrounding whitespace.
+        rows, end = _SCAN(text, 0)
+    except (StopIteration, ValueError):
+        return None
+    if end != len(text) or type(rows) is not list:
+        return None
+    for row in rows:
+        if type(row) is not list or len(row) != 6:
+            return None
+    return rows
 
 
 class VersionIndex:
@@ -147,9 +158,10 @@ class VersionIndex:
         except (FileNotFoundError, NotADirectoryError):
             return []
         identity = file_identity(st)
-        if row is not None and row[0] == identity:
-            return decode(row[1])
-        known = {r[0]: r for r in decode(row[1])} if row is not None else {}
+        known_rows = decode(row[1]) if row is not None else None
+        if known_rows is not None and row is not None and row[0] == identity:
+            return known_rows
+        known = {r[0]: r for r in known_rows or ()}
         rows = read_directory(directory, known)
         if rows is None:
             return []
@@ -207,7 +219,7 @@ class VersionIndex:
                 self._submit(("refresh", bucket, key, first))
             return None
         old = self.lookup(bucket, [key]).get(key)
-        known = {r[0]: r for r in decode(old[1])} if old is not None else {}
+        known = {r[0]: r for r in (decode(old[1]) if old is not None else None) or ()}
         rows = read_directory(directory, known)
         if rows is None or len(rows) > MAX_ROW_VERSIONS:
             return None
