@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -49,10 +50,14 @@ VersionRow = list
 #: Keys with more versions than this are not kept (their row would be rewritten
 #: whole at every change); they are listed from their directory.
 MAX_ROW_VERSIONS = 10_000
-#: How long a write's refresh waits for its directory to settle before giving up
-#: (a listing then reads the directory and stores the row).
-_REFRESH_PATIENCE = 5.0
-_GATHER_SECONDS = 0.05
+#: A key's row is stored anew once its directory has had no change from this process
+#: for this long, or at the latest this long after its first change since the last
+#: time: a key overwritten many times a second is read once, not once per write.
+_QUIET_SECONDS = 1.0
+_MAX_DELAY_SECONDS = 10.0
+#: How long a refresh waits for a directory another process keeps changing.
+_REFRESH_PATIENCE = 30.0
+_GATHER_SECONDS = 0.5
 
 
 def read_directory(directory: str, known: dict[str, VersionRow]) -> list[VersionRow] | None:
@@ -137,10 +142,13 @@ class VersionIndex:
             self._view = cache.view(0, store)
             self._table = VersionDirTable(cache, 0, store)
         # Items: ("store", bucket, key, dir_id, entries) from a listing, or
-        # ("refresh", bucket, key, first queued) after a write.
+        # ("refresh", bucket, key) after a write.
         self._queue: BackgroundBatches[tuple] = BackgroundBatches(
             self._write, interval=_GATHER_SECONDS, name="pys3local-version-index"
         )
+        #: Keys with a refresh queued: (first, last) change since, monotonic seconds.
+        self._changes: dict[tuple[str, str], tuple[float, float]] = {}
+        self._changes_lock = threading.Lock()
 
     def lookup(self, bucket: str, keys: Iterable[str]) -> dict[str, tuple[str, str]]:
         """The rows of these keys that exist: ``{key: (dir_id, entries)}``."""
@@ -170,10 +178,16 @@ class VersionIndex:
         return rows
 
     def changed(self, bucket: str, key: str) -> None:
-        """A write changed ``key``'s versions directory: store its row anew (later,
-        once the directory has settled)."""
-        if self._table is not None:
-            self._submit(("refresh", bucket, key, time.monotonic()))
+        """A write changed ``key``'s versions directory: store its row anew, once
+        the key has had no change for a moment (see :data:`_QUIET_SECONDS`)."""
+        if self._table is None:
+            return
+        now = time.monotonic()
+        with self._changes_lock:
+            earlier = self._changes.get((bucket, key))
+            self._changes[(bucket, key)] = (earlier[0] if earlier else now, now)
+        if earlier is None:
+            self._submit(("refresh", bucket, key))
 
     def flush(self) -> None:
         self._queue.flush()
@@ -188,14 +202,22 @@ class VersionIndex:
     def _write(self, batch: list[tuple]) -> None:
         assert self._table is not None
         stored: dict[tuple[str, str], tuple[str, str]] = {}
-        refreshes: dict[tuple[str, str], float] = {}
+        due: list[tuple[str, str]] = []
+        now = time.monotonic()
         for item in batch:
             if item[0] == "store":
                 stored[(item[1], item[2])] = (item[3], item[4])
-            else:
-                refreshes.setdefault((item[1], item[2]), item[3])
-        for (bucket, key), first in refreshes.items():  # read last: the newest state
-            row = self._refreshed(bucket, key, first)
+                continue
+            key = (item[1], item[2])
+            with self._changes_lock:
+                first, last = self._changes.get(key, (now, now))
+                if now - last < _QUIET_SECONDS and now - first < _MAX_DELAY_SECONDS:
+                    self._submit(item)  # changed again lately: wait for it to go quiet
+                    continue
+                self._changes.pop(key, None)
+            due.append(key)
+        for bucket, key in due:  # read last: the newest state
+            row = self._refreshed(bucket, key)
             if row is not None:
                 stored[(bucket, key)] = row
         by_bucket: dict[str, list[tuple[str, str, str, str]]] = {}
@@ -204,9 +226,9 @@ class VersionIndex:
         for rows in by_bucket.values():
             self._view.call(0, self._table.put_many, rows)
 
-    def _refreshed(self, bucket: str, key: str, first: float) -> tuple[str, str] | None:
-        """A changed key's new row, if its directory has settled; else it is queued
-        again (for at most :data:`_REFRESH_PATIENCE` seconds)."""
+    def _refreshed(self, bucket: str, key: str) -> tuple[str, str] | None:
+        """A changed key's new row, if its directory has settled; else the key waits
+        again (a change by another process: for at most :data:`_REFRESH_PATIENCE`)."""
         assert self._table is not None
         directory = str(self._layout.key_versions_dir(bucket, key))
         try:
@@ -215,8 +237,8 @@ class VersionIndex:
             self._view.call(0, self._table.delete_many, bucket, [key])
             return None
         if not settled(st.st_mtime_ns):
-            if time.monotonic() - first < _REFRESH_PATIENCE:
-                self._submit(("refresh", bucket, key, first))
+            if 0 <= time.time() - st.st_mtime_ns / 1e9 < _REFRESH_PATIENCE:
+                self.changed(bucket, key)
             return None
         old = self.lookup(bucket, [key]).get(key)
         known = {r[0]: r for r in (decode(old[1]) if old is not None else None) or ()}
