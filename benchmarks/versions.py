@@ -202,7 +202,10 @@ def _list_phase(bench: Any, phase: str, round_index: int) -> dict:
     return {**raw, "first": round_index == 0}
 
 
-_ENTRY = re.compile(rb"<(Version|DeleteMarker)>.*?<Key>(.*?)</Key>.*?</\1>", re.S)
+#: Each Version and DeleteMarker entry has one <Key>, and nothing else in the document
+#: does: found as cheaply as the ListObjectsV2 client finds its keys, so that both
+#: rates carry the same client cost per entry.
+_KEY = re.compile(rb"<Key>(.*?)</Key>")
 
 
 def list_versions(
@@ -224,8 +227,8 @@ def list_versions(
         response = conn.request("GET", f"/{bucket}", encode_query(params))
         page_seconds.append(time.perf_counter() - started)
         checked(response, "ListObjectVersions")
-        for match in _ENTRY.finditer(response.body):
-            key = html.unescape(match[2].decode())
+        for raw in _KEY.findall(response.body):
+            key = html.unescape(raw.decode())
             if key < last_key:
                 raise RuntimeError(f"listing went backwards: {key!r} after {last_key!r}")
             if key != last_key and last_key and run != VERSIONS_PER_KEY:
