@@ -7,10 +7,9 @@ only the sidecar), names sort newest first, a ``null`` version is named
 ``<inverted time>-null``, temporary files start with a dot. A sidecar whose data
 file is gone (a removal interrupted between its two unlinks) is not a version.
 
-This is the per-entry loop of ListObjectVersions, so it works on strings rather than
-``Path`` objects and reads the directory once: that one read (``os.scandir``, whose
-entries carry their file type) both names the sidecars and proves which data files
-are there, so no version's data file is stat'ed. A version's data file never
+A directory is read once (:func:`scan`: ``os.scandir``, whose entries carry their
+file type and inode), which both names the sidecars and proves which data files are
+there, so no version's data file is stat'ed. A version's data file never
 changes once it is in the directory (only renames and unlinks touch it), so the
 size, ETag and date its sidecar records are the ones a stat would confirm.
 """
@@ -105,21 +104,20 @@ def read_entries(
         yield Entry(name, document)
 
 
-def read_documents(
-    directory: Path | str, current_id: str | None, after: str | None = None
-) -> Iterator[tuple[str, str, dict[str, object]]]:
-    """:func:`read_entries` as ``(name, version id, sidecar document)`` tuples: what
-    the listing reads, without an object per entry."""
-    names: list[str] = []
+def scan(directory: Path | str) -> tuple[dict[str, int], set[str]] | None:
+    """One read of a key's versions directory: its version names with their sidecar's
+    inode, and the names that have a data file; None if there is no such directory.
+    Temporary files (a leading dot) are left out."""
+    sidecars: dict[str, int] = {}
     files: set[str] = set()
     try:
         with os.scandir(directory) as it:
             for found in it:
                 name = found.name
                 if name.startswith("."):
-                    continue  # a temporary file
+                    continue
                 if name.endswith(".json"):
-                    names.append(name[:-5])
+                    sidecars[name[:-5]] = found.inode()
                 try:
                     # Free unless the type is unknown or a symlink, which (as a stat
                     # would) is followed; a version's data is a regular file.
@@ -128,7 +126,18 @@ def read_documents(
                 except OSError:
                     pass
     except (FileNotFoundError, NotADirectoryError):
+        return None
+    return sidecars, files
+
+
+def read_documents(
+    directory: Path | str, current_id: str | None, after: str | None = None
+) -> Iterator[tuple[str, str, dict[str, object]]]:
+    """:func:`read_entries` as ``(name, version id, sidecar document)`` tuples."""
+    scanned = scan(directory)
+    if scanned is None:
         return
+    names, files = list(scanned[0]), scanned[1]
     names.sort()
     seen = {current_id} if current_id is not None else set()
     if after is not None:

@@ -42,7 +42,7 @@ from .index import file_identity
 from .layout import StoreLayout
 from .listing import settled
 from .sidecar import read_sidecar
-from .version_entries import listed, version_id_of
+from .version_entries import listed, scan, version_id_of
 
 #: One version as a row keeps it: (name, sidecar inode, size, ETag, date in ISO
 #: form, delete marker). Lists rather than tuples: what JSON gives back.
@@ -64,25 +64,10 @@ def read_directory(directory: str, known: dict[str, VersionRow]) -> list[Version
     """The versions and markers in a key's versions directory, by name (newest
     first); a version in ``known`` with the same sidecar inode is not read again.
     None when there is no such directory."""
-    sidecars: dict[str, int] = {}
-    files: set[str] = set()
-    try:
-        with os.scandir(directory) as it:
-            for found in it:
-                name = found.name
-                if name.startswith("."):
-                    continue  # a temporary file
-                if name.endswith(".json"):
-                    sidecars[name[:-5]] = found.inode()
-                try:
-                    # Free unless the type is unknown or a symlink, which (as a stat
-                    # would) is followed; a version's data is a regular file.
-                    if found.is_file():
-                        files.add(name)
-                except OSError:
-                    pass
-    except (FileNotFoundError, NotADirectoryError):
+    scanned = scan(directory)
+    if scanned is None:
         return None
+    sidecars, files = scanned
     rows: list[VersionRow] = []
     for name in sorted(sidecars):
         inode = sidecars[name]
