@@ -342,6 +342,26 @@ def proc_fd_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/fd"))
 
 
+#: What a metadata cache connection holds open (the database, its WAL and shared
+#: memory): one connection per thread that used the cache.
+CACHE_FILE_SUFFIXES = (".db", ".db-wal", ".db-shm")
+
+
+def proc_fd_counts(pid: int) -> tuple[int, int]:
+    """(descriptors other than the cache's, descriptors of the cache's files)."""
+    other = cache = 0
+    for name in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{name}")
+        except OSError:
+            continue  # closed since listed
+        if target.endswith(CACHE_FILE_SUFFIXES):
+            cache += 1
+        else:
+            other += 1
+    return other, cache
+
+
 def healthy(server: RunningServer, timeout: float = 5) -> bool:
     """The server still answers a plain request quickly."""
     try:
