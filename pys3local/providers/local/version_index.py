@@ -181,8 +181,12 @@ class VersionIndex:
         self._queue.close()
 
     def _submit(self, item: tuple) -> None:
-        # Far behind (a stuck database): a row is only an accelerator, so drop it.
-        self._queue.submit(item)
+        if not self._queue.submit(item) and item[0] == "refresh":
+            # Far behind (a stuck database): a row is only an accelerator, so the
+            # refresh is dropped, and with it the key's wait (the next change of the
+            # key queues one again; a listing stores the row meanwhile).
+            with self._changes_lock:
+                self._changes.pop((item[1], item[2]), None)
 
     def _write(self, batch: list[tuple]) -> None:
         assert self._table is not None
@@ -196,9 +200,11 @@ class VersionIndex:
             key = (item[1], item[2])
             with self._changes_lock:
                 first, last = self._changes.get(key, (now, now))
-                if now - last < _QUIET_SECONDS and now - first < _MAX_DELAY_SECONDS:
-                    self._submit(item)  # changed again lately: wait for it to go quiet
-                    continue
+                wait = now - last < _QUIET_SECONDS and now - first < _MAX_DELAY_SECONDS
+            if wait:
+                self._submit(item)  # changed again lately: wait for it to go quiet
+                continue
+            with self._changes_lock:
                 self._changes.pop(key, None)
             due.append(key)
         for bucket, key in due:  # read last: the newest state
