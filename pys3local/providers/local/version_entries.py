@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -79,10 +79,16 @@ def listed(
     return ObjectVersion(key, version_id, latest, info.last_modified, info.size, info.etag, False)
 
 
-def resume_after(names: list[str], after: str) -> tuple[int, bool] | None:
-    """Where a listing that stopped at version ``after`` goes on in a key's sorted
-    version ``names``: the index of the next name, and whether a null version was
-    listed already; None if ``after`` is not there."""
+def listing_start(
+    names: Sequence[str], current_id: str | None, after: str | None
+) -> tuple[int, set[str]] | None:
+    """Where a key's listing of its sorted version ``names`` starts (after version
+    ``after``; from the first without it), and the ids it must not list again: the
+    current version's, and ``null`` once a null version was listed before ``after``.
+    None if ``after`` is not there."""
+    seen = {current_id} if current_id is not None else set()
+    if after is None:
+        return 0, seen
     if after == NULL_VERSION:
         found_at = next((i for i, n in enumerate(names) if n.endswith(NULL_SUFFIX)), None)
     else:
@@ -90,7 +96,9 @@ def resume_after(names: list[str], after: str) -> tuple[int, bool] | None:
         found_at = found_at if found_at < len(names) and names[found_at] == after else None
     if found_at is None:
         return None
-    return found_at + 1, any(n.endswith(NULL_SUFFIX) for n in names[: found_at + 1])
+    if any(n.endswith(NULL_SUFFIX) for n in names[: found_at + 1]):
+        seen.add(NULL_VERSION)
+    return found_at + 1, seen
 
 
 def read_entries(
@@ -137,19 +145,13 @@ def read_documents(
     scanned = scan(directory)
     if scanned is None:
         return
-    names, files = list(scanned[0]), scanned[1]
-    names.sort()
-    seen = {current_id} if current_id is not None else set()
-    if after is not None:
-        resumed = resume_after(names, after)
-        if resumed is None:
-            return
-        start, null_listed = resumed
-        if null_listed:
-            seen.add(NULL_VERSION)
-        names = names[start:]
+    names, files = sorted(scanned[0]), scanned[1]
+    started = listing_start(names, current_id, after)
+    if started is None:
+        return
+    start, seen = started
     base = f"{directory}/"
-    for name in names:
+    for name in names[start:]:
         version_id = version_id_of(name)
         if version_id in seen:
             continue

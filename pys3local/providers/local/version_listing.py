@@ -37,7 +37,7 @@ from .index import LocalIndex
 from .layout import StoreLayout, decode_segment
 from .listing import DirectoryIndex, ListedEntry, start_directory, walk_keys
 from .sidecar import object_info, read_sidecar
-from .version_entries import NULL_SUFFIX, resume_after
+from .version_entries import NULL_SUFFIX, listing_start
 from .version_index import VersionIndex, VersionRow
 from .versions import VersionStore
 
@@ -200,20 +200,15 @@ def _key_versions(
     or of a version seen already); with ``after`` only those after that version (a
     page that ends inside a key's versions)."""
     current_id = current.version_id if current is not None else None
-    seen = {current_id} if current_id is not None else set()
-    if after is None:
-        if current is not None:
-            yield current
-    elif after != current_id:
-        resumed = resume_after([row[0] for row in older], after)
-        if resumed is None:
-            return
-        start, null_listed = resumed
-        if null_listed:
-            seen.add(NULL_VERSION)
-        older = older[start:]
+    if after is None and current is not None:
+        yield current
+    resume = after if after != current_id else None  # after the current: from the first
+    started = listing_start([row[0] for row in older] if resume else (), current_id, resume)
+    if started is None:
+        return
+    start, seen = started
     latest = current is None and after is None
-    for name, _inode, size, etag, moment, marker in older:
+    for name, _inode, size, etag, moment, marker in older[start:]:
         version_id = NULL_VERSION if name.endswith(NULL_SUFFIX) else name
         if version_id in seen:
             continue
