@@ -251,6 +251,14 @@ class MetadataCache:
         self, workspace_id: int, bucket: str, keys: Iterable[str], *, store: str = ""
     ) -> int:
         """Forget these keys in one transaction; returns how many were known."""
+        return self.delete_keys("objects", (workspace_id, store), bucket, keys)
+
+    def delete_keys(
+        self, table: str, scope: tuple[int, str], bucket: str, keys: Iterable[str]
+    ) -> int:
+        """Delete the rows of these keys from ``table`` (``objects`` or another table
+        keyed by workspace, store, bucket and key) in one transaction; returns how
+        many there were."""
         batches = list(split_batches(list(keys), _IN_BATCH))
 
         def delete(conn: sqlite3.Connection) -> int:
@@ -258,9 +266,9 @@ class MetadataCache:
             for batch in batches:
                 marks = ", ".join("?" * len(batch))
                 removed += conn.execute(
-                    "DELETE FROM objects WHERE workspace_id = ? AND store = ? AND bucket = ? "
+                    f"DELETE FROM {table} WHERE workspace_id = ? AND store = ? AND bucket = ? "
                     f"AND key IN ({marks})",
-                    (workspace_id, store, bucket, *batch),
+                    (*scope, bucket, *batch),
                 ).rowcount
             return removed
 

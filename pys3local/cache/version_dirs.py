@@ -11,7 +11,6 @@ cache: call from a thread.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
@@ -60,17 +59,4 @@ class VersionDirTable:
 
     def delete_many(self, bucket: str, keys: Iterable[str]) -> int:
         """Forget these keys' rows in one transaction; returns how many there were."""
-        groups = list(batches(list(keys), _IN_BATCH))
-
-        def delete(conn: sqlite3.Connection) -> int:
-            removed = 0
-            for batch in groups:
-                marks = ", ".join("?" * len(batch))
-                removed += conn.execute(
-                    "DELETE FROM version_dirs WHERE workspace_id = ? AND store = ? "
-                    f"AND bucket = ? AND key IN ({marks})",
-                    (*self._scope, bucket, *batch),
-                ).rowcount
-            return removed
-
-        return self.cache._write(delete) if groups else 0
+        return self.cache.delete_keys("version_dirs", self._scope, bucket, keys)
