@@ -207,19 +207,27 @@ class VersionIndex:
             with self._changes_lock:
                 self._changes.pop(key, None)
             due.append(key)
-        for bucket, key in due:  # read last: the newest state
-            row = self._refreshed(bucket, key)
-            if row is not None:
-                stored[(bucket, key)] = row
+        due_by_bucket: dict[str, list[str]] = {}
+        for bucket, key in due:
+            due_by_bucket.setdefault(bucket, []).append(key)
+        for bucket, keys in due_by_bucket.items():  # read last: the newest state
+            old_rows = self.lookup(bucket, keys)
+            for key in keys:
+                row = self._refreshed(bucket, key, old_rows.get(key))
+                if row is not None:
+                    stored[(bucket, key)] = row
         by_bucket: dict[str, list[tuple[str, str, str, str]]] = {}
         for (bucket, key), (dir_id, entries) in stored.items():
             by_bucket.setdefault(bucket, []).append((bucket, key, dir_id, entries))
         for rows in by_bucket.values():
             self._view.call(0, self._table.put_many, rows)
 
-    def _refreshed(self, bucket: str, key: str) -> tuple[str, str] | None:
-        """A changed key's new row, if its directory has settled; else the key waits
-        again (a change by another process: for at most :data:`_REFRESH_PATIENCE`)."""
+    def _refreshed(
+        self, bucket: str, key: str, old: tuple[str, str] | None
+    ) -> tuple[str, str] | None:
+        """A changed key's new row (``old`` its row so far), if its directory has
+        settled; else the key waits again (a change by another process: for at most
+        :data:`_REFRESH_PATIENCE`)."""
         assert self._table is not None
         directory = str(self._layout.key_versions_dir(bucket, key))
         try:
@@ -231,7 +239,6 @@ class VersionIndex:
             if 0 <= time.time() - st.st_mtime_ns / 1e9 < _REFRESH_PATIENCE:
                 self.changed(bucket, key)
             return None
-        old = self.lookup(bucket, [key]).get(key)
         known = {r[0]: r for r in (decode(old[1]) if old is not None else None) or ()}
         rows = read_directory(directory, known)
         if rows is None or len(rows) > MAX_ROW_VERSIONS:
